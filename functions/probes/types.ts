@@ -1,0 +1,42 @@
+/**
+ * The shape every probe shares. A probe takes ports (adapters), config and a tenant, and
+ * returns an {@link Outcome}. It never throws for a platform fault: that is a result.
+ * An exception escaping a probe is a canary bug; the run reports it as `error`.
+ */
+import type { HttpClient } from '../adapters/http.ts';
+import type { CheckId } from '../core/catalog.ts';
+import type { Config } from '../core/config.ts';
+import type { Secret } from '../core/secret.ts';
+import type { Outcome } from '../core/types.ts';
+
+export interface ResolvedTenant {
+  tenantId: string;
+  signingSecret: Secret;
+}
+
+/** Adapters a probe may use; built once per run by the adapters factory. */
+export interface Ports {
+  http: HttpClient;
+  /** The current time (injected so tests and replays control it). */
+  now: () => Date;
+  /** A fresh UUID v4. */
+  uuid: () => string;
+}
+
+export interface ProbeContext {
+  config: Config;
+  ports: Ports;
+  /** Aborted when the check's time budget is spent or the run is cancelled. */
+  signal: AbortSignal;
+  /** Every tenant of this run whose secret resolved (for cross-tenant probes). */
+  tenants: readonly ResolvedTenant[];
+}
+
+export interface TenantProbeContext extends ProbeContext {
+  tenant: ResolvedTenant;
+  /** The outcome of the check this one `needs` (see the catalog). */
+  dependency(checkId: CheckId): Promise<Outcome>;
+}
+
+export type PlatformProbe = (ctx: ProbeContext) => Promise<Outcome>;
+export type TenantProbe = (ctx: TenantProbeContext) => Promise<Outcome>;
