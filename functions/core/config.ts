@@ -209,13 +209,13 @@ function formatIssue(issue: z.core.$ZodIssue): string {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ');
     return `${path} has unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}`;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `${path} is required`;
+  if (issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined) return `${path} is required`;
   return `${path} ${issue.message}`;
 }
 
 /** Validate an already-parsed JSON value. Throws {@link ConfigError} naming every bad field. */
 export function parseConfig(input: unknown): Config {
-  const result = configSchema.safeParse(input);
+  const result = configSchema.safeParse(input, { reportInput: true });
   if (!result.success) throw new ConfigError(result.error.issues.map(formatIssue));
   return result.data;
 }

@@ -1,0 +1,253 @@
+/**
+ * The CLI: `run`, `checks`, `sandbox`. Exit codes: 0 all pass (degraded and skipped allowed),
+ * 1 a check failed or errored, 2 a usage or config error (one line on stderr, nothing on stdout).
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { openPorts } from '../../functions/adapters/index.ts';
+import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { CATALOG, type CheckId, isCheckId } from '../../functions/core/catalog.ts';
+import { type Config, ConfigError, parseConfig, parseConfigText } from '../../functions/core/config.ts';
+import { isFailing, type Report } from '../../functions/core/types.ts';
+import { runChecks } from '../../functions/run.ts';
+import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
+import { renderCatalog, renderReport, styleFor } from './render.ts';
+
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  env: Readonly<Record<string, string | undefined>>;
+  /** Aborted on SIGINT/SIGTERM: a running command stops cleanly. */
+  signal?: AbortSignal;
+  /** Tests start the embedded sandbox with their own options. */
+  sandboxOptions?: SandboxOptions;
+}
+
+/** A usage problem found after commander's own parsing. */
+class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+const EXIT_OK = 0;
+const EXIT_FAILING = 1;
+const EXIT_USAGE = 2;
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('tenant-canary')
+    .description('Synthetic monitoring of a multi-tenant webhook platform: signatures, round trips, tenant isolation.')
+    .exitOverride()
+    .showSuggestionAfterError(false)
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+      outputError: (text, write) => write(oneLine(text)),
+    });
+
+  program
+    .command('run')
+    .description('run every check once and report')
+    .option('--config <file>', 'config JSON (default: start the embedded sandbox and run against it)')
+    .option('--tenant <id>', 'only this tenant (repeatable)', collect)
+    .option('--check <id>', 'only this check (repeatable)', collect)
+    .option('--json', 'print only the report JSON on stdout')
+    .option('--report <file>', 'also write the report JSON to this file')
+    .addOption(
+      new Option('--sandbox-database <url>', 'embedded sandbox: a real PostgreSQL admin URL instead of PGlite'),
+    )
+    .addOption(new Option('--sandbox-redis <url|memory>', 'embedded sandbox: this Redis, or "memory" for no Redis'))
+    .action(async (options: RunOptions) => {
+      exitCode = await runCommand(options, io);
+    });
+
+  program
+    .command('checks')
+    .description('list the check catalog')
+    .option('--json', 'print the catalog as JSON')
+    .action((options: { json?: boolean }) => {
+      io.stdout.write(
+        options.json ? `${JSON.stringify(CATALOG, null, 2)}\n` : renderCatalog(styleFor(io.stdout, io.env)),
+      );
+    });
+
+  program
+    .command('sandbox')
+    .description('start the embedded reference platform and print a config pointing at it')
+    .option('--fault <name>', 'switch on a fault (repeatable; see --list-faults)', collect)
+    .option('--list-faults', 'list the fault switches and exit')
+    .option('--tenants <n>', 'number of seeded tenants', '3')
+    .addOption(
+      new Option('--signature-format <format>', 'what the receiver demands').choices(['sha256-prefixed', 'hex']),
+    )
+    .option('--database <url>', 'a real PostgreSQL admin URL instead of PGlite')
+    .option('--redis <url|memory>', 'this Redis, or "memory" for no Redis')
+    .action(async (options: SandboxCommandOptions) => {
+      exitCode = await sandboxCommand(options, io);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version are not errors; everything else commander rejects is usage.
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof ConfigError || error instanceof UsageError) {
+      io.stderr.write(`tenant-canary: ${oneLine(error.message)}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+}
+
+function oneLine(text: string): string {
+  return `${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+}
+
+interface RunOptions {
+  config?: string;
+  tenant?: string[];
+  check?: string[];
+  json?: boolean;
+  report?: string;
+  sandboxDatabase?: string;
+  sandboxRedis?: string;
+}
+
+async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
+  const checkIds = parseCheckIds(options.check);
+  let sandbox: Sandbox | undefined;
+  let config: Config;
+  let target: string;
+  if (options.config !== undefined) {
+    config = await loadConfigFile(options.config);
+    target = config.platform.baseUrl;
+  } else {
+    sandbox = await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io));
+    config = parseConfig(sandbox.config);
+    target = `the embedded sandbox at ${sandbox.baseUrl} (PostgreSQL: ${sandbox.info.database}, queue: ${sandbox.info.redis})`;
+  }
+  let report: Report;
+  try {
+    const ports = await openPorts(config);
+    try {
+      report = await runChecks({
+        config,
+        ports,
+        secrets: createSecretResolver({ env: io.env }),
+        filters: { tenantIds: options.tenant, checkIds },
+        signal: io.signal,
+      });
+    } finally {
+      await ports.close();
+    }
+  } finally {
+    await sandbox?.stop();
+  }
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  if (options.report !== undefined) {
+    try {
+      await writeFile(options.report, json);
+    } catch (error) {
+      throw new UsageError(
+        `--report ${options.report} could not be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+        { cause: error },
+      );
+    }
+  }
+  io.stdout.write(options.json ? json : renderReport(report, styleFor(io.stdout, io.env), target));
+  return report.results.some((result) => isFailing(result.status)) ? EXIT_FAILING : EXIT_OK;
+}
+
+function parseCheckIds(values: string[] | undefined): CheckId[] | undefined {
+  if (values === undefined) return undefined;
+  const unknown = values.filter((value) => !isCheckId(value));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--check ${unknown.map((v) => JSON.stringify(v)).join(', ')} is not a check id (see: tenant-canary checks)`,
+    );
+  }
+  return values as CheckId[];
+}
+
+async function loadConfigFile(path: string): Promise<Config> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`--config ${path} could not be read (${code})`], { cause: error });
+  }
+  const config = parseConfigText(text, path);
+  return config;
+}
+
+function sandboxOptionsFrom(database: string | undefined, redis: string | undefined, io: CliIo): SandboxOptions {
+  const options: SandboxOptions = { ...io.sandboxOptions };
+  if (database !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(database)) throw new UsageError('--sandbox-database must be a postgres:// URL');
+    options.databaseUrl = database;
+  }
+  if (redis !== undefined) {
+    if (redis === 'memory') options.redis = 'memory';
+    else if (/^rediss?:\/\//.test(redis)) options.redis = { url: redis };
+    else throw new UsageError('--sandbox-redis must be a redis:// URL or "memory"');
+  }
+  return options;
+}
+
+async function startEmbeddedSandbox(options: SandboxOptions): Promise<Sandbox> {
+  // Loaded only when needed: the sandbox pulls in PGlite.
+  const { startSandbox } = await import('../../sandbox/index.ts');
+  return startSandbox(options);
+}
+
+interface SandboxCommandOptions {
+  fault?: string[];
+  listFaults?: boolean;
+  tenants: string;
+  signatureFormat?: 'sha256-prefixed' | 'hex';
+  database?: string;
+  redis?: string;
+}
+
+async function sandboxCommand(options: SandboxCommandOptions, io: CliIo): Promise<number> {
+  const { SANDBOX_FAULTS } = await import('../../sandbox/index.ts');
+  if (options.listFaults) {
+    const width = Math.max(...SANDBOX_FAULTS.map((fault) => fault.name.length));
+    for (const fault of SANDBOX_FAULTS) io.stdout.write(`${fault.name.padEnd(width)}  ${fault.description}\n`);
+    return EXIT_OK;
+  }
+  const known = new Set<string>(SANDBOX_FAULTS.map((fault) => fault.name));
+  const faults = options.fault ?? [];
+  const unknown = faults.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `--fault ${unknown.map((v) => JSON.stringify(v)).join(', ')} is not a fault (see: tenant-canary sandbox --list-faults)`,
+    );
+  }
+  const tenantCount = Number(options.tenants);
+  if (!Number.isInteger(tenantCount) || tenantCount < 1 || tenantCount > 10_000) {
+    throw new UsageError('--tenants must be an integer from 1 to 10000');
+  }
+  const sandboxOptions = sandboxOptionsFrom(options.database, options.redis, io);
+  const sandbox = await startEmbeddedSandbox({
+    ...sandboxOptions,
+    faults: faults as NonNullable<SandboxOptions['faults']>,
+    tenantCount,
+    ...(options.signatureFormat ? { signatureFormat: options.signatureFormat } : {}),
+  });
+  io.stdout.write(`${JSON.stringify(sandbox.config, null, 2)}\n`);
+  io.stderr.write(
+    `sandbox running at ${sandbox.baseUrl} (PostgreSQL: ${sandbox.info.database}, queue: ${sandbox.info.redis}); the config above points at it. Ctrl-C stops it.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    if (io.signal === undefined || io.signal.aborted) return resolve();
+    io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await sandbox.stop();
+  return EXIT_OK;
+}

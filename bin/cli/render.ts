@@ -1,0 +1,90 @@
+/**
+ * Human output: one table per scope (the platform, then each tenant), coloured when the
+ * stream is a terminal and NO_COLOR is unset.
+ */
+import { CATALOG } from '../../functions/core/catalog.ts';
+import type { CheckResult, CheckStatus, Report } from '../../functions/core/types.ts';
+
+export interface Style {
+  color: boolean;
+}
+
+/** Colour only for a TTY, and never when NO_COLOR is set (https://no-color.org). */
+export function styleFor(stream: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>>): Style {
+  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+  const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
+  return { color: !noColor && (forced || stream.isTTY === true) };
+}
+
+const CODES = { red: 31, green: 32, yellow: 33, magenta: 35, dim: 2, bold: 1 } as const;
+type Colour = keyof typeof CODES;
+
+function paint(style: Style, colour: Colour, text: string): string {
+  return style.color ? `\u001b[${CODES[colour]}m${text}\u001b[0m` : text;
+}
+
+const STATUS_LOOK: Record<CheckStatus, { mark: string; colour: Colour; label: string }> = {
+  pass: { mark: '✓', colour: 'green', label: 'pass' },
+  fail: { mark: '✗', colour: 'red', label: 'FAIL' },
+  degraded: { mark: '!', colour: 'yellow', label: 'degraded' },
+  error: { mark: '?', colour: 'magenta', label: 'error' },
+  skipped: { mark: '-', colour: 'dim', label: 'skipped' },
+};
+
+export function renderReport(report: Report, style: Style, target: string): string {
+  const lines: string[] = [];
+  lines.push(paint(style, 'bold', `tenant-canary run ${report.runId}`) + paint(style, 'dim', ` against ${target}`));
+  const groups = new Map<string | null, CheckResult[]>();
+  for (const result of report.results) {
+    const group = groups.get(result.tenantId) ?? [];
+    group.push(result);
+    groups.set(result.tenantId, group);
+  }
+  const idWidth = Math.max(...report.results.map((result) => result.checkId.length), 10);
+  for (const [tenantId, results] of groups) {
+    lines.push('');
+    lines.push(paint(style, 'bold', tenantId === null ? 'Platform' : `Tenant ${tenantId}`));
+    for (const result of results) {
+      const look = STATUS_LOOK[result.status];
+      const status = `${look.mark} ${look.label.padEnd(8)}`;
+      const tier = (result.tier ?? '').padEnd(2);
+      const duration = result.status === 'skipped' ? ''.padStart(8) : `${result.durationMs} ms`.padStart(8);
+      lines.push(
+        `  ${paint(style, look.colour, status)} ${paint(style, 'bold', tier)} ${result.checkId.padEnd(idWidth)} ${paint(style, 'dim', duration)}  ${result.summary}`,
+      );
+    }
+  }
+  lines.push('');
+  const counts = countStatuses(report.results);
+  const seconds = ((Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000).toFixed(1);
+  const parts = (['pass', 'fail', 'degraded', 'error', 'skipped'] as const).map((status) => {
+    const text = `${counts[status]} ${status}`;
+    return counts[status] > 0 && status !== 'pass' && status !== 'skipped'
+      ? paint(style, STATUS_LOOK[status].colour, text)
+      : text;
+  });
+  lines.push(`${parts.join(', ')} in ${seconds} s`);
+  if (report.alerts.length > 0) {
+    lines.push('');
+    lines.push(paint(style, 'bold', 'Alerts'));
+    for (const alert of report.alerts) {
+      lines.push(`  [${alert.tier}] ${alert.state.padEnd(8)} ${alert.dedupKey}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+export function countStatuses(results: readonly CheckResult[]): Record<CheckStatus, number> {
+  const counts: Record<CheckStatus, number> = { pass: 0, fail: 0, degraded: 0, error: 0, skipped: 0 };
+  for (const result of results) counts[result.status] += 1;
+  return counts;
+}
+
+export function renderCatalog(style: Style): string {
+  const idWidth = Math.max(...CATALOG.map((entry) => entry.id.length));
+  const lines = [paint(style, 'bold', `${'check'.padEnd(idWidth)}  scope     tier  passes when`)];
+  for (const entry of CATALOG) {
+    lines.push(`${entry.id.padEnd(idWidth)}  ${entry.scope.padEnd(8)}  ${entry.defaultTier}    ${entry.proves}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,62 @@
+/**
+ * Which probe answers which check, what it needs configured, and how long it may take.
+ */
+import type { PlatformCheckId, TenantCheckId } from '../core/catalog.ts';
+import type { Config } from '../core/config.ts';
+import { probeHealth } from './health.ts';
+import { probeTlsCertificate } from './tls.ts';
+import type { PlatformProbe, TenantProbe } from './types.ts';
+import {
+  probeBadSignatureRejected,
+  probeCrossTenantSignatureRejected,
+  probeMissingSignatureRejected,
+  probeSignedAccepted,
+  probeStaleTimestampRejected,
+  probeTamperedBodyRejected,
+} from './webhook.ts';
+
+export type Requirement = 'database' | 'redis';
+
+interface Registration<P> {
+  /** Absent while the check is not built yet: it is reported `skipped` with that reason. */
+  probe?: P;
+  requires?: Requirement;
+  /** The check's whole time budget; past it the check is an `error`. */
+  budgetMs: (config: Config) => number;
+}
+
+/** One HTTP exchange plus slack for connecting and scheduling. */
+const httpBudget = (config: Config) => config.thresholds.requestTimeoutMs + 1000;
+const sqlBudget = (config: Config) => (config.database?.statementTimeoutMs ?? 5000) * 3 + 2000;
+
+export const PLATFORM_PROBES: Record<PlatformCheckId, Registration<PlatformProbe>> = {
+  'api.health': { probe: probeHealth, budgetMs: httpBudget },
+  'api.tls_certificate': { probe: probeTlsCertificate, budgetMs: httpBudget },
+  'rls.tables_enabled': { requires: 'database', budgetMs: sqlBudget },
+  'rls.policies_present': { requires: 'database', budgetMs: sqlBudget },
+  'rls.app_role_enforced': { requires: 'database', budgetMs: sqlBudget },
+  'rls.no_context_denied': { requires: 'database', budgetMs: sqlBudget },
+  'queue.depth': { requires: 'redis', budgetMs: (config) => (config.redis?.commandTimeoutMs ?? 3000) * 2 + 1000 },
+  'db.connections': { requires: 'database', budgetMs: sqlBudget },
+  'canary.probe_role_safe': { requires: 'database', budgetMs: sqlBudget },
+};
+
+export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
+  'webhook.signed_accepted': { probe: probeSignedAccepted, budgetMs: httpBudget },
+  'webhook.bad_signature_rejected': { probe: probeBadSignatureRejected, budgetMs: httpBudget },
+  'webhook.missing_signature_rejected': { probe: probeMissingSignatureRejected, budgetMs: httpBudget },
+  'webhook.tampered_body_rejected': { probe: probeTamperedBodyRejected, budgetMs: httpBudget },
+  'webhook.cross_tenant_signature_rejected': { probe: probeCrossTenantSignatureRejected, budgetMs: httpBudget },
+  'webhook.stale_timestamp_rejected': { probe: probeStaleTimestampRejected, budgetMs: httpBudget },
+  'enhancement.round_trip': {
+    requires: 'database',
+    budgetMs: (config) => config.thresholds.roundTripTimeoutS * 1000 + sqlBudget(config),
+  },
+  'enhancement.quality': { requires: 'database', budgetMs: sqlBudget },
+  'rls.context_function': { requires: 'database', budgetMs: sqlBudget },
+  'rls.cross_tenant_read': { requires: 'database', budgetMs: sqlBudget },
+  'rls.cross_tenant_write': { requires: 'database', budgetMs: sqlBudget },
+  'tenant.success_rate': { requires: 'database', budgetMs: sqlBudget },
+  'tenant.latency': { requires: 'database', budgetMs: sqlBudget },
+  'tenant.history_volume': { requires: 'database', budgetMs: sqlBudget },
+};

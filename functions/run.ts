@@ -1,0 +1,207 @@
+/**
+ * Orchestration: plan -> probes (bounded concurrency, a time budget per check) -> results.
+ * The same function serves the CLI, the Lambda handlers, the drills and the benchmarks.
+ */
+import { randomBytes } from 'node:crypto';
+import type { SecretResolver } from './adapters/secrets.ts';
+import type { CheckId, PlatformCheckId, TenantCheckId } from './core/catalog.ts';
+import { mapWithConcurrency, withBudget } from './core/concurrency.ts';
+import type { Config, TenantConfig } from './core/config.ts';
+import { type PlanFilters, planRun } from './core/plan.ts';
+import { redactSecrets } from './core/redact.ts';
+import { errored, skipped, sortResults, toResult } from './core/results.ts';
+import type { CheckResult, Outcome, Report } from './core/types.ts';
+import { PLATFORM_PROBES, type Requirement, TENANT_PROBES } from './probes/index.ts';
+import type { Ports, ProbeContext, ResolvedTenant, TenantProbeContext } from './probes/types.ts';
+
+export interface RunInput {
+  config: Config;
+  ports: Ports;
+  secrets: SecretResolver;
+  filters?: PlanFilters;
+  /** Cancels the whole run (checks still report, as errors). */
+  signal?: AbortSignal;
+}
+
+type SecretLookup = { ok: true; tenant: ResolvedTenant } | { ok: false; reason: string };
+
+export async function runChecks(input: RunInput): Promise<Report> {
+  const { config, ports } = input;
+  const plan = planRun(config, input.filters);
+  const started = ports.now();
+  const runId = `${started.toISOString().replace(/\.\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
+
+  const crossTenantWanted = [...plan.tenant, ...plan.tenantDependencies].includes(
+    'webhook.cross_tenant_signature_rejected',
+  );
+  const secretTenants = [...plan.tenants];
+  if (crossTenantWanted && plan.tenants.length < 2) {
+    // One tenant on demand still needs another tenant's secret to forge with.
+    const other = config.tenants.find((tenant) => !plan.tenants.includes(tenant));
+    if (other) secretTenants.push(other);
+  }
+  const lookups = new Map<string, SecretLookup>(
+    await Promise.all(
+      secretTenants.map(async (tenant) => [tenant.tenantId, await lookupSecret(input.secrets, tenant)] as const),
+    ),
+  );
+  const resolved = [...lookups.values()].flatMap((lookup) => (lookup.ok ? [lookup.tenant] : []));
+
+  const base: Omit<ProbeContext, 'signal'> = { config, ports, tenants: resolved };
+  const platformResults = Promise.all(
+    plan.platform.map((checkId) => runPlatformCheck(input, base, checkId, plan.disabled.has(checkId))),
+  );
+  const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, (tenant) =>
+    runTenant(input, base, tenant, lookups.get(tenant.tenantId), plan.tenant, plan.disabled),
+  );
+  const results = [...(await platformResults), ...(await tenantResults).flat()];
+
+  const report: Report = {
+    runId,
+    startedAt: started.toISOString(),
+    finishedAt: ports.now().toISOString(),
+    results: sortResults(
+      results,
+      plan.tenants.map((tenant) => tenant.tenantId),
+    ),
+    alerts: [],
+  };
+  return redactSecrets(
+    report,
+    resolved.map((tenant) => tenant.signingSecret.reveal()),
+  );
+}
+
+async function lookupSecret(secrets: SecretResolver, tenant: TenantConfig): Promise<SecretLookup> {
+  try {
+    return {
+      ok: true,
+      tenant: { tenantId: tenant.tenantId, signingSecret: await secrets.resolve(tenant.signingSecret) },
+    };
+  } catch (error) {
+    // Resolver errors name the reference, never the value.
+    return { ok: false, reason: error instanceof Error ? error.message : 'unknown error' };
+  }
+}
+
+function unmetRequirement(config: Config, requires: Requirement | undefined): Outcome | undefined {
+  if (requires === 'database' && config.database === undefined) {
+    return skipped('no database configured: add a "database" section to run this check');
+  }
+  if (requires === 'redis' && config.redis === undefined) {
+    return skipped('no Redis configured: add a "redis" section to run this check');
+  }
+  return undefined;
+}
+
+async function runPlatformCheck(
+  input: RunInput,
+  base: Omit<ProbeContext, 'signal'>,
+  checkId: PlatformCheckId,
+  disabled: boolean,
+): Promise<CheckResult> {
+  const registration = PLATFORM_PROBES[checkId];
+  const { probe } = registration;
+  return timed(input.config, checkId, null, async () => {
+    if (disabled) return skipped('disabled in the config (checks.disabled)');
+    const unmet = unmetRequirement(input.config, registration.requires);
+    if (unmet) return unmet;
+    if (!probe) return skipped('not built in this version of tenant-canary yet');
+    return runWithin(registration.budgetMs(input.config), input.signal, (signal) => probe({ ...base, signal }));
+  });
+}
+
+async function runTenant(
+  input: RunInput,
+  base: Omit<ProbeContext, 'signal'>,
+  tenant: TenantConfig,
+  lookup: SecretLookup | undefined,
+  reported: readonly TenantCheckId[],
+  disabled: ReadonlySet<CheckId>,
+): Promise<CheckResult[]> {
+  const { config } = input;
+  if (!lookup?.ok) {
+    const reason = lookup?.reason ?? 'not resolved';
+    return reported.map((checkId) =>
+      toResult(
+        config,
+        checkId,
+        tenant.tenantId,
+        errored(`the tenant's signing secret could not be read: ${reason}`),
+        0,
+      ),
+    );
+  }
+  const resolvedTenant = lookup.tenant;
+  const outcomes = new Map<TenantCheckId, Promise<CheckResult>>();
+
+  // Each check runs once per tenant, whether reported or only needed by another check.
+  const resultOf = (checkId: TenantCheckId): Promise<CheckResult> => {
+    let pending = outcomes.get(checkId);
+    if (!pending) {
+      pending = timed(config, checkId, tenant.tenantId, () => evaluate(checkId));
+      outcomes.set(checkId, pending);
+    }
+    return pending;
+  };
+  const outcomeOf = async (checkId: TenantCheckId): Promise<Outcome> => {
+    const result = await resultOf(checkId);
+    const pending = dependencyData.get(checkId);
+    return {
+      status: result.status,
+      summary: result.summary,
+      evidence: result.evidence,
+      ...(pending === undefined ? {} : { data: pending }),
+    };
+  };
+  const dependencyData = new Map<TenantCheckId, unknown>();
+
+  const evaluate = async (checkId: TenantCheckId): Promise<Outcome> => {
+    const registration = TENANT_PROBES[checkId];
+    const { probe } = registration;
+    if (disabled.has(checkId)) return skipped('disabled in the config (checks.disabled)');
+    const unmet = unmetRequirement(config, registration.requires);
+    if (unmet) return unmet;
+    if (!probe) return skipped('not built in this version of tenant-canary yet');
+    const outcome = await runWithin(registration.budgetMs(config), input.signal, (signal) => {
+      const ctx: TenantProbeContext = {
+        ...base,
+        signal,
+        tenant: resolvedTenant,
+        dependency: (id) => outcomeOf(id as TenantCheckId),
+      };
+      return probe(ctx);
+    });
+    if (outcome.data !== undefined) dependencyData.set(checkId, outcome.data);
+    return outcome;
+  };
+
+  return Promise.all(reported.map((checkId) => resultOf(checkId)));
+}
+
+/** Runs one probe within its budget; an exception is a canary bug, reported as `error`. */
+async function runWithin(
+  budgetMs: number,
+  parent: AbortSignal | undefined,
+  work: (signal: AbortSignal) => Promise<Outcome>,
+): Promise<Outcome> {
+  try {
+    return await withBudget(budgetMs, parent, work, () =>
+      errored(`the check did not finish within its ${budgetMs} ms budget`, { budgetMs }),
+    );
+  } catch (error) {
+    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    return errored(`the probe failed unexpectedly (a canary bug, please report it): ${message}`);
+  }
+}
+
+async function timed(
+  config: Config,
+  checkId: CheckId,
+  tenantId: string | null,
+  work: () => Promise<Outcome>,
+): Promise<CheckResult> {
+  const start = performance.now();
+  const outcome = await work();
+  return toResult(config, checkId, tenantId, outcome, performance.now() - start);
+}

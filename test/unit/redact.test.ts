@@ -1,0 +1,21 @@
+import { inspect } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { redactSecrets } from '../../functions/core/redact.ts';
+import { Secret } from '../../functions/core/secret.ts';
+
+describe('secret hygiene', () => {
+  it('replaces secret values anywhere in a report-like value', () => {
+    const value = { summary: 'x hunter2 y', evidence: { list: ['hunter2', 3], nested: { hunter2: true } } };
+    expect(JSON.stringify(redactSecrets(value, ['hunter2']))).not.toContain('hunter2');
+    expect(redactSecrets(value, ['hunter2']).evidence.list[1]).toBe(3);
+  });
+
+  it('does not print a Secret through String, JSON or inspect', () => {
+    const secret = new Secret('hunter2');
+    expect(String(secret)).toBe('[redacted]');
+    expect(JSON.stringify({ secret })).toBe('{"secret":"[redacted]"}');
+    expect(inspect({ secret })).not.toContain('hunter2');
+    expect(`${secret}`).not.toContain('hunter2');
+    expect(secret.reveal()).toBe('hunter2');
+  });
+});

@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { renderReport, styleFor } from '../../bin/cli/render.ts';
+import { CHECK_IDS } from '../../functions/core/catalog.ts';
+import type { Report } from '../../functions/core/types.ts';
+
+const report: Report = {
+  runId: '2026-11-28T05:00:00Z-ab12',
+  startedAt: '2026-11-28T05:00:00.000Z',
+  finishedAt: '2026-11-28T05:00:01.500Z',
+  results: [
+    {
+      checkId: 'api.health',
+      tenantId: null,
+      status: 'pass',
+      tier: null,
+      summary: 'healthy',
+      durationMs: 12,
+      evidence: {},
+      runbook: 'x',
+    },
+    {
+      checkId: 'webhook.bad_signature_rejected',
+      tenantId: 'acme-corp',
+      status: 'fail',
+      tier: 'P0',
+      summary: 'a forged ticket was accepted',
+      durationMs: 30,
+      evidence: {},
+      runbook: 'x',
+    },
+    {
+      checkId: 'tenant.latency',
+      tenantId: 'acme-corp',
+      status: 'skipped',
+      tier: null,
+      summary: 'no database',
+      durationMs: 0,
+      evidence: {},
+      runbook: 'x',
+    },
+  ],
+  alerts: [],
+};
+
+describe('human output', () => {
+  it('colours only a terminal, and never with NO_COLOR', () => {
+    expect(styleFor({ isTTY: true }, {}).color).toBe(true);
+    expect(styleFor({ isTTY: false }, {}).color).toBe(false);
+    expect(styleFor({ isTTY: true }, { NO_COLOR: '1' }).color).toBe(false);
+    expect(styleFor({ isTTY: false }, { FORCE_COLOR: '1' }).color).toBe(true);
+  });
+
+  it('groups results per tenant with status, tier and summary, and counts them', () => {
+    const text = renderReport(report, { color: false }, 'http://x');
+    expect(text).not.toContain('\u001b[');
+    expect(text).toContain('Platform');
+    expect(text).toContain('Tenant acme-corp');
+    expect(text).toMatch(/✗ FAIL\s+P0 webhook\.bad_signature_rejected\s+30 ms {2}a forged ticket was accepted/);
+    expect(text).toContain('1 pass, 1 fail, 0 degraded, 0 error, 1 skipped in 1.5 s');
+  });
+
+  it('uses ANSI colours when asked', () => {
+    expect(renderReport(report, { color: true }, 'http://x')).toContain('\u001b[31m');
+  });
+});
+
+describe('README', () => {
+  it('documents every check of the catalog', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const id of CHECK_IDS) expect(readme, id).toContain(`\`${id}\``);
+  });
+});
