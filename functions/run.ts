@@ -47,7 +47,16 @@ export async function runChecks(input: RunInput): Promise<Report> {
   );
   const resolved = [...lookups.values()].flatMap((lookup) => (lookup.ok ? [lookup.tenant] : []));
 
-  const base: Omit<ProbeContext, 'signal'> = { config, ports, tenants: resolved };
+  const shared = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, work: () => Promise<T>): Promise<T> => {
+    let pending = shared.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = work();
+      shared.set(key, pending);
+    }
+    return pending;
+  };
+  const base: Omit<ProbeContext, 'signal'> = { config, ports, tenants: resolved, once };
   const platformResults = Promise.all(
     plan.platform.map((checkId) => runPlatformCheck(input, base, checkId, plan.disabled.has(checkId))),
   );

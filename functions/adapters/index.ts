@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { type Config, ConfigError } from '../core/config.ts';
 import type { Ports } from '../probes/types.ts';
 import { createHttpClient } from './http.ts';
+import { createPgPort, type PgPort } from './postgres.ts';
+import { createRedisPort, type RedisPort } from './redis.ts';
 
 export interface PortsOptions {
   now?: () => Date;
@@ -19,12 +21,31 @@ export interface OpenPorts extends Ports {
 export async function openPorts(config: Config, options: PortsOptions = {}): Promise<OpenPorts> {
   const ca = config.platform.caFile === null ? undefined : await readCaFile(config.platform.caFile);
   const http = createHttpClient({ connectTimeoutMs: Math.min(config.thresholds.requestTimeoutMs, 5000), ca });
+  let pg: PgPort | undefined;
+  if (config.database?.url !== undefined) {
+    pg = createPgPort({
+      connectionString: config.database.url,
+      connectTimeoutMs: config.database.connectTimeoutMs,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      maxConnections: Math.min(config.run.tenantConcurrency, 4),
+    });
+  }
+  let redis: RedisPort | undefined;
+  if (config.redis !== undefined) {
+    redis = createRedisPort({
+      url: config.redis.url,
+      connectTimeoutMs: config.redis.connectTimeoutMs,
+      commandTimeoutMs: config.redis.commandTimeoutMs,
+    });
+  }
   return {
     http,
+    ...(pg ? { pg } : {}),
+    ...(redis ? { redis } : {}),
     now: options.now ?? (() => new Date()),
     uuid: randomUUID,
     async close() {
-      await http.close();
+      await Promise.allSettled([http.close(), pg?.close(), redis?.close()]);
     },
   };
 }

@@ -3,7 +3,20 @@
  */
 import type { PlatformCheckId, TenantCheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
+import { probeDbConnections, probeQueueDepth } from './capacity.ts';
+import { probeQuality, probeRoundTrip } from './enhancement.ts';
 import { probeHealth } from './health.ts';
+import {
+  probeAppRoleEnforced,
+  probeContextFunction,
+  probeCrossTenantRead,
+  probeCrossTenantWrite,
+  probeNoContextDenied,
+  probePoliciesPresent,
+  probeProbeRoleSafe,
+  probeTablesEnabled,
+} from './rls.ts';
+import { probeHistoryVolume, probeLatency, probeSuccessRate } from './tenant-health.ts';
 import { probeTlsCertificate } from './tls.ts';
 import type { PlatformProbe, TenantProbe } from './types.ts';
 import {
@@ -32,13 +45,17 @@ const sqlBudget = (config: Config) => (config.database?.statementTimeoutMs ?? 50
 export const PLATFORM_PROBES: Record<PlatformCheckId, Registration<PlatformProbe>> = {
   'api.health': { probe: probeHealth, budgetMs: httpBudget },
   'api.tls_certificate': { probe: probeTlsCertificate, budgetMs: httpBudget },
-  'rls.tables_enabled': { requires: 'database', budgetMs: sqlBudget },
-  'rls.policies_present': { requires: 'database', budgetMs: sqlBudget },
-  'rls.app_role_enforced': { requires: 'database', budgetMs: sqlBudget },
-  'rls.no_context_denied': { requires: 'database', budgetMs: sqlBudget },
-  'queue.depth': { requires: 'redis', budgetMs: (config) => (config.redis?.commandTimeoutMs ?? 3000) * 2 + 1000 },
-  'db.connections': { requires: 'database', budgetMs: sqlBudget },
-  'canary.probe_role_safe': { requires: 'database', budgetMs: sqlBudget },
+  'rls.tables_enabled': { probe: probeTablesEnabled, requires: 'database', budgetMs: sqlBudget },
+  'rls.policies_present': { probe: probePoliciesPresent, requires: 'database', budgetMs: sqlBudget },
+  'rls.app_role_enforced': { probe: probeAppRoleEnforced, requires: 'database', budgetMs: sqlBudget },
+  'rls.no_context_denied': { probe: probeNoContextDenied, requires: 'database', budgetMs: sqlBudget },
+  'queue.depth': {
+    probe: probeQueueDepth,
+    requires: 'redis',
+    budgetMs: (config) => (config.redis?.commandTimeoutMs ?? 3000) * 2 + 1000,
+  },
+  'db.connections': { probe: probeDbConnections, requires: 'database', budgetMs: sqlBudget },
+  'canary.probe_role_safe': { probe: probeProbeRoleSafe, requires: 'database', budgetMs: sqlBudget },
 };
 
 export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
@@ -49,14 +66,15 @@ export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
   'webhook.cross_tenant_signature_rejected': { probe: probeCrossTenantSignatureRejected, budgetMs: httpBudget },
   'webhook.stale_timestamp_rejected': { probe: probeStaleTimestampRejected, budgetMs: httpBudget },
   'enhancement.round_trip': {
+    probe: probeRoundTrip,
     requires: 'database',
     budgetMs: (config) => config.thresholds.roundTripTimeoutS * 1000 + sqlBudget(config),
   },
-  'enhancement.quality': { requires: 'database', budgetMs: sqlBudget },
-  'rls.context_function': { requires: 'database', budgetMs: sqlBudget },
-  'rls.cross_tenant_read': { requires: 'database', budgetMs: sqlBudget },
-  'rls.cross_tenant_write': { requires: 'database', budgetMs: sqlBudget },
-  'tenant.success_rate': { requires: 'database', budgetMs: sqlBudget },
-  'tenant.latency': { requires: 'database', budgetMs: sqlBudget },
-  'tenant.history_volume': { requires: 'database', budgetMs: sqlBudget },
+  'enhancement.quality': { probe: probeQuality, requires: 'database', budgetMs: sqlBudget },
+  'rls.context_function': { probe: probeContextFunction, requires: 'database', budgetMs: sqlBudget },
+  'rls.cross_tenant_read': { probe: probeCrossTenantRead, requires: 'database', budgetMs: sqlBudget },
+  'rls.cross_tenant_write': { probe: probeCrossTenantWrite, requires: 'database', budgetMs: sqlBudget },
+  'tenant.success_rate': { probe: probeSuccessRate, requires: 'database', budgetMs: sqlBudget },
+  'tenant.latency': { probe: probeLatency, requires: 'database', budgetMs: sqlBudget },
+  'tenant.history_volume': { probe: probeHistoryVolume, requires: 'database', budgetMs: sqlBudget },
 };

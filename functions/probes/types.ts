@@ -4,6 +4,8 @@
  * An exception escaping a probe is a canary bug; the run reports it as `error`.
  */
 import type { HttpClient } from '../adapters/http.ts';
+import type { PgPort } from '../adapters/postgres.ts';
+import type { RedisPort } from '../adapters/redis.ts';
 import type { CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import type { Secret } from '../core/secret.ts';
@@ -21,6 +23,10 @@ export interface Ports {
   now: () => Date;
   /** A fresh UUID v4. */
   uuid: () => string;
+  /** Present when the config has a `database` section. */
+  pg?: PgPort;
+  /** Present when the config has a `redis` section. */
+  redis?: RedisPort;
 }
 
 export interface ProbeContext {
@@ -30,6 +36,11 @@ export interface ProbeContext {
   signal: AbortSignal;
   /** Every tenant of this run whose secret resolved (for cross-tenant probes). */
   tenants: readonly ResolvedTenant[];
+  /**
+   * Work shared by several checks of one run (a catalog snapshot, a tenant's statistics):
+   * the first caller starts it, later callers with the same key get the same promise.
+   */
+  once<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
 export interface TenantProbeContext extends ProbeContext {

@@ -108,7 +108,7 @@ describe.each(Object.entries(EXPECTATIONS) as [SandboxFaultName, Expected[]][])(
       try {
         const started = Date.now();
         const { code, report } = await runJson();
-        expect(sortExpected(unhealthy(report))).toEqual(sortExpected(expected));
+        expect(sortExpected(unhealthy(report) as Expected[])).toEqual(sortExpected(expected));
         expect(code).toBe(1);
         // A hanging or huge health endpoint costs at most its request budget.
         expect(Date.now() - started).toBeLessThan(15_000);
