@@ -20,7 +20,7 @@ export interface OpenPorts extends Ports {
 
 export async function openPorts(config: Config, options: PortsOptions = {}): Promise<OpenPorts> {
   const ca = config.platform.caFile === null ? undefined : await readCaFile(config.platform.caFile);
-  const http = createHttpClient({ connectTimeoutMs: Math.min(config.thresholds.requestTimeoutMs, 5000), ca });
+  const http = createHttpClient({ connectTimeoutMs: Math.min(Math.ceil(config.thresholds.requestTimeoutMs / 2), 3000), ca });
   let pg: PgPort | undefined;
   if (config.database?.url !== undefined) {
     pg = createPgPort({

@@ -6,13 +6,7 @@
 import { describeDbError } from '../adapters/postgres.ts';
 import { errored, skipped } from '../core/results.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
-
-/** What webhook.signed_accepted hands on. */
-export interface AcceptedTicket {
-  ticketId: string;
-  correlationId: string;
-  sentAt: string;
-}
+import type { AcceptedTicket } from './webhook.ts';
 
 /** What enhancement.round_trip hands on to enhancement.quality. */
 export interface RoundTripData {

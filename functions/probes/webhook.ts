@@ -1,0 +1,311 @@
+/**
+ * The six `webhook.*` checks: a correctly signed synthetic ticket is accepted, and five forged
+ * ones (wrong secret, no signature, body changed after signing, another tenant's secret, a
+ * stale timestamp) are rejected. Each body is serialized once and signed over those exact bytes.
+ *
+ * Nothing here puts a secret or a signature into an outcome; the response's `detail` is
+ * scrubbed of both in case the platform echoes them.
+ */
+import { randomBytes } from 'node:crypto';
+import { describeNoResponse, endpointUrl, type HttpResult } from '../adapters/http.ts';
+import { SIGNATURE_HEADER, signBody } from '../core/signing.ts';
+import { type SyntheticTicket, syntheticTicket } from '../core/synthetic.ts';
+import type { Evidence, Outcome } from '../core/types.ts';
+import type { TenantProbe, TenantProbeContext } from './types.ts';
+
+const DETAIL_MAX_CHARS = 200;
+const REDACTED = '[redacted]';
+
+/** What `webhook.signed_accepted` hands to `enhancement.round_trip` on a pass. */
+export interface AcceptedTicket {
+  ticketId: string;
+  correlationId: string;
+  /** When the ticket was sent (its `created_at`), ISO-8601. */
+  sentAt: string;
+  /** The receiver's `job_id`, when its answer had one. */
+  jobId?: string;
+}
+
+interface Delivery {
+  ticket: SyntheticTicket;
+  result: HttpResult;
+  evidence: Evidence;
+}
+
+/** `webhook.signed_accepted`: a correctly signed synthetic ticket gets 2xx. */
+export const probeSignedAccepted: TenantProbe = async (ctx) => {
+  const secret = ctx.tenant.signingSecret.reveal();
+  const sentAt = ctx.ports.now();
+  const ticket = newTicket(ctx, sentAt);
+  const body = JSON.stringify(ticket);
+  const { result, evidence } = await deliver(ctx, ticket, body, sign(ctx, body, secret), [secret]);
+  const what = 'a correctly signed synthetic ticket';
+
+  if (result.kind !== 'response') {
+    const summary = `the webhook receiver ${describeNoResponse(result, ctx.config.thresholds.requestTimeoutMs)} for ${what}`;
+    if (result.kind === 'timeout' && result.cancelled) return { status: 'error', tier: 'P2', summary, evidence };
+    return { status: 'fail', summary: `${summary}: tickets for this tenant are not getting in`, evidence };
+  }
+  const { status } = result;
+  const detail = typeof evidence.detail === 'string' ? `: ${evidence.detail}` : '';
+  if (status >= 200 && status < 300) {
+    const jobId = isRecord(result.json) && typeof result.json.job_id === 'string' ? result.json.job_id : undefined;
+    const data: AcceptedTicket = {
+      ticketId: ticket.ticket_id,
+      correlationId: ticket.correlation_id,
+      sentAt: sentAt.toISOString(),
+      ...(jobId === undefined ? {} : { jobId }),
+    };
+    return {
+      status: 'pass',
+      summary: `${what} was accepted (HTTP ${status} in ${result.elapsedMs} ms)`,
+      evidence: { ...evidence, ...(jobId === undefined ? {} : { jobId }) },
+      data,
+    };
+  }
+  if (status === 429) {
+    const retryAfter = result.headers['retry-after'];
+    return {
+      status: 'degraded',
+      tier: 'P2',
+      summary: `the receiver is rate-limiting this tenant (HTTP 429${retryAfter ? `, Retry-After ${retryAfter}` : ''}): its tickets are being turned away`,
+      evidence: { ...evidence, ...(retryAfter ? { retryAfter } : {}) },
+    };
+  }
+  let summary: string;
+  if (status === 401) {
+    summary = `${what} was rejected (HTTP 401${detail}): the platform's signing secret for this tenant differs from the canary's, the tenant is inactive, or platform.signatureFormat is wrong`;
+  } else if (status === 403) {
+    summary = `${what} was refused (HTTP 403${detail}): check the tenant is active and the ingress admits the canary`;
+  } else if (status === 404) {
+    summary = `the webhook endpoint was not found (HTTP 404): check platform.webhookPath and the ingress route`;
+  } else if (status === 422) {
+    summary = `the receiver rejected the synthetic ticket's payload (HTTP 422${detail}): its webhook schema may have changed`;
+  } else if (status >= 500) {
+    summary = `the webhook receiver failed (HTTP ${status}${detail}): tickets for this tenant are not being queued`;
+  } else {
+    summary = `the webhook receiver answered HTTP ${status}${detail} to ${what} instead of accepting it`;
+  }
+  return { status: 'fail', summary, evidence };
+};
+
+/** `webhook.bad_signature_rejected`: a signature made with a wrong secret gets 4xx. */
+export const probeBadSignatureRejected: TenantProbe = async (ctx) => {
+  const secret = ctx.tenant.signingSecret.reveal();
+  let wrongSecret = randomBytes(32).toString('base64url');
+  while (wrongSecret === secret) wrongSecret = randomBytes(32).toString('base64url');
+  const ticket = newTicket(ctx, ctx.ports.now());
+  const body = JSON.stringify(ticket);
+  const delivery = await deliver(ctx, ticket, body, sign(ctx, body, wrongSecret), [secret, wrongSecret]);
+  return judgeRejection(ctx, delivery, {
+    what: 'a ticket signed with a wrong secret',
+    consequence: 'forged webhooks get through',
+  });
+};
+
+/** `webhook.missing_signature_rejected`: no signature header gets 4xx. */
+export const probeMissingSignatureRejected: TenantProbe = async (ctx) => {
+  const ticket = newTicket(ctx, ctx.ports.now());
+  const delivery = await deliver(ctx, ticket, JSON.stringify(ticket), undefined, [ctx.tenant.signingSecret.reveal()]);
+  return judgeRejection(ctx, delivery, {
+    what: 'a ticket without a signature header',
+    consequence: 'the receiver does not require signatures',
+  });
+};
+
+/**
+ * `webhook.tampered_body_rejected`: a body changed by one byte after signing gets 4xx. The
+ * change keeps the body valid JSON that satisfies the schema, so a rejection proves the HMAC
+ * covers the raw bytes rather than that the body was malformed.
+ */
+export const probeTamperedBodyRejected: TenantProbe = async (ctx) => {
+  const secret = ctx.tenant.signingSecret.reveal();
+  const ticket = newTicket(ctx, ctx.ports.now());
+  const body = JSON.stringify(ticket);
+  const signature = sign(ctx, body, secret);
+  const tampered = flipOneLetterOfDescription(body);
+  const delivery = await deliver(ctx, ticket, tampered, signature, [secret]);
+  return judgeRejection(ctx, delivery, {
+    what: 'a ticket whose body was changed by one byte after signing',
+    consequence: 'the signature does not protect the body',
+  });
+};
+
+/** `webhook.cross_tenant_signature_rejected`: this tenant's body signed with another tenant's secret gets 4xx. */
+export const probeCrossTenantSignatureRejected: TenantProbe = async (ctx) => {
+  const secret = ctx.tenant.signingSecret.reveal();
+  const others = ctx.tenants.filter((tenant) => tenant.tenantId !== ctx.tenant.tenantId);
+  const other = others.find((tenant) => tenant.signingSecret.reveal() !== secret);
+  if (!other) {
+    return {
+      status: 'skipped',
+      summary:
+        others.length === 0
+          ? "only one tenant's secret is available, so there is no other tenant's secret to forge with"
+          : `every other tenant (${others.map((tenant) => tenant.tenantId).join(', ')}) has the same signing secret as this one, so a cross-tenant signature cannot be told from a valid one`,
+    };
+  }
+  const otherSecret = other.signingSecret.reveal();
+  const ticket = newTicket(ctx, ctx.ports.now());
+  const body = JSON.stringify(ticket);
+  const delivery = await deliver(ctx, ticket, body, sign(ctx, body, otherSecret), [secret, otherSecret]);
+  delivery.evidence.signedAsTenant = other.tenantId;
+  return judgeRejection(ctx, delivery, {
+    what: `a ticket for ${ctx.tenant.tenantId} signed with ${other.tenantId}'s secret`,
+    consequence: "one tenant can forge another tenant's webhooks",
+  });
+};
+
+/** `webhook.stale_timestamp_rejected`: correctly signed, `created_at` older than the window, gets 4xx. */
+export const probeStaleTimestampRejected: TenantProbe = async (ctx) => {
+  const secret = ctx.tenant.signingSecret.reveal();
+  const ageS = ctx.config.thresholds.staleTimestampAgeS;
+  const ticket = newTicket(ctx, new Date(ctx.ports.now().getTime() - ageS * 1000));
+  const body = JSON.stringify(ticket);
+  const delivery = await deliver(ctx, ticket, body, sign(ctx, body, secret), [secret]);
+  delivery.evidence.createdAt = ticket.created_at;
+  return judgeRejection(ctx, delivery, {
+    what: `a correctly signed ticket created ${ageS} s ago`,
+    consequence: 'replay protection is off, so a captured webhook can be sent again',
+  });
+};
+
+interface Forgery {
+  /** The request, as the subject of a sentence: "a ticket signed with a wrong secret". */
+  what: string;
+  /** Why acceptance matters. */
+  consequence: string;
+}
+
+/**
+ * 4xx (other than 429) passes; 2xx fails with the check's tier; anything that leaves the
+ * question open (5xx, 429, 3xx, no answer) is an `error` (P2).
+ */
+function judgeRejection(ctx: TenantProbeContext, { result, evidence }: Delivery, forgery: Forgery): Outcome {
+  const undecided = (summary: string, extra: Evidence = {}): Outcome => ({
+    status: 'error',
+    tier: 'P2',
+    summary,
+    evidence: { ...evidence, ...extra },
+  });
+  if (result.kind !== 'response') {
+    return undecided(
+      `the webhook receiver ${describeNoResponse(result, ctx.config.thresholds.requestTimeoutMs)} for ${forgery.what}, so whether it is rejected is unknown`,
+    );
+  }
+  const { status } = result;
+  const detail = typeof evidence.detail === 'string' ? `: ${evidence.detail}` : '';
+  if (status >= 200 && status < 300) {
+    return {
+      status: 'fail',
+      summary: `${forgery.what} was accepted (HTTP ${status}): ${forgery.consequence}`,
+      evidence,
+    };
+  }
+  if (status === 429) {
+    const retryAfter = result.headers['retry-after'];
+    // A rate limit answers before the signature is looked at: it proves nothing either way.
+    return undecided(`${forgery.what} was rate-limited (HTTP 429), so whether it is rejected is unknown`, {
+      ...(retryAfter ? { retryAfter } : {}),
+    });
+  }
+  if (status >= 400 && status < 500) {
+    return { status: 'pass', summary: `${forgery.what} was rejected (HTTP ${status}${detail})`, evidence };
+  }
+  if (status >= 500) {
+    return undecided(
+      `the webhook receiver failed (HTTP ${status}${detail}) on ${forgery.what}, so whether it is rejected is unknown`,
+    );
+  }
+  return undecided(
+    `the webhook receiver answered HTTP ${status} to ${forgery.what} (neither accepted nor rejected): check platform.baseUrl and webhookPath`,
+  );
+}
+
+function newTicket(ctx: TenantProbeContext, createdAt: Date): SyntheticTicket {
+  return syntheticTicket({
+    tenantId: ctx.tenant.tenantId,
+    ticketPrefix: ctx.config.synthetic.ticketPrefix,
+    createdAt,
+    uuid: ctx.ports.uuid(),
+  });
+}
+
+function sign(ctx: TenantProbeContext, body: string, secret: string): string {
+  return signBody(body, secret, ctx.config.platform.signatureFormat);
+}
+
+/**
+ * POSTs `body` (with `signature`, when given) and gathers the evidence every webhook check
+ * reports. `secrets` and the signature are scrubbed from anything taken from the response.
+ */
+async function deliver(
+  ctx: TenantProbeContext,
+  ticket: SyntheticTicket,
+  body: string,
+  signature: string | undefined,
+  secrets: readonly string[],
+): Promise<Delivery> {
+  const { platform, thresholds } = ctx.config;
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
+  if (signature !== undefined) headers[SIGNATURE_HEADER] = signature;
+  const result = await ctx.ports.http.request({
+    method: 'POST',
+    url: endpointUrl(platform.baseUrl, platform.webhookPath),
+    headers,
+    body,
+    timeoutMs: thresholds.requestTimeoutMs,
+    maxBytes: thresholds.maxResponseBytes,
+    signal: ctx.signal,
+  });
+  const hidden = [...secrets];
+  if (signature !== undefined) hidden.push(signature, signature.replace(/^sha256=/, ''));
+  const evidence: Evidence = {
+    status: result.kind === 'response' ? result.status : null,
+    elapsedMs: result.elapsedMs,
+    ticketId: ticket.ticket_id,
+  };
+  if (result.kind === 'response') {
+    const detail = responseDetail(result.json, hidden);
+    if (detail !== undefined) evidence.detail = detail;
+  } else {
+    evidence.error = result.kind === 'network' ? result.code : `timeout (${result.phase})`;
+  }
+  return { ticket, result, evidence };
+}
+
+/** The response's `detail` (FastAPI's error field) as text of at most 200 chars, scrubbed. */
+function responseDetail(json: unknown, hidden: readonly string[]): string | undefined {
+  if (!isRecord(json) || json.detail === undefined || json.detail === null) return undefined;
+  let text = typeof json.detail === 'string' ? json.detail : JSON.stringify(json.detail);
+  for (const value of hidden) {
+    if (value.length >= 4) text = text.split(value).join(REDACTED);
+  }
+  text = text.replace(/\s+/g, ' ').trim();
+  return text.length > DETAIL_MAX_CHARS ? `${text.slice(0, DETAIL_MAX_CHARS - 3)}...` : text;
+}
+
+/**
+ * Swaps the case of the first letter of the description's value: one byte changes and the body
+ * stays valid JSON that satisfies the schema.
+ */
+export function flipOneLetterOfDescription(body: string): string {
+  const marker = '"description":"';
+  const start = body.indexOf(marker);
+  if (start >= 0) {
+    for (let index = start + marker.length; index < body.length; index += 1) {
+      const char = body.charAt(index);
+      if (char === '"' || char === '\\') break;
+      if (/[A-Za-z]/.test(char)) {
+        const flipped = char === char.toLowerCase() ? char.toUpperCase() : char.toLowerCase();
+        return `${body.slice(0, index)}${flipped}${body.slice(index + 1)}`;
+      }
+    }
+  }
+  // The synthetic description always starts with a letter; reaching this is a canary bug.
+  throw new Error('cannot tamper: the synthetic ticket has no letter to change in its description');
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
