@@ -20,7 +20,10 @@ export interface OpenPorts extends Ports {
 
 export async function openPorts(config: Config, options: PortsOptions = {}): Promise<OpenPorts> {
   const ca = config.platform.caFile === null ? undefined : await readCaFile(config.platform.caFile);
-  const http = createHttpClient({ connectTimeoutMs: Math.min(Math.ceil(config.thresholds.requestTimeoutMs / 2), 3000), ca });
+  const http = createHttpClient({
+    connectTimeoutMs: Math.min(Math.ceil(config.thresholds.requestTimeoutMs / 2), 3000),
+    ca,
+  });
   let pg: PgPort | undefined;
   if (config.database?.url !== undefined) {
     pg = createPgPort({

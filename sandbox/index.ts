@@ -1,0 +1,211 @@
+/**
+ * The sandbox: a reference implementation of the watched platform (PLATFORM.md) that the canary
+ * runs against locally, in tests, drills and benchmarks. A real webhook receiver on loopback, a
+ * real queue (a private redis-server when there is one), a worker that records enhancements, and
+ * PostgreSQL with row-level security (PGlite, or a real server), plus switchable faults.
+ *
+ * Never deployed; functions/ never imports it.
+ */
+import type { ConfigInput } from '../functions/core/config.ts';
+import { generateFernetKey } from '../functions/core/fernet.ts';
+import type { SignatureFormat } from '../functions/core/signing.ts';
+import { type SandboxDatabase, startDatabase } from './db.ts';
+import { type Behaviour, behaviourFor, FaultSwitchboard, isSandboxFaultName, type SandboxFaultName } from './faults.ts';
+import { type JobQueue, openQueue, QUEUE_KEY, type RedisOption } from './queue.ts';
+import { type Receiver, startReceiver } from './receiver.ts';
+import { CONTEXT_FUNCTION, ENHANCEMENT_TEXT_COLUMN, TENANT_SETTING, TENANT_TABLES } from './schema.ts';
+import { seedDatabase } from './seed.ts';
+import { sandboxTenants, seedTenants, TenantDirectory } from './tenants.ts';
+import { EnhancementWorker } from './worker.ts';
+
+export {
+  FAULT_TARGET_TENANT,
+  type FaultExpectation,
+  SANDBOX_FAULTS,
+  type SandboxFault,
+  type SandboxFaultName,
+} from './faults.ts';
+
+export interface SandboxOptions {
+  /** Faults switched on from the start. @default [] */
+  faults?: SandboxFaultName[];
+  /** acme-corp, globex, initech, then tenant-004 ... @default 3 */
+  tenantCount?: number;
+  /** The signature format the receiver demands. @default 'sha256-prefixed' */
+  signatureFormat?: SignatureFormat;
+  /** Superuser URL of a real PostgreSQL server (a fresh database and roles are made and dropped); absent = PGlite. */
+  databaseUrl?: string;
+  /**
+   * `auto`: a private redis-server if one is on PATH, else `REDIS_URL`, else in memory.
+   * A Redis given by URL must not be shared by sandboxes running at the same time.
+   * @default 'auto'
+   */
+  redis?: RedisOption;
+  /** Simulated enhancement time, uniform. @default { min: 150, max: 400 } */
+  workerLatencyMs?: { min: number; max: number };
+  /** Diagnostic lines (never secrets). @default silent */
+  log?: (line: string) => void;
+}
+
+export interface Sandbox {
+  /** http://127.0.0.1:PORT */
+  baseUrl: string;
+  /** A canary config (functions/core/config.ts) pointing at this sandbox. */
+  config: ConfigInput;
+  tenants: readonly { tenantId: string; secret: string }[];
+  info: { database: 'pglite' | 'postgres'; redis: 'redis-server' | 'url' | 'memory' };
+  faults(): readonly SandboxFaultName[];
+  /** Switches to exactly these faults (reverting the others). */
+  setFaults(faults: readonly SandboxFaultName[]): Promise<void>;
+  /** Idempotent; leaves no process, socket, timer or temporary database behind. */
+  stop(): Promise<void>;
+}
+
+const SYNTHETIC_PREFIX = 'SYNTH-';
+
+function checkOptions(options: SandboxOptions): void {
+  const count = options.tenantCount ?? 3;
+  if (!Number.isInteger(count) || count < 1 || count > 10_000) {
+    throw new RangeError('tenantCount must be an integer from 1 to 10000');
+  }
+  const latency = options.workerLatencyMs;
+  if (latency !== undefined && !(latency.min >= 0 && latency.max >= latency.min && Number.isFinite(latency.max))) {
+    throw new RangeError('workerLatencyMs needs 0 <= min <= max');
+  }
+  const unknown = (options.faults ?? []).filter((name) => !isSandboxFaultName(name));
+  if (unknown.length > 0) throw new RangeError(`unknown sandbox fault ${unknown.join(', ')}`);
+}
+
+/** Starts the whole platform on loopback. Everything it started is stopped again if it fails. */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  checkOptions(options);
+  const log = options.log ?? (() => {});
+  const signatureFormat = options.signatureFormat ?? 'sha256-prefixed';
+  const tenants = sandboxTenants(options.tenantCount ?? 3);
+  const encryptionKey = generateFernetKey(); // the sandbox's TENANT_ENCRYPTION_KEY
+  const started = performance.now();
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanUp = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    for (const cleanup of cleanups.splice(0).reverse()) {
+      await cleanup().catch((error: unknown) => errors.push(error));
+    }
+    if (errors.length > 0) throw new AggregateError(errors, 'the sandbox did not stop cleanly');
+  };
+
+  try {
+    const [dbResult, queueResult] = await Promise.allSettled([
+      startDatabase({ databaseUrl: options.databaseUrl, log }),
+      openQueue({ redis: options.redis ?? 'auto', log }),
+    ]);
+    if (queueResult.status === 'fulfilled') cleanups.push(() => queueResult.value.close());
+    if (dbResult.status === 'fulfilled') cleanups.push(() => dbResult.value.stop());
+    if (dbResult.status === 'rejected') throw dbResult.reason;
+    if (queueResult.status === 'rejected') throw queueResult.reason;
+    const db: SandboxDatabase = dbResult.value;
+    const queue: JobQueue = queueResult.value;
+
+    await seedDatabase({ query: (sql, params) => db.admin(sql, params) }, seedTenants(tenants, encryptionKey));
+    const directory = new TenantDirectory(db, encryptionKey);
+    const secrets = new Map(tenants.map((tenant) => [tenant.tenantId, tenant.secret]));
+
+    let behaviour: Behaviour = behaviourFor([]);
+    let worker: EnhancementWorker | undefined;
+    const switchboard = new FaultSwitchboard(
+      {
+        db,
+        roles: db.roles,
+        tenants: directory,
+        canarySecret: (tenantId) => {
+          const secret = secrets.get(tenantId);
+          if (secret === undefined) throw new Error(`the sandbox has no tenant ${tenantId}`);
+          return secret;
+        },
+      },
+      (next) => {
+        behaviour = next;
+        worker?.notify();
+      },
+    );
+    await switchboard.set(options.faults ?? []);
+
+    worker = new EnhancementWorker({
+      db,
+      queue,
+      latencyMs: options.workerLatencyMs ?? { min: 150, max: 400 },
+      syntheticPrefix: SYNTHETIC_PREFIX,
+      behaviour: () => behaviour.worker,
+      log,
+    });
+    worker.start();
+    const runningWorker = worker;
+    cleanups.push(() => runningWorker.stop());
+
+    const receiver: Receiver = await startReceiver({
+      db,
+      queue,
+      tenants: directory,
+      signatureFormat,
+      behaviour: () => behaviour.receiver,
+      log,
+    });
+    cleanups.push(() => receiver.stop());
+
+    const config: ConfigInput = {
+      platform: { baseUrl: receiver.baseUrl, signatureFormat },
+      database: {
+        url: db.canary.url,
+        appRole: db.canary.appRole,
+        probeAsRole: db.canary.probeAsRole,
+        tenantTables: [...TENANT_TABLES],
+        tenantSetting: TENANT_SETTING,
+        contextFunction: CONTEXT_FUNCTION,
+        enhancementTextColumn: ENHANCEMENT_TEXT_COLUMN,
+        connectTimeoutMs: 3_000,
+        statementTimeoutMs: 5_000,
+      },
+      ...(queue.url === null ? {} : { redis: { url: queue.url, queueKeys: [QUEUE_KEY] } }),
+      tenants: tenants.map((tenant) => ({ tenantId: tenant.tenantId, signingSecret: { value: tenant.secret } })),
+      synthetic: { ticketPrefix: SYNTHETIC_PREFIX },
+      thresholds: {
+        requestTimeoutMs: 2_000,
+        roundTripDegradedS: 10,
+        roundTripTimeoutS: 20,
+        queueDepthMax: 100,
+        successRateMin: 0.95,
+        avgLatencyDegradedS: 20,
+        p95LatencyDegradedS: 60,
+        historyMinTickets: 50,
+        enhancementMinChars: 20,
+        staleTimestampAgeS: 600,
+      },
+    };
+
+    log(
+      `sandbox: ready at ${receiver.baseUrl} (${db.kind}, queue ${queue.kind}, ${tenants.length} tenants) ` +
+        `in ${Math.round(performance.now() - started)} ms`,
+    );
+
+    let stopped: Promise<void> | undefined;
+    return {
+      baseUrl: receiver.baseUrl,
+      config,
+      tenants: tenants.map(({ tenantId, secret }) => ({ tenantId, secret })),
+      info: { database: db.kind, redis: queue.kind },
+      faults: () => switchboard.active(),
+      setFaults: async (faults) => {
+        if (stopped !== undefined) throw new Error('the sandbox is stopped');
+        await switchboard.set(faults);
+        log(`sandbox: faults now [${switchboard.active().join(', ')}]`);
+      },
+      stop: () => {
+        stopped ??= cleanUp().then(() => log('sandbox: stopped'));
+        return stopped;
+      },
+    };
+  } catch (error) {
+    await cleanUp().catch((cleanupError: unknown) => log(`sandbox: cleanup after a failed start: ${cleanupError}`));
+    throw error;
+  }
+}
