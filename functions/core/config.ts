@@ -140,6 +140,139 @@ const checksSchema = z.strictObject({
   tiers: z.record(checkIdSchema, z.enum(TIERS, { error: 'must be one of P0, P1, P2, P3' })).default({}),
 });
 
+/** An SNS topic ARN: `arn:aws:sns:REGION:ACCOUNT:NAME` (any partition). */
+const snsTopicArn = z
+  .string({ error: 'must be an SNS topic ARN (a string)' })
+  .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
+    error: 'must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:canary-p0',
+  });
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const isoInstant = z
+  .string({ error: 'must be an ISO 8601 date-time (a string)' })
+  .refine((value) => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)), {
+    error: 'must be an ISO 8601 date-time with a time zone, such as 2026-11-27T22:00:00Z',
+  });
+
+const runsCount = positiveInt.max(100, { error: 'must be a positive integer of at most 100' });
+const minutesOrNever = z
+  .number({ error: 'must be a positive integer (minutes) or null (never)' })
+  .int({ error: 'must be a positive integer (minutes) or null (never)' })
+  .positive({ error: 'must be a positive integer (minutes) or null (never)' })
+  .nullable();
+
+const maintenanceWindowSchema = z
+  .strictObject({
+    start: isoInstant,
+    end: isoInstant,
+    /** Only these tenants; omitted: every alert (global window). */
+    tenants: z
+      .array(
+        z
+          .string({ error: 'must be a string' })
+          .regex(TENANT_ID_PATTERN, { error: 'must match ^[a-z0-9-]{1,100}$ (lowercase letters, digits and -)' }),
+      )
+      .min(1, { error: 'must list at least one tenant (omit it for a global window)' })
+      .optional(),
+    reason: z.string().max(200, { error: 'must be at most 200 characters' }).optional(),
+  })
+  .refine((window) => !(Date.parse(window.end) <= Date.parse(window.start)), {
+    error: 'must be after start',
+    path: ['end'],
+  });
+
+const ALERT_DEFAULTS = {
+  fireAfterRuns: { P0: 1, P1: 2, P2: 2, P3: 2 },
+  resolveAfterRuns: 2,
+  reminderMinutes: { P0: 15, P1: 30, P2: 120, P3: null },
+  escalateAfterMinutes: { P0: null, P1: null, P2: 60, P3: null },
+  breadth: { minTenants: 3, minRatio: 0.5 },
+} as const;
+
+/** Alerting: SNS topics per tier and the policy's thresholds (defaults follow the guide). */
+const alertsSchema = z.strictObject({
+  /** One standard SNS topic per tier; required only to publish (`run --publish`, the Lambdas). */
+  topics: z.strictObject({ P0: snsTopicArn, P1: snsTopicArn, P2: snsTopicArn, P3: snsTopicArn }).optional(),
+  /** Consecutive failing runs before an incident fires, by tier. */
+  fireAfterRuns: z
+    .strictObject({
+      P0: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P0),
+      P1: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P1),
+      P2: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P2),
+      P3: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P3),
+    })
+    .default({ ...ALERT_DEFAULTS.fireAfterRuns }),
+  /** Consecutive passing runs before a firing incident is resolved. */
+  resolveAfterRuns: runsCount.default(ALERT_DEFAULTS.resolveAfterRuns),
+  /** Minutes between reminders while an incident fires, by tier; null: no reminders. */
+  reminderMinutes: z
+    .strictObject({
+      P0: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P0),
+      P1: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P1),
+      P2: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P2),
+      P3: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P3),
+    })
+    .default({ ...ALERT_DEFAULTS.reminderMinutes }),
+  /** Minutes of failing after which an incident of this tier is re-sent one tier higher; null: never. */
+  escalateAfterMinutes: z
+    .strictObject({
+      P0: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P0),
+      P1: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P1),
+      P2: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P2),
+      P3: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P3),
+    })
+    .default({ ...ALERT_DEFAULTS.escalateAfterMinutes }),
+  /** One platform-wide incident when a tenant check fails for this many tenants (null: off). */
+  breadth: z
+    .strictObject({
+      minTenants: positiveInt.default(ALERT_DEFAULTS.breadth.minTenants),
+      minRatio: ratio.default(ALERT_DEFAULTS.breadth.minRatio),
+    })
+    .nullable()
+    .default({ ...ALERT_DEFAULTS.breadth }),
+  /** Windows in which alerts are held (checks still run and state is still kept). */
+  maintenance: z.array(maintenanceWindowSchema).default([]),
+});
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+export type MaintenanceWindowConfig = z.infer<typeof maintenanceWindowSchema>;
+
+/** The default query of the database tenant source; it must return these two columns. */
+export const DEFAULT_TENANT_QUERY =
+  'SELECT tenant_id, webhook_signing_secret_encrypted FROM tenant_configs WHERE is_active ORDER BY tenant_id';
+
+/** Where the tenant list comes from: the config's `tenants` (static) or the platform's `tenant_configs`. */
+const tenantSourceSchema = z.discriminatedUnion(
+  'type',
+  [
+    z.strictObject({ type: z.literal('static') }),
+    z
+      .strictObject({
+        type: z.literal('database'),
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// URL' })
+          .optional(),
+        secretId: z.string().min(1, { error: 'must be a Secrets Manager secret id or ARN' }).optional(),
+        /** Read-only SQL returning tenant_id and webhook_signing_secret_encrypted (no `;`). */
+        query: z
+          .string({ error: 'must be a SELECT statement (a string)' })
+          .regex(/^\s*(select|with)\s/i, { error: 'must be a single SELECT (or WITH ... SELECT) statement' })
+          .refine((sql) => !sql.includes(';'), { error: 'must be a single statement without ";"' })
+          .default(DEFAULT_TENANT_QUERY),
+        /** The Fernet key (the platform's TENANT_ENCRYPTION_KEY). */
+        encryptionKey: secretRef,
+        connectTimeoutMs: positiveInt.default(5000),
+        statementTimeoutMs: positiveInt.default(3000),
+        maxTenants: positiveInt.max(100_000, { error: 'must be at most 100000' }).default(10_000),
+      })
+      .refine((source) => (source.url === undefined) !== (source.secretId === undefined), {
+        error: 'needs exactly one of "url" or "secretId"',
+      }),
+  ],
+  { error: 'must be "static" or "database"' },
+);
+export type TenantSourceConfig = z.infer<typeof tenantSourceSchema>;
+
 const runSchema = z.strictObject({
   /** Tenants probed at once within one run. */
   tenantConcurrency: positiveInt.max(1000, { error: 'must be at most 1000' }).default(10),
@@ -158,7 +291,8 @@ export const configSchema = z
     }),
     database: databaseSchema.optional(),
     redis: redisSchema.optional(),
-    tenants: z.array(tenantSchema).min(1, { error: 'must list at least one tenant' }),
+    /** Must list at least one tenant unless `tenantSource` is a database. */
+    tenants: z.array(tenantSchema),
     synthetic: z
       .strictObject({
         ticketPrefix: z.string().regex(TICKET_PREFIX, { error: 'must match ^[A-Z0-9-]{1,40}$' }).default('SYNTH-'),
@@ -167,8 +301,13 @@ export const configSchema = z
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     checks: checksSchema.default({ disabled: [], tiers: {} }),
     run: runSchema.default({ tenantConcurrency: 10 }),
+    alerts: alertsSchema.default(alertsSchema.parse({})),
+    tenantSource: tenantSourceSchema.default({ type: 'static' }),
   })
   .superRefine((config, ctx) => {
+    if (config.tenants.length === 0 && config.tenantSource.type === 'static') {
+      ctx.addIssue({ code: 'custom', path: ['tenants'], message: 'must list at least one tenant' });
+    }
     const seen = new Set<string>();
     config.tenants.forEach((tenant, index) => {
       if (seen.has(tenant.tenantId)) {

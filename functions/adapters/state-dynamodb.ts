@@ -1,0 +1,156 @@
+/**
+ * Alert state in DynamoDB: one item per incident key (partition key `dedupKey`), the record as
+ * JSON plus a few plain attributes for people reading the table, and a `version` that every
+ * write is conditional on (`attribute_not_exists` for a new key). Items of resolved incidents
+ * carry a TTL attribute (`expiresAt`, epoch seconds) so the table cleans itself.
+ */
+import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type BatchGetCommandOutput, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { trimEvidence } from '../core/alert-message.ts';
+import type { IncidentRecord } from '../core/alert-policy.ts';
+import { mapWithConcurrency } from '../core/concurrency.ts';
+import {
+  type AlertStateStore,
+  DEFAULT_RESOLVED_TTL_DAYS,
+  expiryOf,
+  type SaveResult,
+  StateStoreError,
+  type VersionedIncident,
+} from './state-store.ts';
+
+/** The table's shape, for the CDK stack: partition key and TTL attribute. */
+export const STATE_TABLE = { partitionKey: 'dedupKey', ttlAttribute: 'expiresAt' } as const;
+
+export interface DynamoStateStoreOptions {
+  tableName: string;
+  /** A prepared client (tests: a local endpoint). @default one in standard retry mode */
+  client?: DynamoDBClient;
+  clientConfig?: DynamoDBClientConfig | undefined;
+  /** Days a resolved incident is kept. @default 7 */
+  resolvedTtlDays?: number | undefined;
+  /** Items written at once. @default 8 */
+  writeConcurrency?: number;
+}
+
+const BATCH_GET_KEYS = 100;
+const UNPROCESSED_ATTEMPTS = 6;
+/** DynamoDB's item limit is 400 KB; keep clear of it. */
+const MAX_RECORD_BYTES = 350_000;
+
+interface Item {
+  dedupKey: string;
+  version: number;
+  record: string;
+  phase: string;
+  tier: string | null;
+  checkId: string;
+  tenantId: string | null;
+  pendingMessages: number;
+  expiresAt?: number;
+}
+
+export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertStateStore {
+  const { tableName } = options;
+  const ttlDays = options.resolvedTtlDays ?? DEFAULT_RESOLVED_TTL_DAYS;
+  const base = options.client ?? new DynamoDBClient({ retryMode: 'standard', maxAttempts: 3, ...options.clientConfig });
+  const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+  const fail = (what: string, error: unknown) =>
+    new StateStoreError(
+      `alert state table ${tableName}: ${what} failed (${error instanceof Error ? error.name : 'error'})`,
+      { cause: error },
+    );
+
+  return {
+    async load(keys) {
+      const out = new Map<string, VersionedIncident>();
+      const unique = [...new Set(keys)];
+      for (let start = 0; start < unique.length; start += BATCH_GET_KEYS) {
+        let request: Record<string, unknown>[] | undefined = unique
+          .slice(start, start + BATCH_GET_KEYS)
+          .map((dedupKey) => ({ dedupKey }));
+        for (let attempt = 0; request !== undefined && request.length > 0; attempt++) {
+          if (attempt === UNPROCESSED_ATTEMPTS) {
+            throw new StateStoreError(`alert state table ${tableName}: reads stayed throttled (unprocessed keys)`);
+          }
+          if (attempt > 0) await sleep(50 * 2 ** attempt);
+          let response: BatchGetCommandOutput;
+          try {
+            response = await client.send(
+              new BatchGetCommand({ RequestItems: { [tableName]: { Keys: request, ConsistentRead: true } } }),
+            );
+          } catch (error) {
+            throw fail('reading', error);
+          }
+          for (const item of (response.Responses?.[tableName] ?? []) as Item[]) {
+            out.set(item.dedupKey, { record: parseRecord(item, tableName), version: item.version });
+          }
+          request = response.UnprocessedKeys?.[tableName]?.Keys;
+        }
+      }
+      return out;
+    },
+
+    async save(writes) {
+      const result: SaveResult = { written: new Map(), conflicts: [] };
+      await mapWithConcurrency(writes, options.writeConcurrency ?? 8, async (write) => {
+        const record = fitRecord(write.record);
+        const key = record.dedupKey;
+        const version = (write.expectedVersion ?? 0) + 1;
+        const expiry = expiryOf(record, ttlDays);
+        const item: Item = {
+          dedupKey: key,
+          version,
+          record: JSON.stringify(record),
+          phase: record.phase,
+          tier: record.tier,
+          checkId: record.checkId,
+          tenantId: record.tenantId,
+          pendingMessages: record.pending.length,
+          ...(expiry === null ? {} : { expiresAt: Math.floor(expiry.getTime() / 1000) }),
+        };
+        try {
+          await client.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: item,
+              ...(write.expectedVersion === null
+                ? { ConditionExpression: 'attribute_not_exists(dedupKey)' }
+                : {
+                    ConditionExpression: '#version = :expected',
+                    ExpressionAttributeNames: { '#version': 'version' },
+                    ExpressionAttributeValues: { ':expected': write.expectedVersion },
+                  }),
+            }),
+          );
+          result.written.set(key, version);
+        } catch (error) {
+          if (error instanceof ConditionalCheckFailedException) result.conflicts.push(key);
+          else throw fail('writing', error);
+        }
+      });
+      return result;
+    },
+  };
+}
+
+function parseRecord(item: Item, tableName: string): IncidentRecord {
+  try {
+    const record = JSON.parse(item.record) as IncidentRecord;
+    if (record.dedupKey !== item.dedupKey || !Array.isArray(record.pending)) throw new Error('mismatch');
+    return record;
+  } catch {
+    throw new StateStoreError(`alert state table ${tableName}: item ${JSON.stringify(item.dedupKey)} is malformed`);
+  }
+}
+
+/** Trims the evidence of outbox messages when a record would not fit in one item. */
+function fitRecord(record: IncidentRecord): IncidentRecord {
+  if (Buffer.byteLength(JSON.stringify(record)) <= MAX_RECORD_BYTES || record.pending.length === 0) return record;
+  const each = Math.floor((MAX_RECORD_BYTES * 0.8) / record.pending.length);
+  return {
+    ...record,
+    pending: record.pending.map((message) => ({ ...message, evidence: trimEvidence(message.evidence, each) })),
+  };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

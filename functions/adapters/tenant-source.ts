@@ -1,0 +1,183 @@
+/**
+ * Where the tenant list comes from: the config's `tenants` (static), or the platform's
+ * `tenant_configs` read with a configured read-only query, each tenant's
+ * `webhook_signing_secret_encrypted` decrypted with the platform's Fernet key. Rows that cannot
+ * be used are skipped with a reason that never quotes the row (ids may be hostile) or a secret.
+ */
+import { inspect } from 'node:util';
+import pg from 'pg';
+import { type Config, TENANT_ID_PATTERN, type TenantConfig, type TenantSourceConfig } from '../core/config.ts';
+import { FernetError, fernetDecrypt } from '../core/fernet.ts';
+import { Secret } from '../core/secret.ts';
+import type { SecretResolver } from './secrets.ts';
+
+export interface SkippedTenant {
+  /** 1-based row of the query's answer. */
+  row: number;
+  /** Why; names the tenant only when its id is valid. */
+  reason: string;
+}
+
+export interface TenantListing {
+  /** Usable tenants, as the config's `tenants` (secrets from the database are redacting refs). */
+  tenants: TenantConfig[];
+  skipped: SkippedTenant[];
+}
+
+export interface TenantSource {
+  readonly kind: TenantSourceConfig['type'];
+  list(): Promise<TenantListing>;
+}
+
+/** The tenant list cannot be read at all (as opposed to single rows, which are skipped). */
+export class TenantSourceError extends Error {
+  override name = 'TenantSourceError';
+}
+
+export interface TenantSourceDeps {
+  secrets: SecretResolver;
+}
+
+const REDACTED = '[redacted]';
+
+/**
+ * A `{ value }` secret ref whose value does not print: it is a non-enumerable getter, and
+ * JSON and `util.inspect` show `[redacted]`. Run and probes read `ref.value` as usual.
+ */
+export function redactingValueRef(secret: Secret): { value: string } {
+  const ref = {
+    toJSON: () => ({ value: REDACTED }),
+    [inspect.custom]: () => `{ value: '${REDACTED}' }`,
+  };
+  Object.defineProperty(ref, 'value', { get: () => secret.reveal(), enumerable: false });
+  return ref as unknown as { value: string };
+}
+
+export function createTenantSource(config: Config, deps: TenantSourceDeps): TenantSource {
+  const source = config.tenantSource;
+  if (source.type === 'static') {
+    return { kind: 'static', list: async () => ({ tenants: [...config.tenants], skipped: [] }) };
+  }
+  return { kind: 'database', list: () => listFromDatabase(source, deps) };
+}
+
+type DatabaseSource = Extract<TenantSourceConfig, { type: 'database' }>;
+
+const TENANT_COLUMN = 'tenant_id';
+const SECRET_COLUMN = 'webhook_signing_secret_encrypted';
+
+async function listFromDatabase(source: DatabaseSource, deps: TenantSourceDeps): Promise<TenantListing> {
+  let key: string;
+  try {
+    key = (await deps.secrets.resolve(source.encryptionKey)).reveal();
+  } catch (error) {
+    throw new TenantSourceError(`tenantSource.encryptionKey cannot be read: ${messageOf(error)}`, { cause: error });
+  }
+  let connectionString: string;
+  if (source.url !== undefined) {
+    connectionString = source.url;
+  } else {
+    try {
+      connectionString = (await deps.secrets.resolveDatabaseUrl(source.secretId as string)).reveal();
+    } catch (error) {
+      throw new TenantSourceError(`tenantSource.secretId cannot be read: ${messageOf(error)}`, { cause: error });
+    }
+  }
+  const rows = await queryTenants(source, connectionString);
+
+  const listing: TenantListing = { tenants: [], skipped: [] };
+  const seen = new Set<string>();
+  rows.slice(0, source.maxTenants).forEach((row, index) => {
+    const outcome = readRow(row, index + 1, key, seen);
+    if ('reason' in outcome) listing.skipped.push({ row: index + 1, reason: outcome.reason });
+    else {
+      seen.add(outcome.tenantId);
+      listing.tenants.push(outcome);
+    }
+  });
+  if (rows.length > source.maxTenants) {
+    listing.skipped.push({
+      row: source.maxTenants + 1,
+      reason: `more than tenantSource.maxTenants (${source.maxTenants}) rows: the rest were not read`,
+    });
+  }
+  if (listing.tenants.length === 0) {
+    throw new TenantSourceError(
+      `tenantSource found no usable tenant (${rows.length} rows, ${listing.skipped.length} skipped): check the query, and that its role can read every tenant's row (RLS)`,
+    );
+  }
+  return listing;
+}
+
+/** One row: a tenant, or why it is skipped (naming the tenant only once its id is known to be safe). */
+function readRow(
+  row: Record<string, unknown>,
+  rowNumber: number,
+  key: string,
+  seen: ReadonlySet<string>,
+): TenantConfig | { reason: string } {
+  const tenantId = row[TENANT_COLUMN];
+  if (typeof tenantId !== 'string' || !TENANT_ID_PATTERN.test(tenantId)) {
+    return { reason: `row ${rowNumber}: ${TENANT_COLUMN} is not a valid tenant id (must match ^[a-z0-9-]{1,100}$)` };
+  }
+  const where = `row ${rowNumber} (tenant ${tenantId})`;
+  if (seen.has(tenantId)) return { reason: `${where}: repeats an earlier row` };
+  const token = row[SECRET_COLUMN];
+  if (typeof token !== 'string' || token === '') return { reason: `${where}: ${SECRET_COLUMN} is empty` };
+  let secret: string;
+  try {
+    secret = fernetDecrypt(key, token);
+  } catch (error) {
+    if (error instanceof FernetError && error.reason === 'key') {
+      throw new TenantSourceError(`tenantSource.encryptionKey is not a Fernet key: ${error.message}`);
+    }
+    const why = error instanceof FernetError ? error.reason : 'error';
+    return { reason: `${where}: ${SECRET_COLUMN} cannot be decrypted (${why})` };
+  }
+  if (secret === '') return { reason: `${where}: the decrypted signing secret is empty` };
+  return { tenantId, signingSecret: redactingValueRef(new Secret(secret)) };
+}
+
+async function queryTenants(source: DatabaseSource, connectionString: string): Promise<Record<string, unknown>[]> {
+  const client = new pg.Client({
+    connectionString,
+    connectionTimeoutMillis: source.connectTimeoutMs,
+    statement_timeout: source.statementTimeoutMs,
+    query_timeout: source.statementTimeoutMs + 1000,
+    application_name: 'tenant-canary-tenant-source',
+  });
+  client.on('error', () => {}); // a dropped connection surfaces through the pending query
+  try {
+    await client.connect();
+    // Read-only: a configured query can never write. The limit is a parameter.
+    await client.query('BEGIN TRANSACTION READ ONLY');
+    const result = await client.query({
+      text: `SELECT * FROM (${source.query}) AS tenant_source LIMIT $1`,
+      values: [source.maxTenants + 1],
+    });
+    await client.query('ROLLBACK');
+    const columns = new Set(result.fields.map((field) => field.name));
+    if (!columns.has(TENANT_COLUMN) || !columns.has(SECRET_COLUMN)) {
+      throw new TenantSourceError(`tenantSource.query must return the columns ${TENANT_COLUMN} and ${SECRET_COLUMN}`);
+    }
+    return result.rows as Record<string, unknown>[];
+  } catch (error) {
+    if (error instanceof TenantSourceError) throw error;
+    throw new TenantSourceError(`tenantSource query failed: ${pgReason(error)}`, { cause: error });
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** A pg error said safely: the server's message (it names objects, never a password) or a system code. */
+function pgReason(error: unknown): string {
+  if (error instanceof pg.DatabaseError) return `${error.message} (SQLSTATE ${error.code ?? '?'})`;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code === 'string') return code;
+  if (error instanceof Error && /timeout/i.test(error.message)) return 'timed out';
+  return error instanceof Error ? error.name : 'error';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : 'unknown error';
+}
