@@ -3,6 +3,7 @@
  * The same function serves the CLI, the Lambda handlers, the drills and the benchmarks.
  */
 import { randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type { SecretResolver } from './adapters/secrets.ts';
 import type { CheckId, PlatformCheckId, TenantCheckId } from './core/catalog.ts';
 import { mapWithConcurrency, withBudget } from './core/concurrency.ts';
@@ -27,6 +28,8 @@ type SecretLookup = { ok: true; tenant: ResolvedTenant } | { ok: false; reason: 
 
 export async function runChecks(input: RunInput): Promise<Report> {
   const { config, ports } = input;
+  // Every running check listens on the run's signal: many at once is expected, not a leak.
+  if (input.signal) setMaxListeners(0, input.signal);
   const plan = planRun(config, input.filters);
   const started = ports.now();
   const runId = `${started.toISOString().replace(/\.\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;

@@ -87,6 +87,18 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       exitCode = await sandboxCommand(options, io);
     });
 
+  program
+    .command('drill')
+    .description('switch each sandbox fault on, run, and check that exactly the expected checks fire')
+    .argument('[faults...]', 'faults to drill (see: tenant-canary sandbox --list-faults)')
+    .option('--all', 'drill every fault')
+    .option('--json', 'print the drill rows as JSON')
+    .addOption(new Option('--sandbox-database <url>', 'a real PostgreSQL admin URL instead of PGlite'))
+    .addOption(new Option('--sandbox-redis <url|memory>', 'this Redis, or "memory" for no Redis'))
+    .action(async (faults: string[], options: DrillOptions) => {
+      exitCode = await drillCommand(faults, options, io);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
@@ -203,6 +215,44 @@ async function startEmbeddedSandbox(options: SandboxOptions): Promise<Sandbox> {
   // Loaded only when needed: the sandbox pulls in PGlite.
   const { startSandbox } = await import('../../sandbox/index.ts');
   return startSandbox(options);
+}
+
+interface DrillOptions {
+  all?: boolean;
+  json?: boolean;
+  sandboxDatabase?: string;
+  sandboxRedis?: string;
+}
+
+async function drillCommand(faults: string[], options: DrillOptions, io: CliIo): Promise<number> {
+  const { SANDBOX_FAULTS } = await import('../../sandbox/index.ts');
+  if (options.all && faults.length > 0) throw new UsageError('drill takes fault names or --all, not both');
+  if (!options.all && faults.length === 0)
+    throw new UsageError('drill needs fault names or --all (see: tenant-canary sandbox --list-faults)');
+  const known = new Set<string>(SANDBOX_FAULTS.map((fault) => fault.name));
+  const unknown = faults.filter((name) => !known.has(name));
+  if (unknown.length > 0) {
+    throw new UsageError(
+      `${unknown.map((v) => JSON.stringify(v)).join(', ')} is not a fault (see: tenant-canary sandbox --list-faults)`,
+    );
+  }
+  const { renderDrillRow, runDrills } = await import('./drill.ts');
+  const color = styleFor(io.stdout, io.env).color;
+  const rows = await runDrills(
+    options.all ? 'all' : (faults as NonNullable<SandboxOptions['faults']>),
+    sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io),
+    (row) => {
+      if (!options.json) io.stdout.write(renderDrillRow(row, color));
+    },
+    io.signal,
+  );
+  const failed = rows.filter((row) => !row.ok).length;
+  if (options.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+  else
+    io.stdout.write(
+      `\n${rows.length - failed} of ${rows.length} drills ok${failed > 0 ? `, ${failed} mismatched` : ''}\n`,
+    );
+  return failed > 0 || rows.length === 0 ? EXIT_FAILING : EXIT_OK;
 }
 
 interface SandboxCommandOptions {

@@ -1,0 +1,148 @@
+/**
+ * `tenant-canary drill`: switch each sandbox fault on, run every check, and compare what fired
+ * with what the fault must cause. A drill passes only when exactly the expected checks fire, at
+ * the expected tier, and nothing else fails, degrades or errors (no false alarm).
+ */
+import { openPorts } from '../../functions/adapters/index.ts';
+import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { parseConfig } from '../../functions/core/config.ts';
+import type { CheckResult, Report } from '../../functions/core/types.ts';
+import { runChecks } from '../../functions/run.ts';
+import type { Sandbox, SandboxFaultName, SandboxOptions } from '../../sandbox/index.ts';
+
+export interface DrillExpectation {
+  checkId: string;
+  status: 'fail' | 'degraded' | 'error';
+  tier: string;
+  tenantId: string | null;
+}
+
+export interface DrillRow {
+  fault: string;
+  expected: DrillExpectation[];
+  got: DrillExpectation[];
+  missing: DrillExpectation[];
+  unexpected: DrillExpectation[];
+  ok: boolean;
+  durationMs: number;
+}
+
+const key = (e: DrillExpectation) => `${e.checkId}|${e.tenantId ?? '*'}|${e.status}|${e.tier}`;
+
+export function fired(results: readonly CheckResult[]): DrillExpectation[] {
+  return results
+    .filter((r) => r.status === 'fail' || r.status === 'degraded' || r.status === 'error')
+    .map((r) => ({
+      checkId: r.checkId,
+      status: r.status as DrillExpectation['status'],
+      tier: r.tier ?? '',
+      tenantId: r.tenantId,
+    }));
+}
+
+export function compare(fault: string, expected: DrillExpectation[], report: Report, durationMs: number): DrillRow {
+  const got = fired(report.results);
+  const gotKeys = new Set(got.map(key));
+  const expectedKeys = new Set(expected.map(key));
+  const missing = expected.filter((e) => !gotKeys.has(key(e)));
+  const unexpected = got.filter((g) => !expectedKeys.has(key(g)));
+  return { fault, expected, got, missing, unexpected, ok: missing.length === 0 && unexpected.length === 0, durationMs };
+}
+
+/** The fault's expectations for this sandbox's tenants. */
+export function expectationsFor(sandbox: Sandbox, fault: SandboxFaultName, target: string): DrillExpectation[] {
+  const { SANDBOX_FAULTS } = sandboxModule!;
+  const definition = SANDBOX_FAULTS.find((f) => f.name === fault);
+  if (!definition) throw new Error(`unknown fault ${fault}`);
+  return definition.expect.flatMap((e) => {
+    const tenants =
+      e.tenants === 'platform' ? [null] : e.tenants === 'target' ? [target] : sandbox.tenants.map((t) => t.tenantId);
+    return tenants.map((tenantId) => ({ checkId: e.checkId, status: e.status, tier: e.tier, tenantId }));
+  });
+}
+
+let sandboxModule: typeof import('../../sandbox/index.ts') | undefined;
+
+export async function runDrills(
+  faults: readonly SandboxFaultName[] | 'all',
+  options: SandboxOptions,
+  onRow: (row: DrillRow) => void,
+  signal?: AbortSignal,
+): Promise<DrillRow[]> {
+  sandboxModule ??= await import('../../sandbox/index.ts');
+  const { startSandbox, SANDBOX_FAULTS, FAULT_TARGET_TENANT } = sandboxModule;
+  const names = faults === 'all' ? SANDBOX_FAULTS.map((f) => f.name) : faults;
+  const sandbox = await startSandbox(options);
+  const rows: DrillRow[] = [];
+  try {
+    const config = parseConfig(sandbox.config);
+    for (const fault of names) {
+      if (signal?.aborted) break;
+      await sandbox.setFaults([fault]);
+      const started = Date.now();
+      const ports = await openPorts(config);
+      let report: Report;
+      try {
+        report = await runChecks({
+          config,
+          ports,
+          secrets: createSecretResolver({ env: {} }),
+          ...(signal ? { signal } : {}),
+        });
+      } finally {
+        await ports.close();
+      }
+      const row = compare(fault, expectationsFor(sandbox, fault, FAULT_TARGET_TENANT), report, Date.now() - started);
+      rows.push(row);
+      onRow(row);
+    }
+  } finally {
+    await sandbox.stop();
+  }
+  return rows;
+}
+
+const describeList = (list: DrillExpectation[]) =>
+  list.length === 0
+    ? 'nothing'
+    : summarise(list)
+        .map((e) => `${e.checkId} ${e.status === 'fail' ? '' : `${e.status} `}${e.tier}${e.where}`)
+        .join(', ');
+
+/** Groups per-tenant rows: "webhook.x P0 (3 tenants)". */
+function summarise(list: DrillExpectation[]) {
+  const groups = new Map<string, { checkId: string; status: string; tier: string; tenants: (string | null)[] }>();
+  for (const e of list) {
+    const k = `${e.checkId}|${e.status}|${e.tier}`;
+    const group = groups.get(k) ?? { checkId: e.checkId, status: e.status, tier: e.tier, tenants: [] };
+    group.tenants.push(e.tenantId);
+    groups.set(k, group);
+  }
+  return [...groups.values()].map((g) => ({
+    ...g,
+    where:
+      g.tenants.length === 1 && g.tenants[0] === null
+        ? ''
+        : g.tenants.length === 1
+          ? ` (${g.tenants[0]})`
+          : ` (${g.tenants.length} tenants)`,
+  }));
+}
+
+export function renderDrillRow(row: DrillRow, color: boolean): string {
+  const mark = row.ok
+    ? color
+      ? '\u001b[32m✓ ok\u001b[0m'
+      : '✓ ok'
+    : color
+      ? '\u001b[31m✗ MISMATCH\u001b[0m'
+      : '✗ MISMATCH';
+  const lines = [
+    `${mark}  ${row.fault}  (${(row.durationMs / 1000).toFixed(1)} s)`,
+    `     expected: ${describeList(row.expected)}`,
+    `     got:      ${describeList(row.got)}`,
+  ];
+  if (row.missing.length > 0) lines.push(`     missing:  ${describeList(row.missing)}`);
+  if (row.unexpected.length > 0) lines.push(`     false alarm: ${describeList(row.unexpected)}`);
+  return `${lines.join('\n')}\n`;
+}
