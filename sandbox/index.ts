@@ -43,6 +43,8 @@ export interface SandboxOptions {
   redis?: RedisOption;
   /** Simulated enhancement time, uniform. @default { min: 150, max: 400 } */
   workerLatencyMs?: { min: number; max: number };
+  /** Jobs the worker processes at once (benchmarks raise it so the canary, not the worker, is measured). @default 8 */
+  workerConcurrency?: number;
   /** Diagnostic lines (never secrets). @default silent */
   log?: (line: string) => void;
 }
@@ -71,6 +73,10 @@ function checkOptions(options: SandboxOptions): void {
   const latency = options.workerLatencyMs;
   if (latency !== undefined && !(latency.min >= 0 && latency.max >= latency.min && Number.isFinite(latency.max))) {
     throw new RangeError('workerLatencyMs needs 0 <= min <= max');
+  }
+  const workers = options.workerConcurrency;
+  if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1 && workers <= 1000)) {
+    throw new RangeError('workerConcurrency must be an integer from 1 to 1000');
   }
   const unknown = (options.faults ?? []).filter((name) => !isSandboxFaultName(name));
   if (unknown.length > 0) throw new RangeError(`unknown sandbox fault ${unknown.join(', ')}`);
@@ -134,6 +140,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       db,
       queue,
       latencyMs: options.workerLatencyMs ?? { min: 150, max: 400 },
+      ...(options.workerConcurrency === undefined ? {} : { concurrency: options.workerConcurrency }),
       syntheticPrefix: SYNTHETIC_PREFIX,
       behaviour: () => behaviour.worker,
       log,
