@@ -2,12 +2,21 @@
  * The CLI: `run`, `checks`, `sandbox`. Exit codes: 0 all pass (degraded and skipped allowed),
  * 1 a check failed or errored, 2 a usage or config error (one line on stderr, nothing on stdout).
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { openPorts } from '../../functions/adapters/index.ts';
-import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { createSecretResolver, type SecretResolver } from '../../functions/adapters/secrets.ts';
+import { type AlertPublisher, createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
+import { createFileStateStore } from '../../functions/adapters/state-file.ts';
+import { type AlertStateStore, createMemoryStateStore, StateStoreError } from '../../functions/adapters/state-store.ts';
+import { createTenantSource, TenantSourceError } from '../../functions/adapters/tenant-source.ts';
+import { type AlertEvent, evaluateAlerts } from '../../functions/alerting.ts';
+import { alertPolicyOptions } from '../../functions/core/alert-policy.ts';
 import { CATALOG, type CheckId, isCheckId } from '../../functions/core/catalog.ts';
 import { type Config, ConfigError, parseConfig, parseConfigText } from '../../functions/core/config.ts';
+import { planRun } from '../../functions/core/plan.ts';
 import { isFailing, type Report } from '../../functions/core/types.ts';
 import { runChecks } from '../../functions/run.ts';
 import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
@@ -54,6 +63,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--check <id>', 'only this check (repeatable)', collect)
     .option('--json', 'print only the report JSON on stdout')
     .option('--report <file>', 'also write the report JSON to this file')
+    .option('--state <file>', 'keep alert state in this JSON file between runs (created if absent)')
+    .option('--publish', "send the run's alerts to the SNS topics of alerts.topics (needs --state)")
+    .option('--now <iso>', 'the alert clock, an ISO 8601 date-time such as 2026-11-27T10:05:00Z (replays)')
     .addOption(
       new Option('--sandbox-database <url>', 'embedded sandbox: a real PostgreSQL admin URL instead of PGlite'),
     )
@@ -107,8 +119,13 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       // Help and version are not errors; everything else commander rejects is usage.
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (error instanceof ConfigError || error instanceof UsageError) {
-      io.stderr.write(`tenant-canary: ${oneLine(error.message)}\n`);
+    if (
+      error instanceof ConfigError ||
+      error instanceof UsageError ||
+      error instanceof StateStoreError ||
+      error instanceof TenantSourceError
+    ) {
+      io.stderr.write(`tenant-canary: ${oneLine(error.message)}`);
       return EXIT_USAGE;
     }
     throw error;
@@ -125,36 +142,73 @@ interface RunOptions {
   check?: string[];
   json?: boolean;
   report?: string;
+  state?: string;
+  publish?: boolean;
+  now?: string;
   sandboxDatabase?: string;
   sandboxRedis?: string;
 }
 
 async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   const checkIds = parseCheckIds(options.check);
+  const alertClock = options.now === undefined ? undefined : parseInstant(options.now);
+  if (options.publish && options.config === undefined) {
+    throw new UsageError('--publish needs --config FILE with alerts.topics (the embedded sandbox has no SNS topics)');
+  }
+  if (options.publish && options.state === undefined) {
+    throw new UsageError(
+      '--publish needs --state FILE: without kept state every run would be judged alone and page again',
+    );
+  }
+  const secrets = createSecretResolver({ env: io.env });
   let sandbox: Sandbox | undefined;
   let config: Config;
   let target: string;
+  let publisher: AlertPublisher | null = null;
+  let store: AlertStateStore;
   if (options.config !== undefined) {
     config = await loadConfigFile(options.config);
     target = config.platform.baseUrl;
+    if (options.publish) publisher = createSnsPublisherFromConfig(config, { clientConfig: snsClientConfig(config) });
+    store = await openAlertState(options.state, alertClock);
+    config = await withSourcedTenants(config, secrets, io);
   } else {
+    store = await openAlertState(options.state, alertClock);
     sandbox = await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io));
     config = parseConfig(sandbox.config);
     target = `the embedded sandbox at ${sandbox.baseUrl} (PostgreSQL: ${sandbox.info.database}, queue: ${sandbox.info.redis})`;
   }
+  const filters = { tenantIds: options.tenant, checkIds };
   let report: Report;
   try {
-    const ports = await openPorts(config);
+    const tenantsInRun = planRun(config, filters).tenants.map((tenant) => tenant.tenantId);
+    const ports = await openPorts(config, { secrets });
     try {
-      report = await runChecks({
-        config,
-        ports,
-        secrets: createSecretResolver({ env: io.env }),
-        filters: { tenantIds: options.tenant, checkIds },
-        signal: io.signal,
-      });
+      report = await runChecks({ config, ports, secrets, filters, signal: io.signal });
     } finally {
       await ports.close();
+    }
+    const events: AlertEvent[] = [];
+    const alerts = await evaluateAlerts({
+      report,
+      tenants: tenantsInRun,
+      store,
+      publisher,
+      now: alertClock ?? new Date(report.startedAt),
+      options: alertPolicyOptions(config),
+      onEvent: (event) => events.push(event),
+    });
+    report = { ...report, alerts };
+    for (const event of events) {
+      if (event.type === 'undelivered') {
+        io.stderr.write(
+          `tenant-canary: alert ${event.id} could not be published (${event.reason}); it stays pending in ${options.state} and goes out on the next run\n`,
+        );
+      } else if (event.type === 'gave-up') {
+        io.stderr.write(
+          `tenant-canary: another run kept changing ${event.keys.join(', ')} in ${options.state}; left to that run\n`,
+        );
+      }
     }
   } finally {
     await sandbox?.stop();
@@ -170,8 +224,59 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
       );
     }
   }
-  io.stdout.write(options.json ? json : renderReport(report, styleFor(io.stdout, io.env), target));
+  io.stdout.write(
+    options.json
+      ? json
+      : renderReport(report, styleFor(io.stdout, io.env), target, { alertsPublished: publisher !== null }),
+  );
   return report.results.some((result) => isFailing(result.status)) ? EXIT_FAILING : EXIT_OK;
+}
+
+/** ISO 8601 with a time and a zone: `2026-11-27T10:05:00Z`, `2026-11-27T11:05+01:00`. */
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+function parseInstant(value: string): Date {
+  const at = Date.parse(value);
+  if (!ISO_INSTANT.test(value) || Number.isNaN(at)) {
+    throw new UsageError(
+      `--now ${JSON.stringify(value.slice(0, 60))} is not an ISO 8601 date-time with a zone, such as 2026-11-27T10:05:00Z`,
+    );
+  }
+  return new Date(at);
+}
+
+/**
+ * `--state FILE`: the file store, checked before the run (readable, valid, in a writable
+ * directory) so a bad file costs no run. Without it the state lives for this run only.
+ */
+async function openAlertState(path: string | undefined, clock: Date | undefined): Promise<AlertStateStore> {
+  if (path === undefined) return createMemoryStateStore();
+  const store = createFileStateStore({ path, ...(clock === undefined ? {} : { now: () => clock }) });
+  await store.load([]);
+  try {
+    await access(dirname(resolve(path)), constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new StateStoreError(`alert state file ${path} cannot be written (${code})`, { cause: error });
+  }
+  return store;
+}
+
+/** SNS must be called in the topics' region: taken from their ARNs when they agree. */
+function snsClientConfig(config: Config): { region?: string } {
+  const topics = config.alerts.topics;
+  if (topics === undefined) return {};
+  const regions = new Set(Object.values(topics).map((arn) => arn.split(':')[3]));
+  const [region] = regions;
+  return regions.size === 1 && region !== undefined ? { region } : {};
+}
+
+/** The config with the tenants of `tenantSource` (the config's own list when static). */
+async function withSourcedTenants(config: Config, secrets: SecretResolver, io: CliIo): Promise<Config> {
+  if (config.tenantSource.type === 'static') return config;
+  const listing = await createTenantSource(config, { secrets }).list();
+  for (const skipped of listing.skipped) io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`);
+  return { ...config, tenants: listing.tenants };
 }
 
 function parseCheckIds(values: string[] | undefined): CheckId[] | undefined {

@@ -31,7 +31,12 @@ const STATUS_LOOK: Record<CheckStatus, { mark: string; colour: Colour; label: st
   skipped: { mark: '-', colour: 'dim', label: 'skipped' },
 };
 
-export function renderReport(report: Report, style: Style, target: string): string {
+export interface RenderOptions {
+  /** The alerts were sent (`run --publish`); otherwise they are what would be sent. */
+  alertsPublished?: boolean;
+}
+
+export function renderReport(report: Report, style: Style, target: string, options: RenderOptions = {}): string {
   const lines: string[] = [];
   lines.push(paint(style, 'bold', `tenant-canary run ${report.runId}`) + paint(style, 'dim', ` against ${target}`));
   const groups = new Map<string | null, CheckResult[]>();
@@ -66,7 +71,10 @@ export function renderReport(report: Report, style: Style, target: string): stri
   lines.push(`${parts.join(', ')} in ${seconds} s`);
   if (report.alerts.length > 0) {
     lines.push('');
-    lines.push(paint(style, 'bold', 'Alerts'));
+    lines.push(
+      paint(style, 'bold', options.alertsPublished ? 'Alerts sent' : 'Alerts') +
+        (options.alertsPublished ? '' : paint(style, 'dim', ' (dry run: not sent; --publish sends them)')),
+    );
     for (const alert of report.alerts) {
       lines.push(`  [${alert.tier}] ${alert.state.padEnd(8)} ${alert.dedupKey}`);
     }

@@ -9,9 +9,12 @@ import type { Ports } from '../probes/types.ts';
 import { createHttpClient } from './http.ts';
 import { createPgPort, type PgPort } from './postgres.ts';
 import { createRedisPort, type RedisPort } from './redis.ts';
+import { createSecretResolver, type SecretResolver } from './secrets.ts';
 
 export interface PortsOptions {
   now?: () => Date;
+  /** Reads `database.secretId`. @default a resolver over `process.env` */
+  secrets?: SecretResolver;
 }
 
 export interface OpenPorts extends Ports {
@@ -25,13 +28,18 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
     ca,
   });
   let pg: PgPort | undefined;
-  if (config.database?.url !== undefined) {
-    pg = createPgPort({
-      connectionString: config.database.url,
-      connectTimeoutMs: config.database.connectTimeoutMs,
-      statementTimeoutMs: config.database.statementTimeoutMs,
-      maxConnections: Math.min(config.run.tenantConcurrency, 4),
-    });
+  const database = config.database;
+  if (database !== undefined) {
+    const url = await databaseUrl(database, options.secrets);
+    pg =
+      typeof url === 'string'
+        ? createPgPort({
+            connectionString: url,
+            connectTimeoutMs: database.connectTimeoutMs,
+            statementTimeoutMs: database.statementTimeoutMs,
+            maxConnections: Math.min(config.run.tenantConcurrency, 4),
+          })
+        : unavailablePgPort(url.reason);
   }
   let redis: RedisPort | undefined;
   if (config.redis !== undefined) {
@@ -50,6 +58,36 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
     async close() {
       await Promise.allSettled([http.close(), pg?.close(), redis?.close()]);
     },
+  };
+}
+
+/** The connection string of `database`: its `url`, or one made from its `secretId` (RDS-style JSON). */
+async function databaseUrl(
+  database: NonNullable<Config['database']>,
+  secrets: SecretResolver | undefined,
+): Promise<string | { reason: string }> {
+  if (database.url !== undefined) return database.url;
+  const secretId = database.secretId as string;
+  try {
+    return (await (secrets ?? createSecretResolver({ env: process.env })).resolveDatabaseUrl(secretId)).reveal();
+  } catch (error) {
+    // Resolver errors name the secret id, never a value.
+    return { reason: `database.secretId cannot be read: ${error instanceof Error ? error.message : 'unknown error'}` };
+  }
+}
+
+/**
+ * A database that cannot be reached because its credentials cannot be read: every transaction
+ * fails with the reason, so the database checks report `error` with it and the others run.
+ */
+function unavailablePgPort(reason: string): PgPort {
+  return {
+    statementCount: 0,
+    connectionCount: 0,
+    inRolledBackTransaction: async () => {
+      throw new Error(reason);
+    },
+    close: async () => {},
   };
 }
 
