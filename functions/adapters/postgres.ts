@@ -23,8 +23,13 @@ export interface TransactionOptions {
 export interface PgPort {
   /** Runs `work` inside BEGIN … ROLLBACK: nothing a probe does is ever committed. */
   inRolledBackTransaction<T>(options: TransactionOptions, work: (session: SqlSession) => Promise<T>): Promise<T>;
-  /** Statements sent since the port was opened (benchmarks and tests count load on the platform). */
+  /**
+   * SQL statements sent since the port was opened, each statement of a multi-statement query
+   * counted (benchmarks and tests count load on the platform).
+   */
   readonly statementCount: number;
+  /** Queries sent (network round trips) since the port was opened; absent on a port that sends none. */
+  readonly roundTripCount?: number;
   /** Connections opened since the port was opened. */
   readonly connectionCount: number;
   close(): Promise<void>;
@@ -48,8 +53,30 @@ export function quoteIdent(name: string): string {
     .join('.');
 }
 
+/** Statements in a query text: `;`-separated, ignoring `;` inside quotes and trailing empties. */
+export function countStatements(sql: string): number {
+  let count = 0;
+  let pending = false;
+  let quote: string | null = null;
+  for (const char of sql) {
+    if (quote !== null) {
+      if (char === quote) quote = null;
+    } else if (char === "'" || char === '"') {
+      quote = char;
+      pending = true;
+    } else if (char === ';') {
+      if (pending) count += 1;
+      pending = false;
+    } else if (!/\s/.test(char)) {
+      pending = true;
+    }
+  }
+  return pending ? count + 1 : count;
+}
+
 export function createPgPort(options: PgPortOptions): PgPort {
   let statements = 0;
+  let roundTrips = 0;
   let connections = 0;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
@@ -71,6 +98,9 @@ export function createPgPort(options: PgPortOptions): PgPort {
     get statementCount() {
       return statements;
     },
+    get roundTripCount() {
+      return roundTrips;
+    },
     get connectionCount() {
       return connections;
     },
@@ -79,7 +109,8 @@ export function createPgPort(options: PgPortOptions): PgPort {
       let broken: Error | undefined;
       const session: SqlSession = {
         query: (sql, params) => {
-          statements += 1;
+          statements += countStatements(sql);
+          roundTrips += 1;
           return client.query(sql, params as unknown[] | undefined);
         },
       };
@@ -96,6 +127,7 @@ export function createPgPort(options: PgPortOptions): PgPort {
       } finally {
         try {
           statements += 1;
+          roundTrips += 1;
           await client.query('ROLLBACK');
         } catch (error) {
           broken = error as Error;
