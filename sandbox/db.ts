@@ -38,6 +38,12 @@ export interface SandboxDatabase {
   withTenant<T>(tenantId: string, fn: (client: pg.ClientBase) => Promise<T>): Promise<T>;
   /** `SELECT 1` as the application, within `timeoutMs`. */
   ping(timeoutMs: number): Promise<void>;
+  /**
+   * Opens `count` more connections as the application and holds them idle until the returned
+   * function closes them: a leaking pool. Absent on PGlite, whose one backend has no connection
+   * count to exhaust.
+   */
+  holdConnections?(count: number): Promise<() => Promise<void>>;
   /** A statement as a superuser in the sandbox database (seed, faults). Bypasses RLS. */
   admin(sql: string, params?: unknown[]): Promise<pg.QueryResult>;
   /** Closes every connection; drops the database and roles on a real PostgreSQL. Idempotent. */
@@ -52,6 +58,8 @@ export interface DatabaseOptions {
 
 const CONNECT_TIMEOUT_MS = 5_000;
 const QUERY_TIMEOUT_MS = 15_000;
+/** Connections opened at once by holdConnections. */
+const HOLD_BATCH = 16;
 
 export async function startDatabase(options: DatabaseOptions): Promise<SandboxDatabase> {
   return options.databaseUrl === undefined ? startPglite(options.log) : startPostgres(options.databaseUrl, options.log);
@@ -118,7 +126,12 @@ function adminStatements(pool: pg.Pool): SandboxDatabase['admin'] {
 // ---------------------------------------------------------------------------------------------
 // PGlite
 
-const PGLITE_ROLES: SchemaRoles = { owner: 'sandbox_owner', appUser: 'app_user', app: 'aiagents', probe: null };
+const PGLITE_ROLES: SchemaRoles = {
+  owner: 'sandbox_owner',
+  appUser: 'app_user',
+  app: 'aiagents',
+  probe: 'canary_probe',
+};
 const CACHE_DIR = join(tmpdir(), 'tenant-canary-sandbox');
 
 async function pgliteVersion(): Promise<string> {
@@ -198,7 +211,8 @@ async function startPglite(log: (line: string) => void): Promise<SandboxDatabase
   return {
     kind: 'pglite',
     roles: PGLITE_ROLES,
-    canary: { url, appRole: PGLITE_ROLES.app, probeAsRole: PGLITE_ROLES.appUser },
+    // Every PGlite login is superuser, so the canary probes as its own NOLOGIN role.
+    canary: { url, appRole: PGLITE_ROLES.app, probeAsRole: PGLITE_ROLES.probe },
     withTenant: tenantTransactions(appPool, PGLITE_ROLES.app),
     ping: async (timeoutMs) => {
       await withTimeout(appPool.query('SELECT 1'), timeoutMs, 'database ping');
@@ -277,7 +291,8 @@ async function startPostgres(adminUrl: string, log: (line: string) => void): Pro
     const adminPool = poolFor(urlWith(adminUrl, { database }), 2, log, 'admin');
     pools.push(adminPool);
     await adminPool.query(schemaSql(roles));
-    const appPool = poolFor(urlWith(adminUrl, { database, user: roles.app, password: passwords.app }), 8, log, 'app');
+    const appUrl = urlWith(adminUrl, { database, user: roles.app, password: passwords.app });
+    const appPool = poolFor(appUrl, 8, log, 'app');
     pools.push(appPool);
     await appPool.query('SELECT 1'); // fail now, not at the first webhook, if the app cannot log in
     log(`db: created database ${database} with roles suffixed _${suffix}`);
@@ -294,6 +309,26 @@ async function startPostgres(adminUrl: string, log: (line: string) => void): Pro
       withTenant: tenantTransactions(appPool, roles.app),
       ping: async (timeoutMs) => {
         await withTimeout(appPool.query('SELECT 1'), timeoutMs, 'database ping');
+      },
+      holdConnections: async (count) => {
+        const leak = poolFor(appUrl, Math.max(count, 1), log, 'held');
+        pools.push(leak);
+        const clients: pg.PoolClient[] = [];
+        const release = async () => {
+          for (const client of clients.splice(0)) client.release();
+          pools.splice(pools.indexOf(leak), 1);
+          await leak.end();
+        };
+        try {
+          for (let opened = 0; opened < count; opened += HOLD_BATCH) {
+            const batch = Math.min(HOLD_BATCH, count - opened);
+            clients.push(...(await Promise.all(Array.from({ length: batch }, () => leak.connect()))));
+          }
+        } catch (error) {
+          await release();
+          throw error;
+        }
+        return release;
       },
       admin: adminStatements(adminPool),
       stop: () => {

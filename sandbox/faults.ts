@@ -10,8 +10,9 @@
 import type { CheckId } from '../functions/core/catalog.ts';
 import type { Tier } from '../functions/core/types.ts';
 import type { SandboxDatabase } from './db.ts';
+import type { EnhancementJob, JobQueue } from './queue.ts';
 import { HEALTHY_RECEIVER, type ReceiverBehaviour } from './receiver.ts';
-import type { SchemaRoles } from './schema.ts';
+import { quoteIdent, type SchemaRoles, TENANT_SETTING } from './schema.ts';
 import { newSecret, type TenantDirectory } from './tenants.ts';
 import { HEALTHY_WORKER, type WorkerBehaviour } from './worker.ts';
 
@@ -24,6 +25,8 @@ export interface FaultExpectation {
   tier: Tier;
   /** `target`: only FAULT_TARGET_TENANT; `all`: every tenant; `platform`: the platform check. */
   tenants: 'target' | 'all' | 'platform';
+  /** Expected only when the sandbox queues in Redis (without it queue.depth is skipped). */
+  requires?: 'redis';
 }
 
 export interface SandboxFault {
@@ -31,6 +34,8 @@ export interface SandboxFault {
   description: string;
   target: 'platform' | 'one-tenant' | 'every-tenant';
   expect: readonly FaultExpectation[];
+  /** The fault can only be caused on a real PostgreSQL server (PGlite has one backend). */
+  requires?: 'postgres';
 }
 
 /** What a fault's `apply`/`revert` and `sql` can reach. */
@@ -38,6 +43,7 @@ export interface FaultContext {
   db: SandboxDatabase;
   roles: SchemaRoles;
   tenants: TenantDirectory;
+  queue: JobQueue;
   /** The secret the canary holds for a tenant (the one the receiver stores when healthy). */
   canarySecret(tenantId: string): string;
 }
@@ -62,6 +68,54 @@ const expectation = (
   tenants: FaultExpectation['tenants'],
   status: FaultExpectation['status'] = 'fail',
 ): FaultExpectation => ({ checkId, status, tier, tenants });
+
+/** The canary's threshold on connection use in the sandbox's config (thresholds.dbConnectionsMaxRatio). */
+export const SANDBOX_CONNECTIONS_MAX_RATIO = 0.8;
+/** The sandbox's round-trip thresholds: short, so drills of a slow or stopped worker are quick. */
+export const SANDBOX_ROUND_TRIP = { degradedS: 3, timeoutS: 10 } as const;
+/** What the slow-workers fault takes per job: past "degraded", well before the timeout. */
+const SLOW_WORKER_MS = 4_500;
+/** Jobs the workers-stopped fault leaves waiting (above the sandbox's queueDepthMax of 100). */
+export const BACKLOG_JOBS = 150;
+
+/** Rows a tenant-health fault adds to FAULT_TARGET_TENANT's real traffic; its revert deletes them. */
+const FAULT_ROWS_PREFIX = 'FAULT-';
+
+/** A fault's own enhancement rows for the target tenant: `count` of them, `status`, `latencyS` each. */
+function faultEnhancements(tag: string, count: number, status: 'failed' | 'completed', latencyS: number): string {
+  const text = status === 'completed' ? `'Enhancement text of a fault row, long enough to count as text.'` : 'NULL';
+  const error = status === 'failed' ? `'LLM provider returned 503 Service Unavailable'` : 'NULL';
+  return `INSERT INTO public.enhancement_history
+  (tenant_id, ticket_id, status, llm_output, error_message, processing_time_ms, created_at, completed_at)
+SELECT '${FAULT_TARGET_TENANT}', '${FAULT_ROWS_PREFIX}${tag}-' || n, '${status}', ${text}, ${error}, ${latencyS * 1000},
+       now() - make_interval(mins => n * 20), now() - make_interval(mins => n * 20) + make_interval(secs => ${latencyS})
+FROM generate_series(1, ${count}) AS n;`;
+}
+
+const deleteFaultEnhancements = (tag: string) =>
+  `DELETE FROM public.enhancement_history WHERE tenant_id = '${FAULT_TARGET_TENANT}' AND ticket_id LIKE '${FAULT_ROWS_PREFIX}${tag}-%';`;
+
+/** The isolation policy of schema.ts on `table`, with a different USING / WITH CHECK. */
+function replacePolicy(table: string, clauses: string): string {
+  return `DROP POLICY ${table}_tenant_isolation_policy ON public.${table};
+CREATE POLICY ${table}_tenant_isolation_policy ON public.${table} FOR ALL ${clauses};`;
+}
+const TENANT_MATCH = `tenant_id = COALESCE(current_setting('${TENANT_SETTING}', true), '')`;
+const restorePolicy = (table: string) => replacePolicy(table, `USING (${TENANT_MATCH})`);
+
+const backlogJobs = (): EnhancementJob[] =>
+  Array.from({ length: BACKLOG_JOBS }, (_, i) => ({
+    job_id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
+    ticket_id: `REQ-BACKLOG-${i}`,
+    tenant_id: FAULT_TARGET_TENANT,
+    description: 'A real ticket waiting for a worker (sandbox backlog).',
+    priority: 'medium',
+    created_at: '2026-01-01T00:00:00Z',
+    correlation_id: null,
+  }));
+
+/** Per sandbox database: closes what the leaking pool of `connections-near-limit` holds. */
+const heldConnections = new WeakMap<SandboxDatabase, () => Promise<void>>();
 
 const FORGERY_CHECKS = [
   'webhook.bad_signature_rejected',
@@ -116,23 +170,253 @@ const DEFINITIONS = [
     expect: [expectation('webhook.stale_timestamp_rejected', 'P1', 'all')],
     effect: { receiver: { checkReplayWindow: false } },
   },
+  {
+    name: 'rls-disabled',
+    description: 'Row-level security is switched off on system_inventory: every tenant sees every host.',
+    target: 'platform',
+    expect: [
+      expectation('rls.tables_enabled', 'P0', 'platform'),
+      expectation('rls.no_context_denied', 'P0', 'platform'),
+      expectation('rls.cross_tenant_read', 'P0', 'all'),
+      expectation('rls.cross_tenant_write', 'P0', 'all'),
+    ],
+    effect: {
+      sql: {
+        apply: () => 'ALTER TABLE public.system_inventory DISABLE ROW LEVEL SECURITY;',
+        revert: () => 'ALTER TABLE public.system_inventory ENABLE ROW LEVEL SECURITY;',
+      },
+    },
+  },
+  {
+    name: 'policy-leaks-all-rows',
+    description:
+      'An extra permissive SELECT policy USING (true) on ticket_history: policies OR together, so it leaks every row.',
+    target: 'platform',
+    expect: [expectation('rls.no_context_denied', 'P0', 'platform'), expectation('rls.cross_tenant_read', 'P0', 'all')],
+    effect: {
+      sql: {
+        apply: () => 'CREATE POLICY ticket_history_reporting ON public.ticket_history FOR SELECT USING (true);',
+        revert: () => 'DROP POLICY ticket_history_reporting ON public.ticket_history;',
+      },
+    },
+  },
+  {
+    name: 'policy-open-with-check',
+    description:
+      "system_inventory's policy filters reads but has WITH CHECK (true): a tenant can write rows as another.",
+    target: 'platform',
+    expect: [expectation('rls.cross_tenant_write', 'P0', 'all')],
+    effect: {
+      sql: {
+        apply: () => replacePolicy('system_inventory', `USING (${TENANT_MATCH}) WITH CHECK (true)`),
+        revert: () => restorePolicy('system_inventory'),
+      },
+    },
+  },
+  {
+    name: 'no-context-fail-open',
+    description: "enhancement_history's policy lets everything through when no tenant context is set.",
+    target: 'platform',
+    expect: [expectation('rls.no_context_denied', 'P0', 'platform')],
+    effect: {
+      sql: {
+        apply: () =>
+          replacePolicy(
+            'enhancement_history',
+            `USING (COALESCE(current_setting('${TENANT_SETTING}', true), '') IN ('', tenant_id))`,
+          ),
+        revert: () => restorePolicy('enhancement_history'),
+      },
+    },
+  },
+  {
+    name: 'app-role-owns-table',
+    description: 'The application role owns system_inventory without FORCE ROW LEVEL SECURITY: RLS skips it there.',
+    target: 'platform',
+    expect: [expectation('rls.app_role_enforced', 'P0', 'platform')],
+    effect: {
+      sql: {
+        apply: (roles) => `ALTER TABLE public.system_inventory OWNER TO ${quoteIdent(roles.app)};`,
+        revert: (roles) => `ALTER TABLE public.system_inventory OWNER TO ${quoteIdent(roles.owner)};`,
+      },
+    },
+  },
+  {
+    name: 'app-role-superuser',
+    description: 'The application role is a superuser: row-level security never applies to the platform.',
+    target: 'platform',
+    expect: [expectation('rls.app_role_enforced', 'P0', 'platform')],
+    effect: {
+      sql: {
+        apply: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} SUPERUSER;`,
+        revert: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} NOSUPERUSER;`,
+      },
+    },
+  },
+  {
+    name: 'canary-owner-credentials',
+    description: "The canary's database role is a member of the tables' owner, so RLS does not apply to its probes.",
+    target: 'platform',
+    expect: [
+      expectation('canary.probe_role_safe', 'P2', 'platform'),
+      expectation('rls.no_context_denied', 'P2', 'platform', 'error'),
+      expectation('rls.cross_tenant_read', 'P2', 'all', 'error'),
+      expectation('rls.cross_tenant_write', 'P2', 'all', 'error'),
+    ],
+    effect: {
+      sql: {
+        apply: (roles) => `GRANT ${quoteIdent(roles.owner)} TO ${quoteIdent(probeRole(roles))};`,
+        revert: (roles) => `REVOKE ${quoteIdent(roles.owner)} FROM ${quoteIdent(probeRole(roles))};`,
+      },
+    },
+  },
+  {
+    name: 'workers-stopped',
+    description: `No worker consumes the queue and ${BACKLOG_JOBS} real jobs wait in it.`,
+    target: 'every-tenant',
+    expect: [
+      { ...expectation('queue.depth', 'P2', 'platform'), requires: 'redis' },
+      expectation('enhancement.round_trip', 'P1', 'all'),
+    ],
+    effect: {
+      worker: { consuming: false },
+      apply: async (ctx) => {
+        for (const job of backlogJobs()) await ctx.queue.push(job);
+      },
+      revert: async (ctx) => {
+        await ctx.queue.remove(backlogJobs());
+      },
+    },
+  },
+  {
+    name: 'workers-slow',
+    description: `Every enhancement takes ${SLOW_WORKER_MS / 1000} s: past the degraded threshold, inside the timeout.`,
+    target: 'every-tenant',
+    expect: [expectation('enhancement.round_trip', 'P2', 'all', 'degraded')],
+    effect: { worker: { fixedLatencyMs: SLOW_WORKER_MS } },
+  },
+  {
+    name: 'enhancements-failing',
+    description: "Every enhancement ends 'failed' (the LLM provider answers 503).",
+    target: 'every-tenant',
+    expect: [expectation('enhancement.round_trip', 'P1', 'all')],
+    effect: { worker: { outcome: 'failed' } },
+  },
+  {
+    name: 'empty-enhancement-text',
+    description: 'Enhancements complete with empty text.',
+    target: 'every-tenant',
+    expect: [expectation('enhancement.quality', 'P3', 'all')],
+    effect: { worker: { outcome: 'empty-output' } },
+  },
+  {
+    name: 'low-success-rate',
+    description: `${FAULT_TARGET_TENANT} had 30 more real enhancements fail in the last 24 h (about 80% success).`,
+    target: 'one-tenant',
+    expect: [expectation('tenant.success_rate', 'P2', 'target')],
+    effect: {
+      sql: {
+        apply: () => faultEnhancements('FAILED', 30, 'failed', 3),
+        revert: () => deleteFaultEnhancements('FAILED'),
+      },
+    },
+  },
+  {
+    name: 'slow-tenant',
+    description: `${FAULT_TARGET_TENANT} had 40 real enhancements take 2 minutes each in the last 24 h.`,
+    target: 'one-tenant',
+    expect: [expectation('tenant.latency', 'P2', 'target', 'degraded')],
+    effect: {
+      sql: {
+        apply: () => faultEnhancements('SLOW', 40, 'completed', 120),
+        revert: () => deleteFaultEnhancements('SLOW'),
+      },
+    },
+  },
+  {
+    name: 'thin-history',
+    description: `${FAULT_TARGET_TENANT} keeps only 10 tickets of history (the rest moved aside until the fault is off).`,
+    target: 'one-tenant',
+    expect: [expectation('tenant.history_volume', 'P3', 'target')],
+    effect: {
+      sql: {
+        apply: () => `CREATE TABLE public.sandbox_fault_ticket_history (LIKE public.ticket_history INCLUDING DEFAULTS);
+WITH moved AS (
+  DELETE FROM public.ticket_history
+  WHERE tenant_id = '${FAULT_TARGET_TENANT}'
+    AND id NOT IN (SELECT id FROM public.ticket_history WHERE tenant_id = '${FAULT_TARGET_TENANT}' ORDER BY created_at DESC LIMIT 10)
+  RETURNING *)
+INSERT INTO public.sandbox_fault_ticket_history SELECT * FROM moved;`,
+        revert: () => `INSERT INTO public.ticket_history SELECT * FROM public.sandbox_fault_ticket_history;
+DROP TABLE public.sandbox_fault_ticket_history;`,
+      },
+    },
+  },
+  {
+    name: 'connections-near-limit',
+    description: `A leaking pool holds idle connections until ${Math.round((SANDBOX_CONNECTIONS_MAX_RATIO + 0.02) * 100)}% of max_connections are in use.`,
+    target: 'platform',
+    requires: 'postgres',
+    expect: [expectation('db.connections', 'P1', 'platform')],
+    effect: {
+      apply: async (ctx) => {
+        const hold = ctx.db.holdConnections;
+        if (hold === undefined) throw new Error('connections-near-limit needs a real PostgreSQL server');
+        const result = await ctx.db.admin(
+          `SELECT (SELECT count(*) FROM pg_stat_activity WHERE datid IS NOT NULL AND backend_type = 'client backend')::int AS used,
+                  current_setting('max_connections')::int AS max`,
+        );
+        const { used, max } = result.rows[0] as { used: number; max: number };
+        const wanted = Math.ceil((SANDBOX_CONNECTIONS_MAX_RATIO + 0.02) * max) - used;
+        if (wanted > 0) heldConnections.set(ctx.db, await hold.call(ctx.db, wanted));
+      },
+      revert: async (ctx) => {
+        const release = heldConnections.get(ctx.db);
+        heldConnections.delete(ctx.db);
+        await release?.();
+      },
+    },
+  },
+  {
+    name: 'as-written',
+    description:
+      'The platform as its code stands: nothing consumes the queue, and the application role is a superuser.',
+    target: 'every-tenant',
+    expect: [
+      expectation('rls.app_role_enforced', 'P0', 'platform'),
+      expectation('enhancement.round_trip', 'P1', 'all'),
+    ],
+    effect: {
+      worker: { consuming: false },
+      sql: {
+        apply: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} SUPERUSER;`,
+        revert: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} NOSUPERUSER;`,
+      },
+    },
+  },
 ] as const satisfies readonly FaultDefinition[];
 
-/** 'health-down' | 'health-hangs' | 'health-huge-body' | 'forged-signatures-accepted' | 'secret-mismatch' | 'replay-window-off' */
+/** The names in DEFINITIONS: 'health-down' | 'health-hangs' | ... */
 export type SandboxFaultName = (typeof DEFINITIONS)[number]['name'];
 
 /** The sandbox's faults with their effects. */
 export const FAULT_DEFINITIONS: readonly FaultDefinition[] = DEFINITIONS;
 
 /** Every fault, what it breaks and which checks must report it. */
-export const SANDBOX_FAULTS: readonly SandboxFault[] = DEFINITIONS.map(({ name, description, target, expect }) => ({
-  name,
-  description,
-  target,
-  expect,
+export const SANDBOX_FAULTS: readonly SandboxFault[] = DEFINITIONS.map((fault) => ({
+  name: fault.name,
+  description: fault.description,
+  target: fault.target,
+  expect: fault.expect,
+  ...('requires' in fault ? { requires: fault.requires } : {}),
 }));
 
 const NAMES = new Set<string>(DEFINITIONS.map((fault) => fault.name));
+
+function probeRole(roles: SchemaRoles): string {
+  if (roles.probe === null) throw new Error('the sandbox has no probe role');
+  return roles.probe;
+}
 
 export function isSandboxFaultName(value: string): value is SandboxFaultName {
   return NAMES.has(value);

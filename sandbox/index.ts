@@ -10,7 +10,15 @@ import type { ConfigInput } from '../functions/core/config.ts';
 import { generateFernetKey } from '../functions/core/fernet.ts';
 import type { SignatureFormat } from '../functions/core/signing.ts';
 import { type SandboxDatabase, startDatabase } from './db.ts';
-import { type Behaviour, behaviourFor, FaultSwitchboard, isSandboxFaultName, type SandboxFaultName } from './faults.ts';
+import {
+  type Behaviour,
+  behaviourFor,
+  FaultSwitchboard,
+  isSandboxFaultName,
+  SANDBOX_CONNECTIONS_MAX_RATIO,
+  SANDBOX_ROUND_TRIP,
+  type SandboxFaultName,
+} from './faults.ts';
 import { type JobQueue, openQueue, QUEUE_KEY, type RedisOption } from './queue.ts';
 import { type Receiver, startReceiver } from './receiver.ts';
 import { CONTEXT_FUNCTION, ENHANCEMENT_TEXT_COLUMN, TENANT_SETTING, TENANT_TABLES } from './schema.ts';
@@ -123,6 +131,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         db,
         roles: db.roles,
         tenants: directory,
+        queue,
         canarySecret: (tenantId) => {
           const secret = secrets.get(tenantId);
           if (secret === undefined) throw new Error(`the sandbox has no tenant ${tenantId}`);
@@ -177,8 +186,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       synthetic: { ticketPrefix: SYNTHETIC_PREFIX },
       thresholds: {
         requestTimeoutMs: 2_000,
-        roundTripDegradedS: 10,
-        roundTripTimeoutS: 20,
+        roundTripDegradedS: SANDBOX_ROUND_TRIP.degradedS,
+        roundTripTimeoutS: SANDBOX_ROUND_TRIP.timeoutS,
+        dbConnectionsMaxRatio: SANDBOX_CONNECTIONS_MAX_RATIO,
         queueDepthMax: 100,
         successRateMin: 0.95,
         avgLatencyDegradedS: 20,

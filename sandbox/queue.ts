@@ -40,6 +40,8 @@ export interface JobQueue {
   push(job: EnhancementJob): Promise<void>;
   /** Puts a popped job back at the consuming end (it is the next one out). */
   unpop(raw: string): Promise<void>;
+  /** Takes these jobs (as pushed) off the queue wherever they are; resolves to how many were there. */
+  remove(jobs: readonly EnhancementJob[]): Promise<number>;
   /** A consumer with its own connection (a blocking pop holds one). */
   consumer(): QueueConsumer;
   ping(timeoutMs: number): Promise<void>;
@@ -103,6 +105,18 @@ class MemoryQueue implements JobQueue {
       if (waiter(raw)) return;
     }
     this.#items.push(raw);
+  }
+
+  async remove(jobs: readonly EnhancementJob[]): Promise<number> {
+    const doomed = new Set(jobs.map((job) => JSON.stringify(job)));
+    let removed = 0;
+    for (let i = this.#items.length - 1; i >= 0; i--) {
+      if (doomed.has(this.#items[i]!)) {
+        this.#items.splice(i, 1);
+        removed += 1;
+      }
+    }
+    return removed;
   }
 
   consumer(): QueueConsumer {
@@ -213,6 +227,16 @@ async function connectRedis(
     },
     unpop: async (raw) => {
       await commands.rpush(QUEUE_KEY, raw);
+    },
+    remove: async (jobs) => {
+      if (jobs.length === 0) return 0;
+      const pipeline = commands.pipeline();
+      for (const job of jobs) pipeline.lrem(QUEUE_KEY, 0, JSON.stringify(job));
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.reduce((sum, [error, count]) => {
+        if (error) throw error;
+        return sum + Number(count);
+      }, 0);
     },
     consumer: () => {
       const blocking = redisClient(url, 'sandbox-worker', log);

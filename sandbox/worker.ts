@@ -15,11 +15,18 @@ export interface WorkerBehaviour {
   consuming: boolean;
   /** Multiplies the simulated enhancement time (slow workers). */
   latencyFactor: number;
+  /** Replaces the simulated enhancement time when set (a slowness of known size). */
+  fixedLatencyMs: number | null;
   /** How each job ends. */
   outcome: 'completed' | 'failed' | 'empty-output';
 }
 
-export const HEALTHY_WORKER: Readonly<WorkerBehaviour> = { consuming: true, latencyFactor: 1, outcome: 'completed' };
+export const HEALTHY_WORKER: Readonly<WorkerBehaviour> = {
+  consuming: true,
+  latencyFactor: 1,
+  fixedLatencyMs: null,
+  outcome: 'completed',
+};
 
 export interface WorkerOptions {
   db: SandboxDatabase;
@@ -190,7 +197,9 @@ export class EnhancementWorker {
         return;
       }
       const behaviour = this.#options.behaviour();
-      const ms = (latencyMs.min + this.#random() * (latencyMs.max - latencyMs.min)) * behaviour.latencyFactor;
+      const ms =
+        behaviour.fixedLatencyMs ??
+        (latencyMs.min + this.#random() * (latencyMs.max - latencyMs.min)) * behaviour.latencyFactor;
       await sleep(ms, undefined, { signal: this.#abort.signal });
       const outcome = this.#options.behaviour().outcome;
       await db.withTenant(job.tenant_id, async (client) => {

@@ -352,12 +352,15 @@ async function drillCommand(faults: string[], options: DrillOptions, io: CliIo):
     io.signal,
   );
   const failed = rows.filter((row) => !row.ok).length;
+  const skippedRows = rows.filter((row) => row.skipped !== undefined).length;
+  const drilled = rows.length - skippedRows;
   if (options.json) io.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   else
     io.stdout.write(
-      `\n${rows.length - failed} of ${rows.length} drills ok${failed > 0 ? `, ${failed} mismatched` : ''}\n`,
+      `\n${drilled - failed} of ${drilled} drills ok` +
+        `${failed > 0 ? `, ${failed} mismatched` : ''}${skippedRows > 0 ? `, ${skippedRows} skipped` : ''}\n`,
     );
-  return failed > 0 || rows.length === 0 ? EXIT_FAILING : EXIT_OK;
+  return failed > 0 || drilled === 0 ? EXIT_FAILING : EXIT_OK;
 }
 
 interface SandboxCommandOptions {

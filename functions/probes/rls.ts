@@ -121,18 +121,24 @@ interface Visibility {
   other: string | null;
 }
 
-/** One statement: for each table, whether own rows and another tenant's rows are visible. */
-async function visibility(session: SqlSession, config: Config, tenantId: string): Promise<Visibility[]> {
-  const tables = config.database!.tenantTables;
+/**
+ * One statement ($1 = the tenant): for each table, whether own rows and another tenant's rows
+ * are visible. Both lookups lead with tenant_id, so each is an index probe under the policy.
+ */
+export function visibilitySql(tables: readonly string[]): string {
   const parts = tables.map(
     (table, i) =>
       `SELECT ${i} AS i, EXISTS (SELECT 1 FROM ${quoteIdent(table)} WHERE tenant_id = $1) AS own, ` +
       `(SELECT tenant_id::text FROM ${quoteIdent(table)} WHERE tenant_id IS DISTINCT FROM $1 LIMIT 1) AS other`,
   );
-  const result = await session.query<{ i: number; own: boolean; other: string | null }>(
-    `${parts.join(' UNION ALL ')} ORDER BY i`,
-    [tenantId],
-  );
+  return `${parts.join(' UNION ALL ')} ORDER BY i`;
+}
+
+async function visibility(session: SqlSession, config: Config, tenantId: string): Promise<Visibility[]> {
+  const tables = config.database!.tenantTables;
+  const result = await session.query<{ i: number; own: boolean; other: string | null }>(visibilitySql(tables), [
+    tenantId,
+  ]);
   return result.rows.map((row) => ({ table: tables[row.i]!, own: row.own, other: row.other }));
 }
 
@@ -263,6 +269,20 @@ export const probeCrossTenantRead: TenantProbe = (ctx) =>
     }
   });
 
+/**
+ * The two write attempts on `table`, parameter-free: the tenant and the other tenant travel in
+ * transaction settings. The move picks one own row through the tenant_id index.
+ */
+export function crossTenantWriteSql(table: string, tenantSetting: string): { move: string; insert: string } {
+  const t = quoteIdent(table);
+  const current = `current_setting('${tenantSetting}')`;
+  const target = `current_setting('${OTHER_TENANT_SETTING}')`;
+  return {
+    move: `UPDATE ${t} SET tenant_id = ${target} WHERE ctid = (SELECT ctid FROM ${t} WHERE tenant_id = ${current} LIMIT 1)`,
+    insert: `INSERT INTO ${t} (tenant_id) VALUES (${target})`,
+  };
+}
+
 /** SQLSTATEs raised after RLS let a row through (constraints are checked after policies). */
 const AFTER_POLICY_STATES = new Set(['23502', '23503', '23505', '23514', '23P01']);
 
@@ -280,8 +300,6 @@ export const probeCrossTenantWrite: TenantProbe = (ctx) =>
     const database = ctx.config.database!;
     const tenantId = ctx.tenant.tenantId;
     const other = ctx.config.tenants.find((t) => t.tenantId !== tenantId)?.tenantId ?? PLACEHOLDER_OTHER_TENANT;
-    const current = `current_setting('${database.tenantSetting}')`;
-    const target = `current_setting('${OTHER_TENANT_SETTING}')`;
     try {
       return await ctx.ports.pg!.inRolledBackTransaction(
         { role: database.probeAsRole, settings: { [database.tenantSetting]: tenantId, [OTHER_TENANT_SETTING]: other } },
@@ -320,13 +338,9 @@ export const probeCrossTenantWrite: TenantProbe = (ctx) =>
             }
           };
           for (const table of database.tenantTables) {
-            const t = quoteIdent(table);
-            await attempt(
-              table,
-              'move own row to another tenant',
-              `UPDATE ${t} SET tenant_id = ${target} WHERE ctid = (SELECT ctid FROM ${t} WHERE tenant_id = ${current} LIMIT 1)`,
-            );
-            await attempt(table, 'insert a row for another tenant', `INSERT INTO ${t} (tenant_id) VALUES (${target})`);
+            const sql = crossTenantWriteSql(table, database.tenantSetting);
+            await attempt(table, 'move own row to another tenant', sql.move);
+            await attempt(table, 'insert a row for another tenant', sql.insert);
           }
           const evidence = { otherTenant: other, attempts };
           const permitted = attempts.filter((a) => a.verdict === 'permitted');
