@@ -276,6 +276,15 @@ export type TenantSourceConfig = z.infer<typeof tenantSourceSchema>;
 const runSchema = z.strictObject({
   /** Tenants probed at once within one run. */
   tenantConcurrency: positiveInt.max(1000, { error: 'must be at most 1000' }).default(10),
+  /**
+   * `wait`: enhancement.round_trip polls until this run's synthetic ticket is enhanced (or
+   * roundTripTimeoutS). `deferred`: it sends this run's ticket and judges the tickets of the
+   * previous `sweepIntervalS` instead, with one query and no waiting (scheduled sweeps; a fault is
+   * then reported one interval later, within two).
+   */
+  roundTrip: z.enum(['wait', 'deferred'], { error: 'must be "wait" or "deferred"' }).default('wait'),
+  /** Seconds between scheduled sweeps (the window `deferred` looks back over). */
+  sweepIntervalS: positiveInt.max(86_400, { error: 'must be at most 86400' }).default(300),
 });
 
 export const configSchema = z
@@ -300,7 +309,7 @@ export const configSchema = z
       .default({ ticketPrefix: 'SYNTH-' }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     checks: checksSchema.default({ disabled: [], tiers: {} }),
-    run: runSchema.default({ tenantConcurrency: 10 }),
+    run: runSchema.default({ tenantConcurrency: 10, roundTrip: 'wait', sweepIntervalS: 300 }),
     alerts: alertsSchema.default(alertsSchema.parse({})),
     tenantSource: tenantSourceSchema.default({ type: 'static' }),
   })

@@ -5,6 +5,8 @@
  */
 import { describeDbError } from '../adapters/postgres.ts';
 import { errored, skipped } from '../core/results.ts';
+import { syntheticLikePattern } from '../core/synthetic.ts';
+import type { Outcome } from '../core/types.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
 import type { AcceptedTicket } from './webhook.ts';
 
@@ -77,6 +79,7 @@ async function readRow(ctx: TenantProbeContext, ticketId: string): Promise<Round
 }
 
 export const probeRoundTrip: TenantProbe = async (ctx) => {
+  if (ctx.config.run.roundTrip === 'deferred') return probeDeferredRoundTrip(ctx);
   const accepted = await ctx.dependency('webhook.signed_accepted');
   const ticket = accepted.data as AcceptedTicket | undefined;
   if (accepted.status !== 'pass' || ticket === undefined) {
@@ -155,6 +158,163 @@ export const probeRoundTrip: TenantProbe = async (ctx) => {
   }
   return { status: 'pass', summary: `the synthetic ticket was enhanced in ${latency} s`, evidence: withLatency, data };
 };
+
+// The synthetic tickets of one tenant enhanced (or picked up) within the window, newest first, this
+// run's own ticket left out. Every attempt row is returned; the probe groups them by ticket.
+export const PREVIOUS_TICKETS_SQL = `
+SELECT e.ticket_id, e.status,
+       EXTRACT(EPOCH FROM e.completed_at - e.created_at)::float8 AS latency_s,
+       EXTRACT(EPOCH FROM now() - e.created_at)::float8 AS age_s,
+       left(e.error_message, 200) AS error_message,
+       CASE WHEN $4::text IS NULL THEN NULL ELSE char_length(to_jsonb(e) ->> $4::text) END AS text_chars,
+       CASE WHEN $4::text IS NULL THEN false ELSE to_jsonb(e) ? $4::text END AS text_column_found
+FROM enhancement_history e
+WHERE e.tenant_id = $1 AND e.ticket_id LIKE $2 AND e.ticket_id <> $3
+  AND e.created_at > now() - make_interval(secs => $5)
+ORDER BY e.created_at DESC
+LIMIT 20`;
+
+interface PreviousRow extends RoundTripRow {
+  ticket_id: string;
+  age_s: number;
+}
+
+/**
+ * How far back `deferred` looks: one sweep interval, plus slack for the schedule's jitter and the
+ * queue (at most half an interval, so the ticket of two sweeps ago stays out).
+ */
+export function deferredWindowS(sweepIntervalS: number, roundTripTimeoutS: number): number {
+  return Math.round(sweepIntervalS + Math.min(roundTripTimeoutS, sweepIntervalS / 2));
+}
+
+/** Per ticket, the attempt that counts: a completed one, else the latest. Rows come newest first. */
+function latestAttempts(rows: readonly PreviousRow[]): PreviousRow[] {
+  const byTicket = new Map<string, PreviousRow>();
+  for (const row of rows) {
+    const kept = byTicket.get(row.ticket_id);
+    if (kept === undefined || (kept.status !== 'completed' && row.status === 'completed')) {
+      byTicket.set(row.ticket_id, row);
+    }
+  }
+  return [...byTicket.values()];
+}
+
+/**
+ * `run.roundTrip: deferred`: no waiting. This run's ticket is sent (webhook.signed_accepted) and
+ * judged by the next run; this run judges the tickets sent by the previous one, read with one
+ * query. A platform that stops enhancing is reported by the first run after the ticket it did not
+ * enhance, so within two sweep intervals.
+ */
+async function probeDeferredRoundTrip(ctx: TenantProbeContext): Promise<Outcome> {
+  const accepted = await ctx.dependency('webhook.signed_accepted');
+  const current = (accepted.data as AcceptedTicket | undefined)?.ticketId ?? '';
+  const database = ctx.config.database!;
+  const { roundTripDegradedS, roundTripTimeoutS } = ctx.config.thresholds;
+  const windowS = deferredWindowS(ctx.config.run.sweepIntervalS, roundTripTimeoutS);
+  let rows: PreviousRow[];
+  try {
+    rows = await ctx.ports.pg!.inRolledBackTransaction(
+      { role: database.probeAsRole, settings: { [database.tenantSetting]: ctx.tenant.tenantId } },
+      async (session) =>
+        (
+          await session.query<PreviousRow>(PREVIOUS_TICKETS_SQL, [
+            ctx.tenant.tenantId,
+            syntheticLikePattern(ctx.config.synthetic.ticketPrefix),
+            current,
+            database.enhancementTextColumn,
+            windowS,
+          ])
+        ).rows,
+    );
+  } catch (error) {
+    return errored(`the enhancement records could not be read: ${describeDbError(error)}`, { mode: 'deferred' });
+  }
+  const tickets = latestAttempts(rows);
+  const completed = tickets.filter((row) => row.status === 'completed' && row.latency_s !== null);
+  const newestCompleted = completed[0];
+  const data: RoundTripData = {
+    status: newestCompleted
+      ? 'completed'
+      : tickets.some((t) => t.status === 'failed')
+        ? 'failed'
+        : tickets[0]
+          ? 'pending'
+          : 'missing',
+    textChars: newestCompleted?.text_chars ?? null,
+    textColumnFound: newestCompleted?.text_column_found ?? false,
+  };
+  const evidence: Record<string, unknown> = {
+    mode: 'deferred',
+    windowS,
+    tickets: tickets.map((t) => ({
+      ticketId: t.ticket_id,
+      status: t.status,
+      ...(t.latency_s === null ? {} : { latencyS: Math.round(t.latency_s * 100) / 100 }),
+      ageS: Math.round(t.age_s),
+    })),
+  };
+  if (tickets.length === 0) {
+    return {
+      status: 'fail',
+      summary: `no synthetic ticket of this tenant from the last ${windowS} s was picked up for enhancement: nothing is consuming the queue or the worker cannot write (expected once, on the first sweep after the canary was paused or deployed)`,
+      evidence,
+      data,
+    };
+  }
+  const failed = tickets.find((t) => t.status === 'failed');
+  if (failed) {
+    return {
+      status: 'fail',
+      summary: `the enhancement of synthetic ticket ${failed.ticket_id} failed: ${failed.error_message ?? 'no error message'}`,
+      evidence: { ...evidence, errorMessage: failed.error_message },
+      data,
+    };
+  }
+  const unfinished = tickets.filter((t) => t.status !== 'completed');
+  const overdue = unfinished.find((t) => t.age_s > roundTripTimeoutS);
+  if (overdue) {
+    return {
+      status: 'fail',
+      summary: `synthetic ticket ${overdue.ticket_id} is still ${overdue.status} ${Math.round(overdue.age_s)} s after it was picked up (limit ${roundTripTimeoutS} s)`,
+      evidence,
+      data,
+    };
+  }
+  const slowest = Math.max(0, ...completed.map((t) => t.latency_s ?? 0));
+  const latency = Math.round(slowest * 100) / 100;
+  const withLatency = { ...evidence, latencyS: latency, roundTripDegradedS, roundTripTimeoutS };
+  if (slowest > roundTripTimeoutS) {
+    return {
+      status: 'fail',
+      summary: `a synthetic ticket took ${latency} s to enhance (limit ${roundTripTimeoutS} s)`,
+      evidence: withLatency,
+      data,
+    };
+  }
+  if (unfinished.length > 0) {
+    const young = unfinished[0]!;
+    return {
+      status: 'degraded',
+      summary: `synthetic ticket ${young.ticket_id} from the previous sweep was picked up only ${Math.round(young.age_s)} s ago and is still being enhanced: the queue or the workers are slow`,
+      evidence: withLatency,
+      data,
+    };
+  }
+  if (slowest > roundTripDegradedS) {
+    return {
+      status: 'degraded',
+      summary: `a synthetic ticket took ${latency} s to enhance (degraded above ${roundTripDegradedS} s)`,
+      evidence: withLatency,
+      data,
+    };
+  }
+  return {
+    status: 'pass',
+    summary: `the previous sweep's synthetic ticket${completed.length > 1 ? 's were' : ' was'} enhanced in ${latency} s${completed.length > 1 ? ' at most' : ''}`,
+    evidence: withLatency,
+    data,
+  };
+}
 
 export const probeQuality: TenantProbe = async (ctx) => {
   const column = ctx.config.database!.enhancementTextColumn;
