@@ -1,0 +1,101 @@
+/**
+ * The sweep's fan-out: one SQS message per tenant, sent with `SendMessageBatch` (at most 10
+ * entries a call). Entries SQS refuses for a transient reason are sent once more; what still
+ * fails is reported back by tenant, never thrown, so the sweep can count and log it.
+ */
+import {
+  SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
+  SQSClient,
+  type SQSClientConfig,
+} from '@aws-sdk/client-sqs';
+import { mapWithConcurrency } from '../core/concurrency.ts';
+
+/** The body of a probe message: which tenant to probe, and the sweep it belongs to (for logs). */
+export interface TenantMessage {
+  tenantId: string;
+  runId: string;
+}
+
+export interface EnqueueOutcome {
+  sent: number;
+  failed: { tenantId: string; reason: string }[];
+}
+
+export interface TenantQueue {
+  send(messages: readonly TenantMessage[]): Promise<EnqueueOutcome>;
+}
+
+export interface TenantQueueOptions {
+  queueUrl: string;
+  /** A prepared client (tests). @default a client in standard retry mode */
+  client?: SQSClient;
+  clientConfig?: SQSClientConfig;
+  /** Batch calls in flight at once. @default 8 */
+  concurrency?: number;
+}
+
+export const SQS_BATCH_ENTRIES = 10;
+
+export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
+  const client = options.client ?? new SQSClient({ retryMode: 'standard', maxAttempts: 3, ...options.clientConfig });
+  return {
+    async send(messages) {
+      const batches: TenantMessage[][] = [];
+      for (let i = 0; i < messages.length; i += SQS_BATCH_ENTRIES) {
+        batches.push(messages.slice(i, i + SQS_BATCH_ENTRIES));
+      }
+      const outcomes = await mapWithConcurrency(batches, options.concurrency ?? 8, (batch) =>
+        sendBatch(client, options.queueUrl, batch),
+      );
+      return {
+        sent: outcomes.reduce((sum, outcome) => sum + outcome.sent, 0),
+        failed: outcomes.flatMap((outcome) => outcome.failed),
+      };
+    },
+  };
+}
+
+async function sendBatch(client: SQSClient, queueUrl: string, batch: TenantMessage[]): Promise<EnqueueOutcome> {
+  let pending = batch.map((message, index) => ({ id: `t${index}`, message }));
+  const failed: EnqueueOutcome['failed'] = [];
+  let sent = 0;
+  for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
+    const entries: SendMessageBatchRequestEntry[] = pending.map(({ id, message }) => ({
+      Id: id,
+      MessageBody: JSON.stringify(message),
+    }));
+    let response: Awaited<ReturnType<typeof sendCommand>>;
+    try {
+      response = await sendCommand(client, queueUrl, entries);
+    } catch (error) {
+      // The SDK already retried the call: the whole batch failed.
+      const reason = error instanceof Error ? error.name : 'error';
+      for (const { message } of pending) failed.push({ tenantId: message.tenantId, reason });
+      return { sent, failed };
+    }
+    const byId = new Map(pending.map((entry) => [entry.id, entry]));
+    sent += response.Successful?.length ?? 0;
+    for (const ok of response.Successful ?? []) byId.delete(ok.Id ?? '');
+    const retry: typeof pending = [];
+    for (const refused of response.Failed ?? []) {
+      const entry = byId.get(refused.Id ?? '');
+      if (entry === undefined) continue;
+      byId.delete(refused.Id ?? '');
+      // A sender fault (a malformed entry) fails again: only the service's own faults are retried.
+      if (refused.SenderFault || attempt === 2) {
+        failed.push({ tenantId: entry.message.tenantId, reason: refused.Code ?? 'unknown' });
+      } else {
+        retry.push(entry);
+      }
+    }
+    // An entry SQS neither accepted nor refused is not known to be queued.
+    for (const entry of byId.values()) failed.push({ tenantId: entry.message.tenantId, reason: 'no answer' });
+    pending = retry;
+  }
+  return { sent, failed };
+}
+
+function sendCommand(client: SQSClient, queueUrl: string, entries: SendMessageBatchRequestEntry[]) {
+  return client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+}

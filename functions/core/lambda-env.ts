@@ -1,0 +1,10 @@
+/** The contract between the stack and the Lambda handlers: environment variable and file names. */
+export const LAMBDA_ENV = {
+  configFile: 'CANARY_CONFIG_FILE',
+  stateTable: 'CANARY_STATE_TABLE',
+  queueUrl: 'CANARY_TENANT_QUEUE_URL',
+  topic: { P0: 'CANARY_TOPIC_P0', P1: 'CANARY_TOPIC_P1', P2: 'CANARY_TOPIC_P2', P3: 'CANARY_TOPIC_P3' },
+} as const;
+
+/** The file name of the embedded config inside a function's bundle. */
+export const EMBEDDED_CONFIG_FILE = 'canary-config.json';

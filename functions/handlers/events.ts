@@ -1,0 +1,91 @@
+/**
+ * The events the probe function accepts, validated: an SQS batch from the sweep, a direct
+ * invocation `{"tenantId": "...", "publish"?: boolean}`, or a Function URL request whose body
+ * is that same object. A malformed event is an {@link EventError} with a message a caller can act on.
+ */
+import type { LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { TENANT_ID_PATTERN } from '../core/config.ts';
+
+export class EventError extends Error {
+  override name = 'EventError';
+}
+
+const tenantId = z
+  .string({ error: (issue) => (issue.input === undefined ? 'tenantId is required' : 'tenantId must be a string') })
+  .regex(TENANT_ID_PATTERN, { error: 'tenantId must match ^[a-z0-9-]{1,100}$' });
+
+/** An on-demand request: one tenant, optionally publishing its alerts. */
+export const onDemandRequestSchema = z.strictObject(
+  {
+    tenantId,
+    publish: z.boolean({ error: 'publish must be true or false' }).optional(),
+  },
+  { error: 'the request must be a JSON object {"tenantId": "...", "publish"?: boolean}' },
+);
+export type OnDemandRequest = z.infer<typeof onDemandRequestSchema>;
+
+/** The body of a message from the sweep. */
+export const tenantMessageSchema = z.object({ tenantId, runId: z.string().max(200).optional() });
+export type TenantMessageBody = z.infer<typeof tenantMessageSchema>;
+
+export type ProbeEvent =
+  | { kind: 'sqs'; event: SQSEvent }
+  | { kind: 'url'; event: LambdaFunctionURLEvent }
+  | { kind: 'direct'; event: unknown };
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Which of the three shapes an event has (by its envelope; contents are validated later). */
+export function classifyEvent(event: unknown): ProbeEvent {
+  if (isObject(event) && Array.isArray(event.Records)) {
+    const records = event.Records as unknown[];
+    if (records.length > 0 && records.every((r) => isObject(r) && r.eventSource === 'aws:sqs')) {
+      return { kind: 'sqs', event: event as unknown as SQSEvent };
+    }
+  }
+  if (isObject(event) && isObject(event.requestContext) && isObject(event.requestContext.http)) {
+    return { kind: 'url', event: event as unknown as LambdaFunctionURLEvent };
+  }
+  return { kind: 'direct', event };
+}
+
+export function parseOnDemandRequest(value: unknown): OnDemandRequest {
+  const parsed = onDemandRequestSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  throw new EventError(parsed.error.issues.map(describeIssue).join('; '));
+}
+
+/** The JSON body of a Function URL request. */
+export function parseUrlBody(event: LambdaFunctionURLEvent): OnDemandRequest {
+  const raw = event.body ?? '';
+  const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  if (text.trim() === '') throw new EventError('the request body is empty: send {"tenantId": "..."}');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new EventError('the request body is not JSON: send {"tenantId": "..."}');
+  }
+  return parseOnDemandRequest(json);
+}
+
+export function parseTenantMessage(body: string): TenantMessageBody {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    throw new EventError('the message body is not JSON');
+  }
+  const parsed = tenantMessageSchema.safeParse(json);
+  if (parsed.success) return parsed.data;
+  throw new EventError(
+    `the message body is not {"tenantId": ...}: ${parsed.error.issues.map(describeIssue).join('; ')}`,
+  );
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  return issue.message;
+}

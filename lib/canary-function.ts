@@ -1,0 +1,106 @@
+/**
+ * The one construct for a canary Lambda: a `NodejsFunction` with the fixed defaults, bundled
+ * locally by esbuild (no Docker) with the validated config copied into the bundle.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { EMBEDDED_CONFIG_FILE } from '../functions/core/lambda-env.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/telemetry.ts';
+import { BUNDLED_CA_FILE } from './config.ts';
+
+/** The repository root: entries, lock file and esbuild are found from here. */
+export const PROJECT_ROOT = join(import.meta.dirname, '..');
+
+export interface CanaryFunctionProps {
+  /** The handler file, relative to the repository root, e.g. `functions/handlers/probe.ts`. */
+  entry: string;
+  description: string;
+  role: iam.IRole;
+  /** A directory holding `canary-config.json` (and the CA bundle, if any) to copy into the bundle. */
+  embedDir: string;
+  /** Copy the CA bundle too. @default false */
+  embedCa?: boolean;
+  /** @default Duration.minutes(2) */
+  timeout?: Duration;
+  /** @default 512 */
+  memorySize?: number;
+  /** @default logs.RetentionDays.ONE_MONTH */
+  logRetention?: logs.RetentionDays;
+  vpc?: ec2.IVpc;
+  subnets?: ec2.ISubnet[];
+  securityGroups?: ec2.ISecurityGroup[];
+  environment?: Record<string, string>;
+}
+
+/**
+ * Node.js 22 on arm64, minified ESM with source maps (and `--enable-source-maps`), its own log
+ * group with a retention, X-Ray off (EMF and structured logs say what matters).
+ */
+export class CanaryFunction extends NodejsFunction {
+  readonly logGroupRef: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: CanaryFunctionProps) {
+    const logGroup = new logs.LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const copies = [`cp "${join(props.embedDir, EMBEDDED_CONFIG_FILE)}" "{OUT}/${EMBEDDED_CONFIG_FILE}"`];
+    if (props.embedCa) copies.push(`cp "${join(props.embedDir, BUNDLED_CA_FILE)}" "{OUT}/${BUNDLED_CA_FILE}"`);
+    super(scope, id, {
+      entry: join(PROJECT_ROOT, props.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      description: props.description,
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      timeout: props.timeout ?? Duration.minutes(2),
+      memorySize: props.memorySize ?? 512,
+      role: props.role,
+      logGroup,
+      ...(props.vpc
+        ? { vpc: props.vpc, vpcSubnets: { subnets: props.subnets ?? [] }, securityGroups: props.securityGroups ?? [] }
+        : {}),
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+        ...props.environment,
+      },
+      bundling: {
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        mainFields: ['module', 'main'],
+        // Some dependencies are CommonJS and require() Node built-ins.
+        banner:
+          "import { createRequire as __canaryRequire } from 'node:module'; const require = __canaryRequire(import.meta.url);",
+        // The Node.js 22 runtime ships AWS SDK v3.
+        externalModules: ['@aws-sdk/*'],
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir: string, outputDir: string) => copies.map((c) => c.replaceAll('{OUT}', outputDir)),
+        },
+      },
+    });
+    this.logGroupRef = logGroup;
+  }
+}
+
+/** Writes the files every canary function embeds into a fresh directory under `outdir`. */
+export function writeEmbedDir(dir: string, embedded: Record<string, unknown>, caBundle?: string): void {
+  writeFileSync(join(dir, EMBEDDED_CONFIG_FILE), `${JSON.stringify(embedded, null, 2)}\n`);
+  if (caBundle !== undefined) writeFileSync(join(dir, BUNDLED_CA_FILE), caBundle);
+}

@@ -1,0 +1,298 @@
+/**
+ * The deployment's config file: the canary config the CLI reads (functions/core/config.ts)
+ * plus a `deployment` section for the stack. Validated once at synth; every problem names its
+ * field. What the Lambdas get is the canary part only, with secrets as references: a deployed
+ * config never carries a secret value (it would end up in the template or the bundle).
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { type Config, ConfigError, parseConfig, type SecretRef } from '../functions/core/config.ts';
+import { TIERS } from '../functions/core/types.ts';
+
+const positiveInt = (what = 'a positive integer') =>
+  z
+    .number({ error: `must be ${what}` })
+    .int({ error: `must be ${what}` })
+    .positive({ error: `must be ${what}` });
+
+const idList = (prefix: string, what: string) =>
+  z
+    .array(
+      z.string({ error: `must be ${what} id (${prefix}...)` }).regex(new RegExp(`^${prefix}[0-9a-f]{8,17}$`), {
+        error: `must be ${what} id such as ${prefix}0123456789abcdef0`,
+      }),
+      { error: `must be a list of ${what} ids` },
+    )
+    .min(1, { error: `must list at least one ${what} id` });
+
+const subscriptionSchema = z.union(
+  [
+    z.strictObject({ email: z.email({ error: 'must be an email address' }) }),
+    z.strictObject({
+      https: z.url({ protocol: /^https$/, error: 'must be an https:// URL' }),
+      /** Deliver the JSON body as is (PagerDuty, Opsgenie and the like want it). @default true */
+      rawMessageDelivery: z.boolean().default(true),
+    }),
+  ],
+  { error: 'must be {"email": "..."} or {"https": "https://..."}' },
+);
+export type SubscriptionConfig = z.infer<typeof subscriptionSchema>;
+
+const kmsKeyArn = z
+  .string()
+  .regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, { error: 'must be a KMS key ARN' });
+
+/** The retentions CloudWatch Logs accepts. */
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+export const deploymentSchema = z
+  .strictObject({
+    /** @default "TenantCanary" */
+    stackName: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9-]{0,127}$/, { error: 'must be a CloudFormation stack name' })
+      .default('TenantCanary'),
+    /** Where to deploy; omitted: the CLI's default account and region. */
+    env: z
+      .strictObject({
+        account: z.string().regex(/^\d{12}$/, { error: 'must be a 12-digit AWS account id' }),
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, { error: 'must be an AWS region such as eu-west-1' }),
+      })
+      .optional(),
+    /** The platform's VPC: the functions reach its database, Redis and private endpoints from there. */
+    vpc: z
+      .strictObject({
+        vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as vpc-0123456789abcdef0' }),
+        subnetIds: idList('subnet-', 'a subnet'),
+        securityGroupIds: idList('sg-', 'a security group'),
+      })
+      .optional(),
+    /** Who hears each tier. */
+    subscriptions: z
+      .strictObject({
+        P0: z.array(subscriptionSchema).default([]),
+        P1: z.array(subscriptionSchema).default([]),
+        P2: z.array(subscriptionSchema).default([]),
+        P3: z.array(subscriptionSchema).default([]),
+      })
+      .default({ P0: [], P1: [], P2: [], P3: [] }),
+    schedule: z
+      .strictObject({
+        /** @default 5 */
+        rateMinutes: positiveInt().max(60, { error: 'must be at most 60' }).default(5),
+        /** Retries of a failed sweep invocation. @default 2 */
+        retryAttempts: z.number().int().min(0).max(185, { error: 'must be an integer from 0 to 185' }).default(2),
+        /** How long a sweep may wait to be delivered; shorter than the interval, so sweeps never pile up. @default 4 */
+        maxEventAgeMinutes: positiveInt().default(4),
+      })
+      .default({ rateMinutes: 5, retryAttempts: 2, maxEventAgeMinutes: 4 }),
+    sweep: z
+      .strictObject({
+        /** @default 120 */
+        timeoutSeconds: positiveInt().max(900, { error: 'must be at most 900' }).default(120),
+        /** @default 512 */
+        memoryMb: positiveInt().min(128).max(10240).default(512),
+      })
+      .default({ timeoutSeconds: 120, memoryMb: 512 }),
+    probe: z
+      .strictObject({
+        /** Tenants per invocation, probed concurrently. @default 10 */
+        batchSize: positiveInt().max(10, { error: 'must be at most 10' }).default(10),
+        /** Invocations at once from the queue. @default 10 */
+        maxConcurrency: z
+          .number({ error: 'must be an integer from 2 to 1000' })
+          .int({ error: 'must be an integer from 2 to 1000' })
+          .min(2, { error: 'must be an integer from 2 to 1000' })
+          .max(1000, { error: 'must be an integer from 2 to 1000' })
+          .default(10),
+        /** @default 240 */
+        timeoutSeconds: positiveInt().max(900, { error: 'must be at most 900' }).default(240),
+        /** @default 1024 */
+        memoryMb: positiveInt().min(128).max(10240).default(1024),
+        /** Deliveries of a message before it goes to the dead-letter queue. @default 3 */
+        maxReceiveCount: positiveInt().max(10, { error: 'must be at most 10' }).default(3),
+      })
+      .default({ batchSize: 10, maxConcurrency: 10, timeoutSeconds: 240, memoryMb: 1024, maxReceiveCount: 3 }),
+    /** @default 30 */
+    logRetentionDays: z
+      .number({ error: 'must be a number of days' })
+      .refine((days) => LOG_RETENTION_DAYS.includes(days), {
+        error: `must be a CloudWatch Logs retention: one of ${LOG_RETENTION_DAYS.join(', ')} days`,
+      })
+      .default(30),
+    alarms: z
+      .strictObject({
+        /** Missing heartbeats, in sweep intervals, before "the canary stopped" fires. @default 3 */
+        heartbeatMissedSweeps: positiveInt().max(24, { error: 'must be at most 24' }).default(3),
+        /** Messages in the dead-letter queue that alarm. @default 1 */
+        dlqDepth: positiveInt().default(1),
+        /** The tier whose topic hears the canary's own alarms (the heartbeat alarm is always P1). @default "P2" */
+        tier: z.enum(TIERS, { error: 'must be one of P0, P1, P2, P3' }).default('P2'),
+      })
+      .default({ heartbeatMissedSweeps: 3, dlqDepth: 1, tier: 'P2' }),
+    /** Customer-managed KMS keys of the secrets, if any (the functions get kms:Decrypt on them). */
+    secretsKmsKeyArns: z.array(kmsKeyArn).default([]),
+  })
+  .superRefine((d, ctx) => {
+    if (d.schedule.maxEventAgeMinutes >= d.schedule.rateMinutes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['schedule', 'maxEventAgeMinutes'],
+        message: `must be shorter than schedule.rateMinutes (${d.schedule.rateMinutes}) so late sweeps never pile up`,
+      });
+    }
+    if (d.sweep.timeoutSeconds >= d.schedule.rateMinutes * 60) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sweep', 'timeoutSeconds'],
+        message: `must be shorter than the sweep interval (${d.schedule.rateMinutes * 60} s)`,
+      });
+    }
+  });
+export type DeploymentSettings = z.infer<typeof deploymentSchema>;
+
+/** A validated deployment: the canary's config, the stack's settings, and what to embed. */
+export interface DeploymentConfig {
+  canary: Config;
+  deployment: DeploymentSettings;
+  /** Secrets Manager ids the functions read (tenants, database, tenant source). */
+  secretIds: string[];
+  /** The canary config as bundled with the functions (`caFile` pointing into the bundle). */
+  embedded: Record<string, unknown>;
+  /** The CA bundle's text when `platform.caFile` is set. */
+  caBundle?: string;
+}
+
+/** Where the CA bundle sits inside the function bundle. */
+export const BUNDLED_CA_FILE = 'canary-ca.pem';
+
+/** Validates a parsed config file. Throws {@link ConfigError} listing every problem with its field. */
+export function parseDeploymentConfig(input: unknown, source = 'the config'): DeploymentConfig {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError([`${source} must be a JSON object`]);
+  }
+  const { deployment: rawDeployment, ...rawCanary } = input as Record<string, unknown>;
+  const issues: string[] = [];
+  let canary: Config | undefined;
+  try {
+    canary = parseConfig(rawCanary);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues);
+  }
+  const deployment = deploymentSchema.safeParse(rawDeployment ?? {}, { reportInput: true });
+  if (!deployment.success) {
+    for (const issue of deployment.error.issues) issues.push(formatIssue(['deployment', ...issue.path], issue));
+  }
+  if (canary !== undefined) issues.push(...deployedCanaryIssues(canary));
+  if (issues.length > 0 || canary === undefined || !deployment.success) throw new ConfigError(issues);
+
+  let caBundle: string | undefined;
+  if (canary.platform.caFile !== null) {
+    try {
+      caBundle = readFileSync(canary.platform.caFile, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError([`platform.caFile could not be read (${code}): ${canary.platform.caFile}`]);
+    }
+  }
+  const embedded: Record<string, unknown> = {
+    ...canary,
+    platform: { ...canary.platform, caFile: caBundle === undefined ? null : `/var/task/${BUNDLED_CA_FILE}` },
+  };
+  return {
+    canary,
+    deployment: deployment.data,
+    secretIds: secretIdsOf(canary),
+    embedded,
+    ...(caBundle === undefined ? {} : { caBundle }),
+  };
+}
+
+export function loadDeploymentConfig(path: string): DeploymentConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`config ${path} could not be read (${code})`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // The parser's message can quote the file: not used.
+    throw new ConfigError([`config ${path} is not valid JSON`]);
+  }
+  return parseDeploymentConfig(json, `config ${path}`);
+}
+
+/** What a deployed canary cannot use: secret values, passwords in URLs, topics it creates itself. */
+function deployedCanaryIssues(config: Config): string[] {
+  const issues: string[] = [];
+  const refIssue = (path: string, ref: SecretRef) => {
+    if ('value' in ref) {
+      issues.push(
+        `${path} must be a {"secretId": ...} reference in a deployment: a value would be written into the bundle`,
+      );
+    } else if ('env' in ref) {
+      issues.push(`${path} must be a {"secretId": ...} reference in a deployment: the functions have no ${ref.env}`);
+    }
+  };
+  config.tenants.forEach((tenant, index) => {
+    refIssue(`tenants[${index}].signingSecret`, tenant.signingSecret);
+  });
+  if (config.database?.url !== undefined && hasPassword(config.database.url)) {
+    issues.push('database.url must not contain a password in a deployment: use database.secretId');
+  }
+  if (config.redis !== undefined && hasPassword(config.redis.url)) {
+    issues.push('redis.url must not contain credentials in a deployment (it would be written into the bundle)');
+  }
+  if (config.tenantSource.type === 'database') {
+    if (config.tenantSource.url !== undefined && hasPassword(config.tenantSource.url)) {
+      issues.push('tenantSource.url must not contain a password in a deployment: use tenantSource.secretId');
+    }
+    refIssue('tenantSource.encryptionKey', config.tenantSource.encryptionKey);
+  }
+  if (config.alerts.topics !== undefined) {
+    issues.push('alerts.topics must be left out in a deployment: the stack creates one topic per tier');
+  }
+  return issues;
+}
+
+function hasPassword(url: string): boolean {
+  try {
+    return new URL(url).password !== '';
+  } catch {
+    return false;
+  }
+}
+
+function secretIdsOf(config: Config): string[] {
+  const ids = new Set<string>();
+  const add = (ref: SecretRef) => {
+    if ('secretId' in ref) ids.add(ref.secretId);
+  };
+  for (const tenant of config.tenants) add(tenant.signingSecret);
+  if (config.database?.secretId !== undefined) ids.add(config.database.secretId);
+  if (config.tenantSource.type === 'database') {
+    if (config.tenantSource.secretId !== undefined) ids.add(config.tenantSource.secretId);
+    add(config.tenantSource.encryptionKey);
+  }
+  return [...ids].sort();
+}
+
+function formatIssue(path: readonly PropertyKey[], issue: z.core.$ZodIssue): string {
+  let name = '';
+  for (const part of path) {
+    if (typeof part === 'number') name += `[${part}]`;
+    else name += name === '' ? String(part) : `.${String(part)}`;
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return `${name} has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  }
+  if (issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined) return `${name} is required`;
+  return `${name} ${issue.message}`;
+}

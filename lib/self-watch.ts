@@ -1,0 +1,233 @@
+/**
+ * The canary watching itself: a heartbeat each sweep whose absence is an alarm (missing data
+ * is breaching: the canary stopped), alarms on function errors, throttles, undeliverable
+ * tenants and a failing alert path, and a dashboard a person can read at a glance.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CATALOG } from '../functions/core/catalog.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/telemetry.ts';
+import { TIERS, type Tier } from '../functions/core/types.ts';
+
+export interface SelfWatchProps {
+  sweep: lambda.IFunction;
+  probe: lambda.IFunction;
+  queue: sqs.IQueue;
+  deadLetterQueue: sqs.IQueue;
+  topics: Record<Tier, sns.ITopic>;
+  rateMinutes: number;
+  /** Sweep intervals without a heartbeat before the alarm fires. */
+  heartbeatMissedSweeps: number;
+  /** Dead-letter messages that alarm. */
+  dlqDepth: number;
+  /** The topic of the canary's own alarms (the heartbeat always goes to P1). */
+  alarmTier: Tier;
+}
+
+export class SelfWatch extends Construct {
+  readonly heartbeatAlarm: cloudwatch.Alarm;
+  readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: SelfWatchProps) {
+    super(scope, id);
+    const interval = Duration.minutes(props.rateMinutes);
+    const canaryMetric = (metricName: string, dimensions: Record<string, string> = {}, statistic = 'Sum') =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { [DIMENSION.service]: SERVICE_NAME, ...dimensions },
+        statistic,
+        period: interval,
+      });
+    const toTopic = (alarm: cloudwatch.Alarm, tier: Tier) => {
+      alarm.addAlarmAction(new actions.SnsAction(props.topics[tier]));
+      alarm.addOkAction(new actions.SnsAction(props.topics[tier]));
+      this.alarms.push(alarm);
+      return alarm;
+    };
+
+    this.heartbeatAlarm = toTopic(
+      new cloudwatch.Alarm(this, 'HeartbeatMissing', {
+        alarmDescription: `tenant-canary stopped: no sweep finished in ${props.heartbeatMissedSweeps} intervals. Nothing is being checked. See the sweep's logs and the schedule.`,
+        metric: canaryMetric(METRIC.heartbeat),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: props.heartbeatMissedSweeps,
+        datapointsToAlarm: props.heartbeatMissedSweeps,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+      'P1',
+    );
+    const tier = props.alarmTier;
+    const functions = [
+      ['Sweep', props.sweep],
+      ['Probe', props.probe],
+    ] as const;
+    for (const [name, fn] of functions) {
+      toTopic(
+        new cloudwatch.Alarm(this, `${name}Errors`, {
+          alarmDescription: `tenant-canary ${name.toLowerCase()} function failed (an exception or a timeout, not a failing check). See its logs.`,
+          metric: fn.metricErrors({ period: interval, statistic: 'Sum' }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+        tier,
+      );
+      toTopic(
+        new cloudwatch.Alarm(this, `${name}Throttles`, {
+          alarmDescription: `tenant-canary ${name.toLowerCase()} function is throttled: the account's Lambda concurrency is exhausted, so checks run late or not at all.`,
+          metric: fn.metricThrottles({ period: interval, statistic: 'Sum' }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        }),
+        tier,
+      );
+    }
+    const dlqDepth = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: interval,
+      statistic: 'Maximum',
+    });
+    toTopic(
+      new cloudwatch.Alarm(this, 'DeadLetters', {
+        alarmDescription:
+          'tenants could not be probed (their message failed every delivery): usually an unreadable signing secret. Read the probe logs for "record failed", fix, then redrive the dead-letter queue.',
+        metric: dlqDepth,
+        threshold: props.dlqDepth,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      tier,
+    );
+    toTopic(
+      new cloudwatch.Alarm(this, 'TenantsNotQueued', {
+        alarmDescription:
+          'the sweep could not queue some tenants: they were not probed this sweep. See the sweep logs.',
+        metric: canaryMetric(METRIC.tenantsNotEnqueued),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      tier,
+    );
+    toTopic(
+      new cloudwatch.Alarm(this, 'AlertingFailures', {
+        alarmDescription:
+          'the canary found results but could not record or send alerts (state table or SNS unreachable): failures may go unannounced.',
+        metric: canaryMetric(METRIC.alertingFailures),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      'P1',
+    );
+
+    // The dashboard: what is failing, how fast round trips are, what was sent, and whether the canary itself is well.
+    const wide = 12;
+    const failing = (status: string) =>
+      CATALOG.map((entry) =>
+        canaryMetric(METRIC.checkResults, { [DIMENSION.check]: entry.id, [DIMENSION.status]: status }).with({
+          label: entry.id,
+        }),
+      );
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(24),
+      widgets: [
+        [
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Canary alarms',
+            alarms: this.alarms,
+            width: 24,
+            height: 3,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Failing checks by check (results with status fail)',
+            left: failing('fail'),
+            stacked: true,
+            width: wide,
+            legendPosition: cloudwatch.LegendPosition.RIGHT,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Checks the canary could not decide (status error)',
+            left: failing('error'),
+            stacked: true,
+            width: wide,
+            legendPosition: cloudwatch.LegendPosition.RIGHT,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Enhancement round trip (seconds)',
+            left: [
+              canaryMetric(METRIC.roundTripLatency, {}, 'p50').with({ label: 'p50' }),
+              canaryMetric(METRIC.roundTripLatency, {}, 'p95').with({ label: 'p95' }),
+            ],
+            width: wide,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Alerts sent by tier',
+            left: TIERS.map((t) => canaryMetric(METRIC.alertsSent, { [DIMENSION.tier]: t }).with({ label: t })),
+            stacked: true,
+            width: wide,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Sweep duration (ms) and heartbeat',
+            left: [
+              canaryMetric(METRIC.sweepDuration, {}, 'Average').with({ label: 'average' }),
+              canaryMetric(METRIC.sweepDuration, {}, 'Maximum').with({ label: 'max' }),
+            ],
+            right: [canaryMetric(METRIC.heartbeat).with({ label: 'heartbeats' })],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Tenants queued per sweep',
+            left: [
+              canaryMetric(METRIC.tenantsEnqueued).with({ label: 'queued' }),
+              canaryMetric(METRIC.tenantsNotEnqueued).with({ label: 'not queued' }),
+            ],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Probe queue',
+            left: [props.queue.metricApproximateAgeOfOldestMessage({ period: interval }).with({ label: 'oldest (s)' })],
+            right: [dlqDepth.with({ label: 'dead letters' })],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Function errors and throttles',
+            left: functions.flatMap(([name, fn]) => [
+              fn.metricErrors({ period: interval }).with({ label: `${name} errors` }),
+              fn.metricThrottles({ period: interval }).with({ label: `${name} throttles` }),
+            ]),
+            width: wide,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Function duration p95 (ms)',
+            left: functions.map(([name, fn]) =>
+              fn.metricDuration({ period: interval, statistic: 'p95' }).with({ label: name }),
+            ),
+            width: wide,
+          }),
+        ],
+      ],
+    });
+  }
+}

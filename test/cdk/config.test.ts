@@ -1,0 +1,109 @@
+/**
+ * The deployment config: the CLI's schema plus `deployment`, validated at synth with every
+ * problem naming its field, and refusing what a deployed canary must not carry (secret values).
+ */
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../functions/core/config.ts';
+import { loadDeploymentConfig, parseDeploymentConfig } from '../../lib/config.ts';
+import { EXAMPLE_PATH, exampleConfig } from './support.ts';
+
+function issuesOf(input: unknown): string[] {
+  try {
+    parseDeploymentConfig(input);
+  } catch (error) {
+    if (error instanceof ConfigError) return [...error.issues];
+    throw error;
+  }
+  return [];
+}
+
+const withDeployment = (deployment: Record<string, unknown>) => {
+  const config = exampleConfig();
+  return { ...config, deployment: { ...(config.deployment as object), ...deployment } };
+};
+
+describe('deployment config', () => {
+  it('accepts the platform example, with the queue key and signature format of the platform', () => {
+    const config = loadDeploymentConfig(EXAMPLE_PATH);
+    expect(config.canary.redis?.queueKeys).toEqual(['enhancement:queue']);
+    expect(config.canary.platform.signatureFormat).toBe('sha256-prefixed');
+    expect(config.canary.database?.enhancementTextColumn).toBe('llm_output');
+    expect(config.deployment.schedule).toEqual({ rateMinutes: 5, retryAttempts: 2, maxEventAgeMinutes: 4 });
+    expect(config.secretIds).toHaveLength(4);
+  });
+
+  it('fills every deployment default when the section is left out', () => {
+    const { deployment: _d, ...canary } = exampleConfig();
+    const config = parseDeploymentConfig(canary);
+    expect(config.deployment.vpc).toBeUndefined();
+    expect(config.deployment.probe.maxConcurrency).toBe(10);
+    expect(config.deployment.subscriptions.P0).toEqual([]);
+  });
+
+  it('names the field of each problem, canary and deployment alike, all at once', () => {
+    const config = exampleConfig() as { platform: Record<string, unknown> };
+    const issues = issuesOf({
+      ...config,
+      platform: { ...config.platform, baseUrl: 'ftp://nope' },
+      deployment: {
+        vpc: { vpcId: 'vpc-1', subnetIds: [], securityGroupIds: ['nope'] },
+        subscriptions: { P0: [{ email: 'not-an-address' }], P4: [] },
+        probe: { maxConcurrency: 1 },
+      },
+    });
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'platform.baseUrl must be an absolute http:// or https:// URL',
+        expect.stringMatching(/^deployment\.vpc\.vpcId must be a VPC id/),
+        'deployment.vpc.subnetIds must list at least one a subnet id',
+        expect.stringMatching(/^deployment\.vpc\.securityGroupIds\[0\] must be a security group id/),
+        expect.stringMatching(/^deployment\.subscriptions\.P0\[0\]/),
+        'deployment.subscriptions has unknown field "P4"',
+        'deployment.probe.maxConcurrency must be an integer from 2 to 1000',
+      ]),
+    );
+  });
+
+  it('refuses a maximum event age that is not shorter than the interval', () => {
+    expect(issuesOf(withDeployment({ schedule: { rateMinutes: 5, maxEventAgeMinutes: 5 } }))).toEqual([
+      'deployment.schedule.maxEventAgeMinutes must be shorter than schedule.rateMinutes (5) so late sweeps never pile up',
+    ]);
+  });
+
+  it('refuses secret values and passwords that would be written into the bundle', () => {
+    const config = exampleConfig() as { tenants: unknown[]; database: Record<string, unknown> };
+    const issues = issuesOf({
+      ...config,
+      tenants: [
+        { tenantId: 'acme-corp', signingSecret: { value: 'sekrit-value-1234' } },
+        { tenantId: 'globex', signingSecret: { env: 'GLOBEX_SECRET' } },
+      ],
+      database: { url: 'postgres://probe:hunter2@db:5432/ai_agents' },
+      redis: { url: 'redis://:pw@redis:6379/0' },
+      alerts: {
+        topics: {
+          P0: 'arn:aws:sns:eu-west-1:123456789012:a',
+          P1: 'arn:aws:sns:eu-west-1:123456789012:b',
+          P2: 'arn:aws:sns:eu-west-1:123456789012:c',
+          P3: 'arn:aws:sns:eu-west-1:123456789012:d',
+        },
+      },
+    });
+    expect(issues).toEqual([
+      'tenants[0].signingSecret must be a {"secretId": ...} reference in a deployment: a value would be written into the bundle',
+      'tenants[1].signingSecret must be a {"secretId": ...} reference in a deployment: the functions have no GLOBEX_SECRET',
+      'database.url must not contain a password in a deployment: use database.secretId',
+      'redis.url must not contain credentials in a deployment (it would be written into the bundle)',
+      'alerts.topics must be left out in a deployment: the stack creates one topic per tier',
+    ]);
+    expect(issues.join('\n')).not.toContain('sekrit-value-1234');
+    expect(issues.join('\n')).not.toContain('hunter2');
+  });
+
+  it('says which file is missing or not JSON', () => {
+    expect(() => loadDeploymentConfig('/nonexistent/canary.json')).toThrow(
+      'config /nonexistent/canary.json could not be read (ENOENT)',
+    );
+    expect(() => parseDeploymentConfig([])).toThrow('the config must be a JSON object');
+  });
+});

@@ -1,0 +1,317 @@
+/**
+ * What the stack promises, asserted on the template (bundling skipped; test/cdk/synth.test.ts
+ * does one real synth): the schedule and its retry policy, one topic per tier with its
+ * subscriptions, the queue and its dead letters, the Function URL's auth, exact IAM resources,
+ * VPC placement, the alarms and where they go, and the dashboard.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CATALOG } from '../../functions/core/catalog.ts';
+import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
+import { type Built, buildStack, exampleConfig } from './support.ts';
+
+type Resource = { Type: string; Properties: Record<string, unknown> };
+type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };
+
+let built: Built;
+beforeAll(() => {
+  built = buildStack();
+});
+
+const resourcesOf = (type: string) =>
+  Object.entries(built.template.findResources(type) as Record<string, Resource>).map(([id, r]) => ({
+    id,
+    ...r,
+  }));
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  built.stack.getLogicalId(construct.node.defaultChild as never);
+const ref = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalId(construct) });
+const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
+
+describe('schedule', () => {
+  it('invokes the sweep every five minutes, retrying, and drops a sweep older than the interval', () => {
+    built.template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: {
+        Arn: arnOf(built.stack.sweep),
+        RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 240 },
+      },
+    });
+    const [schedule] = resourcesOf('AWS::Scheduler::Schedule');
+    const target = schedule?.Properties.Target as { RetryPolicy: { MaximumEventAgeInSeconds: number } } | undefined;
+    const age = target?.RetryPolicy.MaximumEventAgeInSeconds;
+    expect(age).toBeLessThan(5 * 60);
+  });
+});
+
+describe('alert topics', () => {
+  it('has one encrypted topic per tier, each named to the functions', () => {
+    for (const tier of ['P0', 'P1', 'P2', 'P3'] as const) {
+      built.template.hasResourceProperties('AWS::SNS::Topic', {
+        DisplayName: `tenant-canary ${tier}`,
+        KmsMasterKeyId: arnOf({ node: { defaultChild: built.stack.node.findChild('TopicKey').node.defaultChild } }),
+      });
+      for (const fn of [built.stack.sweep, built.stack.probe]) {
+        built.template.hasResourceProperties('AWS::Lambda::Function', {
+          FunctionName: Match.absent(),
+          Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.topic[tier]]: ref(built.stack.topics[tier]) }) },
+          Role: arnOf({ node: { defaultChild: fn.role!.node.defaultChild } }),
+        });
+      }
+    }
+  });
+
+  it('subscribes the email and HTTPS endpoints of the config to their tier', () => {
+    const pagerDuty = 'https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue';
+    built.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: ref(built.stack.topics.P0),
+    });
+    for (const tier of ['P0', 'P1'] as const) {
+      built.template.hasResourceProperties('AWS::SNS::Subscription', {
+        Protocol: 'https',
+        Endpoint: pagerDuty,
+        RawMessageDelivery: true,
+        TopicArn: ref(built.stack.topics[tier]),
+      });
+    }
+    built.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'platform-team@example.com',
+      TopicArn: ref(built.stack.topics.P3),
+    });
+    expect(resourcesOf('AWS::SNS::Subscription')).toHaveLength(5);
+  });
+});
+
+describe('state table and queues', () => {
+  it('keeps alert state on demand, with TTL and point-in-time recovery', () => {
+    built.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [{ AttributeName: 'dedupKey', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('feeds the probe from the queue in batches with a maximum concurrency and partial failures', () => {
+    built.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: arnOf(built.stack.queue),
+      FunctionName: ref(built.stack.probe),
+      BatchSize: 10,
+      ScalingConfig: { MaximumConcurrency: 10 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    built.template.hasResourceProperties('AWS::SQS::Queue', {
+      VisibilityTimeout: 240 * 6,
+      RedrivePolicy: { deadLetterTargetArn: arnOf(built.stack.deadLetterQueue), maxReceiveCount: 3 },
+      SqsManagedSseEnabled: true,
+    });
+  });
+});
+
+describe('functions', () => {
+  it('runs both on Node.js 22, arm64, with their own log retention and source maps', () => {
+    for (const fn of [built.stack.sweep, built.stack.probe]) {
+      built.template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Role: arnOf({ node: { defaultChild: fn.role!.node.defaultChild } }),
+        LoggingConfig: { LogGroup: ref(fn.logGroupRef) },
+        Environment: {
+          Variables: Match.objectLike({
+            NODE_OPTIONS: '--enable-source-maps',
+            [LAMBDA_ENV.stateTable]: ref(built.stack.stateTable),
+          }),
+        },
+      });
+      built.template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    }
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 240,
+      MemorySize: 1024,
+      Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.queueUrl]: Match.absent() }) },
+    });
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 120,
+      Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.queueUrl]: ref(built.stack.queue) }) },
+    });
+  });
+
+  it('answers on demand through a Function URL that needs IAM (SigV4) auth', () => {
+    built.template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'AWS_IAM',
+      TargetFunctionArn: arnOf(built.stack.probe),
+    });
+  });
+
+  it("places both functions in the platform's subnets and security groups, without lookups", () => {
+    const functions = resourcesOf('AWS::Lambda::Function');
+    expect(functions).toHaveLength(2);
+    for (const fn of functions) {
+      expect(fn.Properties.VpcConfig).toEqual({
+        SubnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'],
+        SecurityGroupIds: ['sg-0a1b2c3d4e5f60718'],
+      });
+    }
+    // No context lookups: the synth needs no AWS account.
+    expect(built.app.synth().manifest.missing ?? []).toEqual([]);
+  });
+
+  it('runs outside any VPC when the config names none', () => {
+    const { deployment, ...rest } = exampleConfig() as { deployment: Record<string, unknown> };
+    const { vpc: _vpc, ...withoutVpc } = deployment;
+    const plain = buildStack({ ...rest, deployment: withoutVpc });
+    for (const fn of Object.values(plain.template.findResources('AWS::Lambda::Function')) as Resource[]) {
+      expect(fn.Properties.VpcConfig).toBeUndefined();
+    }
+    plain.template.resourceCountIs('AWS::IAM::Role', 3);
+    expect(JSON.stringify(plain.template.toJSON())).not.toContain('AWSLambdaVPCAccessExecutionRole');
+  });
+
+  it('embeds the validated config with secret references only', () => {
+    const embedded = readFileSync(join(built.embedDir, EMBEDDED_CONFIG_FILE), 'utf8');
+    const config = JSON.parse(embedded) as { tenants: { signingSecret: unknown }[]; deployment?: unknown };
+    expect(config.deployment).toBeUndefined();
+    expect(config.tenants.map((t) => Object.keys(t.signingSecret as object))).toEqual([
+      ['secretId', 'jsonKey'],
+      ['secretId', 'jsonKey'],
+      ['secretId', 'jsonKey'],
+    ]);
+    expect(embedded).toContain('enhancement:queue');
+  });
+});
+
+describe('IAM', () => {
+  const statementsOf = (role: { node: { defaultChild?: unknown } }) => {
+    const roleId = logicalId(role);
+    const policies = resourcesOf('AWS::IAM::Policy').filter((p) =>
+      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
+    );
+    return policies.flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+  };
+  const bySid = (statements: Statement[], sid: string) => statements.find((s) => s.Sid === sid);
+
+  it('never grants a "*" resource to the functions', () => {
+    for (const fn of [built.stack.sweep, built.stack.probe]) {
+      for (const statement of statementsOf(fn.role!)) {
+        const resources = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+        for (const resource of resources) {
+          expect(JSON.stringify(resource)).not.toMatch(/"\*"|:\*"|\/\*"/);
+        }
+      }
+    }
+  });
+
+  it('scopes state, topics, queue and secrets to their exact ARNs', () => {
+    const sweep = statementsOf(built.stack.sweep.role!);
+    const probe = statementsOf(built.stack.probe.role!);
+    for (const statements of [sweep, probe]) {
+      expect(bySid(statements, 'AlertState')?.Resource).toEqual(arnOf(built.stack.stateTable));
+      expect(bySid(statements, 'AlertState')?.Action).toEqual([
+        'dynamodb:BatchGetItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+      ]);
+      expect(bySid(statements, 'PublishAlerts')?.Resource).toEqual(
+        (['P0', 'P1', 'P2', 'P3'] as const).map((tier) => ref(built.stack.topics[tier])),
+      );
+      const secrets = JSON.stringify(bySid(statements, 'ReadCanarySecrets')?.Resource);
+      expect(secrets).toContain(
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tenant-canary/tenants/initech-Ab12Cd',
+      );
+      for (const name of [
+        'tenant-canary/tenants/acme-corp',
+        'tenant-canary/tenants/globex',
+        'tenant-canary/probe-db',
+      ]) {
+        expect(secrets).toContain(`:secretsmanager:eu-west-1:123456789012:secret:${name}-??????`);
+      }
+    }
+    expect(bySid(sweep, 'QueueTenants')).toMatchObject({
+      Action: 'sqs:SendMessage',
+      Resource: arnOf(built.stack.queue),
+    });
+    expect(bySid(probe, 'QueueTenants')).toBeUndefined();
+  });
+});
+
+describe('self-watch', () => {
+  const alarmTopic = (tier: 'P0' | 'P1' | 'P2' | 'P3') => [ref(built.stack.topics[tier])];
+
+  it('alarms to P1 when the heartbeat stops, treating missing data as breaching', () => {
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'TenantCanary',
+      MetricName: 'SweepHeartbeat',
+      Dimensions: [{ Name: 'service', Value: 'tenant-canary' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      TreatMissingData: 'breaching',
+      AlarmActions: alarmTopic('P1'),
+      OKActions: alarmTopic('P1'),
+    });
+  });
+
+  it('alarms on errors and throttles of each function and on dead letters', () => {
+    for (const fn of [built.stack.sweep, built.stack.probe]) {
+      for (const metric of ['Errors', 'Throttles']) {
+        built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+          Namespace: 'AWS/Lambda',
+          MetricName: metric,
+          Dimensions: [{ Name: 'FunctionName', Value: ref(fn) }],
+          Threshold: 1,
+          AlarmActions: alarmTopic('P2'),
+        });
+      }
+    }
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(built.stack.deadLetterQueue), 'QueueName'] } },
+      ],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: alarmTopic('P2'),
+    });
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'AlertingFailures',
+      AlarmActions: alarmTopic('P1'),
+    });
+  });
+
+  it('sends every alarm somewhere', () => {
+    for (const alarm of resourcesOf('AWS::CloudWatch::Alarm')) {
+      expect(alarm.Properties.AlarmActions, alarm.id).toHaveLength(1);
+      expect(alarm.Properties.AlarmDescription, alarm.id).toBeTruthy();
+    }
+  });
+
+  it('draws the dashboard: failing checks by check, round-trip p50/p95, alerts by tier, sweep duration', () => {
+    const [dashboard] = resourcesOf('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    for (const text of [
+      'Failing checks by check',
+      'Enhancement round trip',
+      'Alerts sent by tier',
+      'Sweep duration',
+      'RoundTripLatency',
+      'p50',
+      'p95',
+      'SweepDuration',
+      'AlertsSent',
+    ]) {
+      expect(body).toContain(text);
+    }
+    for (const entry of CATALOG) expect(body).toContain(entry.id);
+    expect(body).not.toMatch(/tenantId|acme-corp/);
+  });
+});

@@ -1,0 +1,39 @@
+/**
+ * One real synth: esbuild bundles both functions locally (no Docker, no AWS account), the config
+ * is copied into each bundle, and cdk-nag's AwsSolutions rules find nothing unacknowledged.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { addCanaryStack } from '../../lib/app.ts';
+import { parseDeploymentConfig } from '../../lib/config.ts';
+import { buildStack, exampleConfig } from './support.ts';
+
+const outdir = mkdtempSync(join(tmpdir(), 'canary-synth-'));
+afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+describe('cdk synth', () => {
+  it('bundles both functions with their config and passes cdk-nag', () => {
+    const { app } = buildStack(undefined, { bundle: true, outdir });
+    const assembly = app.synth(); // throws ValidationFailed on any unacknowledged cdk-nag finding
+    const assets = readdirSync(assembly.directory).filter((name) => name.startsWith('asset.'));
+    expect(assets).toHaveLength(2);
+    for (const asset of assets) {
+      const dir = join(assembly.directory, asset);
+      expect(readdirSync(dir).sort()).toEqual(['canary-config.json', 'index.mjs', 'index.mjs.map']);
+      const code = statSync(join(dir, 'index.mjs')).size;
+      expect(code).toBeLessThan(3 * 1024 * 1024);
+      expect(readFileSync(join(dir, 'canary-config.json'), 'utf8')).toContain('"secretId"');
+    }
+  });
+
+  it('fails the synth on a finding nobody acknowledged', () => {
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = addCanaryStack(app, parseDeploymentConfig(exampleConfig()));
+    new sqs.Queue(stack, 'UnreviewedQueue');
+    expect(() => app.synth()).toThrow(/AwsSolutions-SQS3/);
+  });
+});
