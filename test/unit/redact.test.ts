@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { redactSecrets } from '../../functions/core/redact.ts';
+import { REDACTED, redactSecrets } from '../../functions/core/redact.ts';
 import { Secret } from '../../functions/core/secret.ts';
 
 describe('secret hygiene', () => {
@@ -17,5 +17,21 @@ describe('secret hygiene', () => {
     expect(inspect({ secret })).not.toContain('hunter2');
     expect(`${secret}`).not.toContain('hunter2');
     expect(secret.reveal()).toBe('hunter2');
+  });
+});
+
+describe('redactSecrets with many secrets', () => {
+  it('redacts every occurrence of any of hundreds of secrets, and leaves other strings alone', () => {
+    const secrets = Array.from({ length: 300 }, (_, i) => `secret-${String(i).padStart(4, '0')}-${'x'.repeat(i % 7)}`);
+    const report = {
+      a: `leaked ${secrets[17]} and ${secrets[299]} twice ${secrets[17]}`,
+      b: ['nothing here', { [secrets[3]!]: secrets[250] }],
+      short: 'ab',
+    };
+    expect(redactSecrets(report, secrets)).toEqual({
+      a: `leaked ${REDACTED} and ${REDACTED} twice ${REDACTED}`,
+      b: ['nothing here', { [REDACTED]: REDACTED }],
+      short: 'ab',
+    });
   });
 });
