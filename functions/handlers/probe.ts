@@ -59,7 +59,7 @@ export function createProbeHandler(deps: LambdaDeps) {
           return await handleDirect(deps, classified.event, context);
       }
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

@@ -85,7 +85,7 @@ export function createSweepHandler(deps: LambdaDeps) {
       logger.error('sweep failed', { error: describe(error) });
       throw error;
     } finally {
-      metrics.publishStoredMetrics();
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
     }
   };
 }

@@ -1,0 +1,369 @@
+/**
+ * The Lambda handlers as deployed: the production wiring (`createLambdaDeps`) reading the
+ * embedded config file and the stack's environment, run against the embedded sandbox platform.
+ * Alert state is a real DynamoDB implementation (dynalite); SNS, SQS and Secrets Manager are
+ * mocked at the SDK.
+ */
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { PublishBatchCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { STATE_TABLE } from '../../functions/adapters/state-dynamodb.ts';
+import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
+import type { Report } from '../../functions/core/types.ts';
+import { createProbeHandler } from '../../functions/handlers/probe.ts';
+import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
+import { createSweepHandler } from '../../functions/handlers/sweep.ts';
+import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+
+type DynaliteFactory = (options: { createTableMs: number }) => Server;
+const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
+
+const TOPICS = {
+  P0: 'arn:aws:sns:eu-west-1:123456789012:canary-p0',
+  P1: 'arn:aws:sns:eu-west-1:123456789012:canary-p1',
+  P2: 'arn:aws:sns:eu-west-1:123456789012:canary-p2',
+  P3: 'arn:aws:sns:eu-west-1:123456789012:canary-p3',
+};
+const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/canary-probe';
+const MISSING_SECRET = 'tenant-canary/tenants/initech';
+
+const sns = mockClient(SNSClient);
+const sqs = mockClient(SQSClient);
+const secretsManager = mockClient(SecretsManagerClient);
+
+let sandbox: Sandbox;
+let dynamo: Server;
+let dir: string;
+let env: Record<string, string>;
+let tableCount = 0;
+
+beforeAll(async () => {
+  [sandbox, dir] = await Promise.all([
+    startSandbox({ redis: 'memory', tenantCount: 12, workerLatencyMs: { min: 20, max: 60 } }),
+    mkdtemp(join(tmpdir(), 'canary-handlers-')),
+  ]);
+  dynamo = dynalite({ createTableMs: 0 });
+  await new Promise<void>((resolve) => dynamo.listen(0, '127.0.0.1', resolve));
+  // The embedded config, as the stack writes it: initech's secret is a Secrets Manager reference that is missing.
+  const config = structuredClone(sandbox.config) as { tenants: { tenantId: string; signingSecret: unknown }[] };
+  for (const tenant of config.tenants) {
+    if (tenant.tenantId === 'initech') tenant.signingSecret = { secretId: MISSING_SECRET };
+  }
+  await writeFile(join(dir, EMBEDDED_CONFIG_FILE), JSON.stringify(config));
+}, 120_000);
+
+afterAll(async () => {
+  await sandbox?.stop();
+  await new Promise<void>((resolve) => dynamo?.close(() => resolve()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  sns.reset();
+  sqs.reset();
+  secretsManager.reset();
+  sns.on(PublishCommand).resolves({ MessageId: 'm-1' });
+  sns.on(PublishBatchCommand).callsFake((input: { PublishBatchRequestEntries: { Id: string }[] }) => ({
+    Successful: input.PublishBatchRequestEntries.map((entry) => ({ Id: entry.Id, MessageId: `m-${entry.Id}` })),
+    Failed: [],
+  }));
+  secretsManager
+    .on(GetSecretValueCommand, { SecretId: MISSING_SECRET })
+    .rejects(
+      Object.assign(new Error('Secrets Manager can not find the specified secret.'), {
+        name: 'ResourceNotFoundException',
+      }),
+    );
+  tableCount += 1;
+  const tableName = `canary-state-${tableCount}`;
+  const endpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
+  env = {
+    LAMBDA_TASK_ROOT: dir,
+    [LAMBDA_ENV.configFile]: EMBEDDED_CONFIG_FILE,
+    [LAMBDA_ENV.stateTable]: tableName,
+    [LAMBDA_ENV.queueUrl]: QUEUE_URL,
+    [LAMBDA_ENV.topic.P0]: TOPICS.P0,
+    [LAMBDA_ENV.topic.P1]: TOPICS.P1,
+    [LAMBDA_ENV.topic.P2]: TOPICS.P2,
+    [LAMBDA_ENV.topic.P3]: TOPICS.P3,
+  };
+  vi.stubEnv('AWS_REGION', 'eu-west-1');
+  vi.stubEnv('AWS_ACCESS_KEY_ID', 'AKIDLOCAL');
+  vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'local-only');
+  vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', endpoint);
+  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+  vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', 'TenantCanary');
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'true'); // tests that read metrics switch them on
+  const client = new DynamoDBClient({});
+  await client.send(
+    new CreateTableCommand({
+      TableName: tableName,
+      AttributeDefinitions: [{ AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' }],
+      KeySchema: [{ AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  client.destroy();
+});
+
+afterEach(async () => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+  await sandbox.setFaults([]);
+});
+
+/** Captures the EMF documents Powertools writes to stdout. */
+function captureMetrics(): () => { metrics: string[]; dimensions: string[][]; values: Record<string, unknown> }[] {
+  vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+  const lines: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    const text = String(chunk);
+    if (text.includes('"_aws"')) {
+      lines.push(text);
+      return true;
+    }
+    return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write);
+  return () =>
+    lines
+      .flatMap((line) => line.split('\n').filter((l) => l.trim() !== ''))
+      .map((line) => {
+        const doc = JSON.parse(line) as {
+          _aws: { CloudWatchMetrics: { Metrics: { Name: string }[]; Dimensions: string[][] }[] };
+        } & Record<string, unknown>;
+        const [directive] = doc._aws.CloudWatchMetrics;
+        return {
+          metrics: directive?.Metrics.map((m) => m.Name) ?? [],
+          dimensions: directive?.Dimensions ?? [],
+          values: doc,
+        };
+      });
+}
+
+const context = (remainingMs = 120_000) =>
+  ({ getRemainingTimeInMillis: () => remainingMs, functionName: 'probe', awsRequestId: 'req-1' }) as unknown as Context;
+
+function sqsRecord(messageId: string, body: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: `rh-${messageId}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'sweep',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:canary-probe',
+    awsRegion: 'eu-west-1',
+  };
+}
+
+const tenantMessage = (tenantId: string) => JSON.stringify({ tenantId, runId: 'sweep-test' });
+
+describe('probe: SQS batch', () => {
+  it("reports only the record whose tenant's secret is missing as failed", async () => {
+    const metrics = captureMetrics();
+    const handler = createProbeHandler(createLambdaDeps(env));
+    const event: SQSEvent = {
+      Records: [
+        sqsRecord('m-acme', tenantMessage('acme-corp')),
+        sqsRecord('m-initech', tenantMessage('initech')),
+        sqsRecord('m-globex', tenantMessage('globex')),
+      ],
+    };
+
+    const response = await handler(event, context());
+
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'm-initech' }] });
+    expect(secretsManager.commandCalls(GetSecretValueCommand, { SecretId: MISSING_SECRET }).length).toBeGreaterThan(0);
+    const emitted = metrics();
+    const checkResults = emitted.filter((doc) => doc.metrics.includes('CheckResults'));
+    expect(checkResults.length).toBeGreaterThan(0);
+    for (const doc of emitted) {
+      expect(doc.dimensions.flat()).not.toContain('tenantId');
+      expect(JSON.stringify(doc.values)).not.toMatch(/acme-corp|globex|initech/);
+    }
+    const passes = checkResults.find(
+      (doc) => doc.values.check === 'webhook.signed_accepted' && doc.values.status === 'pass',
+    );
+    expect(passes?.values.CheckResults).toBe(2);
+    const errors = checkResults.find(
+      (doc) => doc.values.check === 'webhook.signed_accepted' && doc.values.status === 'error',
+    );
+    expect(errors?.values.CheckResults).toBe(1);
+    expect(checkResults.some((doc) => doc.values.check === 'api.health')).toBe(false); // platform checks are the sweep's
+  });
+
+  it('fails a malformed record alone and drops a tenant that is gone', async () => {
+    const handler = createProbeHandler(createLambdaDeps(env));
+    const response = await handler(
+      {
+        Records: [
+          sqsRecord('m-bad-json', '{not json'),
+          sqsRecord('m-bad-id', JSON.stringify({ tenantId: 'DROP TABLE' })),
+          sqsRecord('m-gone', tenantMessage('no-such-tenant')),
+        ],
+      },
+      context(),
+    );
+    expect(response).toEqual({
+      batchItemFailures: [{ itemIdentifier: 'm-bad-json' }, { itemIdentifier: 'm-bad-id' }],
+    });
+  });
+});
+
+describe('probe: on demand', () => {
+  it("returns one tenant's report on a direct invocation, without touching alert state", async () => {
+    const handler = createProbeHandler(createLambdaDeps(env));
+
+    const report = (await handler({ tenantId: 'globex' }, context())) as Report;
+
+    expect(report.runId).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+    expect(new Set(report.results.map((r) => r.tenantId))).toEqual(new Set(['globex']));
+    const signed = report.results.find((r) => r.checkId === 'webhook.signed_accepted');
+    expect(signed?.status).toBe('pass');
+    expect(report.results.find((r) => r.checkId === 'rls.cross_tenant_read')?.status).toBe('pass');
+    expect(report.alerts).toEqual([]);
+    expect(sns.calls()).toHaveLength(0);
+    const scanned = await new DynamoDBClient({}).send(new ScanCommand({ TableName: env[LAMBDA_ENV.stateTable] }));
+    expect(scanned.Count).toBe(0);
+  });
+
+  it('publishes to the tier topic when asked to, and says so in the report', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const handler = createProbeHandler(createLambdaDeps(env));
+
+    const report = (await handler({ tenantId: 'globex', publish: true }, context())) as Report;
+
+    expect(report.results.find((r) => r.checkId === 'webhook.bad_signature_rejected')).toMatchObject({
+      status: 'fail',
+      tier: 'P0',
+    });
+    expect(report.alerts).toContainEqual({
+      state: 'firing',
+      tier: 'P0',
+      checkId: 'webhook.bad_signature_rejected',
+      tenantId: 'globex',
+      dedupKey: 'webhook.bad_signature_rejected:globex',
+    });
+    const published = [
+      ...sns.commandCalls(PublishCommand).map((call) => call.args[0].input.TopicArn),
+      ...sns.commandCalls(PublishBatchCommand).map((call) => call.args[0].input.TopicArn),
+    ];
+    expect(published).toContain(TOPICS.P0);
+    const scanned = await new DynamoDBClient({}).send(new ScanCommand({ TableName: env[LAMBDA_ENV.stateTable] }));
+    expect(scanned.Items?.map((item) => item.dedupKey?.S)).toContain('webhook.bad_signature_rejected:globex');
+  });
+
+  it('answers a malformed direct invocation with a clear error, never an exception', async () => {
+    const handler = createProbeHandler(createLambdaDeps(env));
+    await expect(handler({ tenant: 'globex' }, context())).resolves.toEqual({
+      error: 'tenantId is required; unknown field "tenant"',
+    });
+    await expect(handler({ tenantId: 'globex', publish: 'yes' }, context())).resolves.toEqual({
+      error: 'publish must be true or false',
+    });
+    await expect(handler('globex', context())).resolves.toEqual({
+      error: 'the request must be a JSON object {"tenantId": "...", "publish"?: boolean}',
+    });
+    await expect(handler({ tenantId: 'nobody-here' }, context())).resolves.toEqual({
+      error: 'tenant "nobody-here" is not among the canary\'s tenants',
+    });
+  });
+
+  it('serves the Function URL: POST returns the report, anything malformed a 4xx', async () => {
+    const handler = createProbeHandler(createLambdaDeps(env));
+    const urlEvent = (method: string, body: string | undefined, isBase64Encoded = false) => ({
+      version: '2.0',
+      rawPath: '/',
+      headers: { 'content-type': 'application/json' },
+      requestContext: { http: { method, path: '/' } },
+      ...(body === undefined ? {} : { body }),
+      isBase64Encoded,
+    });
+
+    const ok = (await handler(
+      urlEvent('POST', Buffer.from(JSON.stringify({ tenantId: 'acme-corp' })).toString('base64'), true),
+      context(),
+    )) as { statusCode: number; body: string; headers: Record<string, string> };
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['content-type']).toBe('application/json');
+    const report = JSON.parse(ok.body) as Report;
+    expect(report.results.every((r) => r.tenantId === 'acme-corp')).toBe(true);
+
+    expect(await handler(urlEvent('POST', '{"tenantId":'), context())).toMatchObject({
+      statusCode: 400,
+      body: JSON.stringify({ error: 'the request body is not JSON: send {"tenantId": "..."}' }),
+    });
+    expect(await handler(urlEvent('POST', undefined), context())).toMatchObject({ statusCode: 400 });
+    expect(await handler(urlEvent('POST', '{"tenantId":"nope"}'), context())).toMatchObject({ statusCode: 404 });
+    expect(await handler(urlEvent('GET', undefined), context())).toMatchObject({
+      statusCode: 405,
+      headers: { Allow: 'POST' },
+    });
+  });
+
+  it('answers 500 naming the problem when the embedded config cannot be read', async () => {
+    const handler = createProbeHandler(createLambdaDeps({ ...env, [LAMBDA_ENV.configFile]: 'missing.json' }));
+    const answer = (await handler({ tenantId: 'globex' }, context())) as { error: string };
+    expect(answer.error).toMatch(
+      /^the canary is misconfigured: the embedded config .*missing\.json cannot be read \(ENOENT\)$/,
+    );
+  });
+});
+
+describe('sweep', () => {
+  it('runs the platform checks, queues every tenant in batches of 10 and beats', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({
+      Successful: input.Entries.map((entry) => ({ Id: entry.Id, MessageId: `q-${entry.Id}` })),
+      Failed: [],
+    }));
+    const metrics = captureMetrics();
+    const handler = createSweepHandler(createLambdaDeps(env));
+
+    const summary = await handler({ source: 'tenant-canary.schedule' }, context());
+
+    expect(summary).toMatchObject({ tenants: 12, enqueued: 12, notEnqueued: 0 });
+    const calls = sqs.commandCalls(SendMessageBatchCommand);
+    expect(calls.map((call) => call.args[0].input.Entries?.length).sort()).toEqual([10, 2]);
+    const bodies = calls
+      .flatMap((call) => call.args[0].input.Entries ?? [])
+      .map((e) => JSON.parse(e.MessageBody ?? ''));
+    expect(new Set(bodies.map((b: { tenantId: string }) => b.tenantId)).size).toBe(12);
+    expect(calls[0]?.args[0].input.QueueUrl).toBe(QUEUE_URL);
+    expect(summary.platform.pass).toBeGreaterThan(0);
+    const main = metrics().find((doc) => doc.metrics.includes('SweepHeartbeat'));
+    expect(main?.values).toMatchObject({ SweepHeartbeat: 1, TenantsEnqueued: 12, TenantsNotEnqueued: 0 });
+    expect(main?.metrics).toContain('SweepDuration');
+  });
+
+  it('counts the tenants SQS refused to queue', async () => {
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string }[] }) => ({
+      Successful: input.Entries.slice(1).map((entry) => ({ Id: entry.Id, MessageId: `q-${entry.Id}` })),
+      Failed: input.Entries.slice(0, 1).map((entry) => ({
+        Id: entry.Id,
+        Code: 'InvalidParameterValue',
+        SenderFault: true,
+      })),
+    }));
+    const handler = createSweepHandler(createLambdaDeps(env));
+    const summary = await handler({}, context());
+    expect(summary).toMatchObject({ tenants: 12, enqueued: 10, notEnqueued: 2 });
+  });
+});
