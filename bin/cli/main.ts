@@ -1,5 +1,5 @@
 /**
- * The CLI: `run`, `checks`, `sandbox`. Exit codes: 0 all pass (degraded and skipped allowed),
+ * The CLI: `run`, `checks`, `sandbox`, `drill`, `invoke`. Exit codes: 0 all pass (degraded and skipped allowed),
  * 1 a check failed or errored, 2 a usage or config error (one line on stderr, nothing on stdout).
  */
 import { constants } from 'node:fs';
@@ -20,6 +20,7 @@ import { planRun } from '../../functions/core/plan.ts';
 import { isFailing, type Report } from '../../functions/core/types.ts';
 import { runChecks } from '../../functions/run.ts';
 import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
+import type { InvokeOptions } from './invoke.ts';
 import { renderCatalog, renderReport, styleFor } from './render.ts';
 
 export interface CliIo {
@@ -109,6 +110,20 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .addOption(new Option('--sandbox-redis <url|memory>', 'this Redis, or "memory" for no Redis'))
     .action(async (faults: string[], options: DrillOptions) => {
       exitCode = await drillCommand(faults, options, io);
+    });
+
+  program
+    .command('invoke')
+    .description('run the deployed canary for one tenant now (a SigV4-signed call to its Function URL)')
+    .requiredOption('--url <url>', "the probe function's URL (stack output ProbeFunctionUrl)")
+    .requiredOption('--tenant <id>', 'the tenant to probe')
+    .option('--publish', "let the deployed canary publish this run's alerts")
+    .option('--json', 'print only the report JSON on stdout')
+    .option('--timeout <seconds>', 'give up after this long', '300')
+    .action(async (options: InvokeOptions) => {
+      // Loaded only when needed: it pulls in the AWS credential chain.
+      const { invokeCommand } = await import('./invoke.ts');
+      exitCode = await invokeCommand(options, io);
     });
 
   try {
