@@ -1,0 +1,211 @@
+/**
+ * The monthly AWS bill of watching `tenants` every `intervalMinutes`, from measured figures, next
+ * to CloudWatch Synthetics and Checkly list prices for the same work. Pure: prices and measured
+ * inputs in, every line item with its arithmetic out (bench/README.md prints them).
+ */
+
+/** List prices, USD (us-east-1, arm64, as of the date in bench/README.md). */
+export const PRICES = {
+  lambdaGbSecondArm: 0.0000133334,
+  lambdaPerMillionRequests: 0.2,
+  sqsPerMillionRequests: 0.4,
+  snsPerMillionPublishes: 0.5,
+  /** Email notifications: $2 per 100,000. */
+  snsPerEmail: 2 / 100_000,
+  /** DynamoDB on-demand: per million write / read request units. */
+  dynamoPerMillionWrites: 0.625,
+  dynamoPerMillionReads: 0.125,
+  secretsPer10kCalls: 0.05,
+  secretsPerSecretMonth: 0.4,
+  cloudwatchPerMetricMonth: 0.3,
+  cloudwatchLogsPerGbIngested: 0.5,
+  cloudwatchPerAlarmMonth: 0.1,
+  schedulerPerMillionInvocations: 1,
+  /** Competitors' list prices for one check of one tenant. */
+  cloudwatchSyntheticsPerRun: 0.0012,
+  checklyPer10kApiRuns: 2,
+} as const;
+
+/** Lambda allocates one full vCPU at 1,769 MB, proportionally less below. */
+export const MB_PER_VCPU = 1769;
+
+export type Prices = { -readonly [K in keyof typeof PRICES]: number };
+
+/** Measured (or read from the stack) figures the bill is computed from. */
+export interface CostInputs {
+  tenants: number;
+  intervalMinutes: number;
+  /** AWS bills a month as 730 hours. */
+  hoursPerMonth: number;
+  /** Memory of both functions, MB. */
+  lambdaMemoryMb: number;
+  /** Tenants per probe invocation (the SQS batch size). */
+  tenantsPerInvocation: number;
+  /** Probe-Lambda wall seconds per tenant-check (measured sweep wall time / tenants). */
+  probeSecondsPerTenantCheck: number;
+  /**
+   * CPU seconds per tenant-check (measured on a full core). Lambda gives a function
+   * memory/1769 MB of a vCPU, so a small function is CPU-bound: it is billed at least
+   * cpu × 1769 / memory seconds per tenant-check.
+   */
+  probeCpuSecondsPerTenantCheck: number;
+  /** Billed sweep-Lambda seconds per sweep (platform checks, tenant list, SQS sends). */
+  sweepSecondsPerSweep: number;
+  /** INIT seconds of a cold start (measured import time), billed by Lambda. */
+  coldStartSeconds: number;
+  /**
+   * Probe containers (the event source's maximum concurrency). Worst case, each one starts cold
+   * once a sweep (idle for an interval) and refreshes its cached secrets then.
+   */
+  probeContainers: number;
+  /** Alert-state keys read per probe invocation (strongly consistent: 1 read unit each). */
+  stateReadsPerInvocation: number;
+  /** Alert-state writes (and SNS publishes) per tenant per month: state changes only. */
+  stateChangesPerTenantMonth: number;
+  /** Secrets Manager secrets the canary reads (DB credentials, the tenant encryption key). */
+  secrets: number;
+  /** How long a container reuses a secret before reading it again, seconds. */
+  secretCacheSeconds: number;
+  /** Custom metrics (per check and status, never per tenant). */
+  customMetrics: number;
+  alarms: number;
+  /** Log bytes ingested per tenant-check, and per invocation (START/END/REPORT lines, summaries). */
+  logBytesPerTenantCheck: number;
+  logBytesPerInvocation: number;
+  /** SQS requests per month the event source mapping spends long-polling an empty queue. */
+  sqsIdlePollRequestsMonth: number;
+}
+
+export interface LineItem {
+  item: string;
+  usd: number;
+  /** How it was computed, with the numbers. */
+  arithmetic: string;
+}
+
+export interface CostBreakdown {
+  tenants: number;
+  sweepsPerMonth: number;
+  tenantChecksPerMonth: number;
+  invocationsPerMonth: number;
+  items: LineItem[];
+  totalUsd: number;
+  cloudwatchSyntheticsUsd: number;
+  checklyUsd: number;
+}
+
+const fmt = (value: number): string =>
+  value >= 1000 ? Math.round(value).toLocaleString('en-US') : Number(value.toPrecision(4)).toString();
+const usd = (value: number): string => `$${value.toFixed(2)}`;
+
+export function monthlyCost(inputs: CostInputs, prices: Prices = PRICES): CostBreakdown {
+  const sweeps = (inputs.hoursPerMonth * 60) / inputs.intervalMinutes;
+  const checks = inputs.tenants * sweeps;
+  const invocations = Math.ceil(inputs.tenants / inputs.tenantsPerInvocation) * sweeps;
+  const gb = inputs.lambdaMemoryMb / 1024;
+  const items: LineItem[] = [];
+  const add = (item: string, value: number, arithmetic: string) => items.push({ item, usd: value, arithmetic });
+
+  const cpuBoundS = (inputs.probeCpuSecondsPerTenantCheck * MB_PER_VCPU) / inputs.lambdaMemoryMb;
+  const probeS = Math.max(inputs.probeSecondsPerTenantCheck, cpuBoundS);
+  const probeGbS = checks * probeS * gb;
+  const why =
+    cpuBoundS > inputs.probeSecondsPerTenantCheck
+      ? `CPU-bound: ${fmt(inputs.probeCpuSecondsPerTenantCheck)} CPU-s × ${MB_PER_VCPU}/${inputs.lambdaMemoryMb} MB > ${fmt(inputs.probeSecondsPerTenantCheck)} s wall`
+      : `wall ${fmt(inputs.probeSecondsPerTenantCheck)} s ≥ CPU-bound ${fmt(cpuBoundS)} s`;
+  add(
+    'Lambda probe compute',
+    probeGbS * prices.lambdaGbSecondArm,
+    `${fmt(checks)} tenant-checks × ${fmt(probeS)} s (${why}) × ${fmt(gb)} GB = ${fmt(probeGbS)} GB-s × $${prices.lambdaGbSecondArm}`,
+  );
+  // Containers in use: at most the event source's concurrency, at most one per invocation.
+  const containers = Math.min(inputs.probeContainers, invocations / sweeps);
+  const coldStarts = containers * sweeps;
+  const coldGbS = coldStarts * inputs.coldStartSeconds * gb;
+  add(
+    'Lambda probe cold starts (INIT billed)',
+    coldGbS * prices.lambdaGbSecondArm,
+    `${fmt(containers)} containers × ${fmt(sweeps)} sweeps (worst case: cold every sweep) × ${fmt(inputs.coldStartSeconds)} s × ${fmt(gb)} GB = ${fmt(coldGbS)} GB-s`,
+  );
+  const sweepGbS = sweeps * inputs.sweepSecondsPerSweep * gb;
+  add(
+    'Lambda sweep compute',
+    sweepGbS * prices.lambdaGbSecondArm,
+    `${fmt(sweeps)} sweeps × ${fmt(inputs.sweepSecondsPerSweep)} s × ${fmt(gb)} GB = ${fmt(sweepGbS)} GB-s`,
+  );
+  const requests = invocations + sweeps;
+  add(
+    'Lambda requests',
+    (requests / 1e6) * prices.lambdaPerMillionRequests,
+    `(${fmt(invocations)} probe + ${fmt(sweeps)} sweep) invocations × $${prices.lambdaPerMillionRequests}/M`,
+  );
+  const sends = Math.ceil(inputs.tenants / 10) * sweeps; // SendMessageBatch: 10 tenants a request
+  const sqsRequests = sends + 2 * invocations + inputs.sqsIdlePollRequestsMonth;
+  add(
+    'SQS requests',
+    (sqsRequests / 1e6) * prices.sqsPerMillionRequests,
+    `${fmt(sends)} batch sends + 2 × ${fmt(invocations)} receive/delete + ${fmt(inputs.sqsIdlePollRequestsMonth)} idle long polls = ${fmt(sqsRequests)} × $${prices.sqsPerMillionRequests}/M`,
+  );
+  const changes = inputs.tenants * inputs.stateChangesPerTenantMonth;
+  add(
+    'SNS publishes (+ one email each)',
+    (changes / 1e6) * prices.snsPerMillionPublishes + changes * prices.snsPerEmail,
+    `${fmt(changes)} state changes × ($${prices.snsPerMillionPublishes}/M + $${prices.snsPerEmail} an email)`,
+  );
+  const reads = invocations * inputs.stateReadsPerInvocation;
+  add(
+    'DynamoDB state (on-demand)',
+    (changes / 1e6) * prices.dynamoPerMillionWrites + (reads / 1e6) * prices.dynamoPerMillionReads,
+    `${fmt(changes)} writes × $${prices.dynamoPerMillionWrites}/M + ${fmt(reads)} strongly consistent reads (${fmt(inputs.stateReadsPerInvocation)} keys × ${fmt(invocations)} invocations) × $${prices.dynamoPerMillionReads}/M`,
+  );
+  // Each container reads each secret once per cache period, and at most once a sweep.
+  const intervalS = inputs.intervalMinutes * 60;
+  const secretCalls =
+    inputs.secrets * containers * ((inputs.hoursPerMonth * 3600) / Math.max(inputs.secretCacheSeconds, intervalS));
+  add(
+    'Secrets Manager',
+    (secretCalls / 10_000) * prices.secretsPer10kCalls + inputs.secrets * prices.secretsPerSecretMonth,
+    `${inputs.secrets} secrets × ${fmt(containers)} containers × one read per ${Math.max(inputs.secretCacheSeconds, intervalS)} s = ${fmt(secretCalls)} calls × $${prices.secretsPer10kCalls}/10k + ${inputs.secrets} secrets × $${prices.secretsPerSecretMonth}`,
+  );
+  add(
+    'CloudWatch metrics and alarms',
+    inputs.customMetrics * prices.cloudwatchPerMetricMonth + inputs.alarms * prices.cloudwatchPerAlarmMonth,
+    `${inputs.customMetrics} custom metrics × $${prices.cloudwatchPerMetricMonth} + ${inputs.alarms} alarms × $${prices.cloudwatchPerAlarmMonth}`,
+  );
+  const logGb = (checks * inputs.logBytesPerTenantCheck + (invocations + sweeps) * inputs.logBytesPerInvocation) / 1e9;
+  add(
+    'CloudWatch Logs ingestion',
+    logGb * prices.cloudwatchLogsPerGbIngested,
+    `(${fmt(checks)} × ${fmt(inputs.logBytesPerTenantCheck)} B + ${fmt(invocations + sweeps)} × ${fmt(inputs.logBytesPerInvocation)} B) = ${fmt(logGb)} GB × $${prices.cloudwatchLogsPerGbIngested}`,
+  );
+  add(
+    'EventBridge Scheduler',
+    (sweeps / 1e6) * prices.schedulerPerMillionInvocations,
+    `${fmt(sweeps)} invocations × $${prices.schedulerPerMillionInvocations}/M`,
+  );
+
+  const total = items.reduce((sum, line) => sum + line.usd, 0);
+  return {
+    tenants: inputs.tenants,
+    sweepsPerMonth: sweeps,
+    tenantChecksPerMonth: checks,
+    invocationsPerMonth: invocations,
+    items,
+    totalUsd: total,
+    cloudwatchSyntheticsUsd: checks * prices.cloudwatchSyntheticsPerRun,
+    checklyUsd: (checks / 10_000) * prices.checklyPer10kApiRuns,
+  };
+}
+
+/** The breakdown as Markdown table rows (`| item | $ | arithmetic |`). */
+export function costTable(cost: CostBreakdown): string {
+  const rows = cost.items.map((line) => `| ${line.item} | ${usd(line.usd)} | ${line.arithmetic} |`);
+  return [
+    '| item | USD/month | arithmetic |',
+    '| --- | ---: | --- |',
+    ...rows,
+    `| **total** | **${usd(cost.totalUsd)}** | |`,
+    `| CloudWatch Synthetics (list) | ${usd(cost.cloudwatchSyntheticsUsd)} | ${fmt(cost.tenantChecksPerMonth)} canary runs × $${PRICES.cloudwatchSyntheticsPerRun} |`,
+    `| Checkly (list) | ${usd(cost.checklyUsd)} | ${fmt(cost.tenantChecksPerMonth)} API runs / 10,000 × $${PRICES.checklyPer10kApiRuns} |`,
+  ].join('\n');
+}
