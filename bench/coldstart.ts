@@ -71,15 +71,28 @@ export async function stackBundleOptions(root: string): Promise<BundleOptions> {
   return options;
 }
 
+/** The Lambda bundles of the last `cdk synth` (cdk.out), named by their function's logical id. */
 async function cdkAssets(root: string): Promise<ColdStart['cdkAssets']> {
   const out = join(root, 'cdk.out');
   if (!existsSync(out)) return [];
+  const names = new Map<string, string>();
+  for (const file of (await readdir(out)).filter((name) => name.endsWith('.template.json'))) {
+    const template = JSON.parse(await readFile(join(out, file), 'utf8')) as {
+      Resources?: Record<string, { Type?: string; Properties?: { Code?: { S3Key?: unknown } } }>;
+    };
+    for (const [id, resource] of Object.entries(template.Resources ?? {})) {
+      const key = resource.Properties?.Code?.S3Key;
+      if (resource.Type === 'AWS::Lambda::Function' && typeof key === 'string') {
+        names.set(`asset.${key.replace(/\.zip$/, '')}`, id);
+      }
+    }
+  }
   const assets: ColdStart['cdkAssets'] = [];
   for (const name of await readdir(out)) {
     if (!name.startsWith('asset.')) continue;
     for (const file of ['index.mjs', 'index.js', 'index.cjs']) {
       const path = join(out, name, file);
-      if (existsSync(path)) assets.push({ asset: name, file, kb: (await stat(path)).size / 1024 });
+      if (existsSync(path)) assets.push({ asset: names.get(name) ?? name, file, kb: (await stat(path)).size / 1024 });
     }
   }
   return assets;

@@ -1,6 +1,7 @@
 /**
  * The monthly AWS bill of watching `tenants` every `intervalMinutes`, from measured figures, next
- * to CloudWatch Synthetics and Checkly list prices for the same work. Pure: prices and measured
+ * to CloudWatch Synthetics and Checkly list prices for the same work. A tenant run is one tenant
+ * probed once (all its checks); the competitors are priced at one run per tenant run. Pure: prices and measured
  * inputs in, every line item with its arithmetic out (bench/README.md prints them).
  */
 
@@ -41,14 +42,14 @@ export interface CostInputs {
   lambdaMemoryMb: number;
   /** Tenants per probe invocation (the SQS batch size). */
   tenantsPerInvocation: number;
-  /** Probe-Lambda wall seconds per tenant-check (measured sweep wall time / tenants). */
-  probeSecondsPerTenantCheck: number;
+  /** Probe-Lambda wall seconds per tenant run (measured sweep wall time / tenants). */
+  probeSecondsPerTenantRun: number;
   /**
-   * CPU seconds per tenant-check (measured on a full core). Lambda gives a function
+   * CPU seconds per tenant run (measured on a full core). Lambda gives a function
    * memory/1769 MB of a vCPU, so a small function is CPU-bound: it is billed at least
-   * cpu × 1769 / memory seconds per tenant-check.
+   * cpu × 1769 / memory seconds per tenant run.
    */
-  probeCpuSecondsPerTenantCheck: number;
+  probeCpuSecondsPerTenantRun: number;
   /** Billed sweep-Lambda seconds per sweep (platform checks, tenant list, SQS sends). */
   sweepSecondsPerSweep: number;
   /** INIT seconds of a cold start (measured import time), billed by Lambda. */
@@ -69,8 +70,8 @@ export interface CostInputs {
   /** Custom metrics (per check and status, never per tenant). */
   customMetrics: number;
   alarms: number;
-  /** Log bytes ingested per tenant-check, and per invocation (START/END/REPORT lines, summaries). */
-  logBytesPerTenantCheck: number;
+  /** Log bytes ingested per tenant run, and per invocation (START/END/REPORT lines, summaries). */
+  logBytesPerTenantRun: number;
   logBytesPerInvocation: number;
   /** SQS requests per month the event source mapping spends long-polling an empty queue. */
   sqsIdlePollRequestsMonth: number;
@@ -86,7 +87,7 @@ export interface LineItem {
 export interface CostBreakdown {
   tenants: number;
   sweepsPerMonth: number;
-  tenantChecksPerMonth: number;
+  tenantRunsPerMonth: number;
   invocationsPerMonth: number;
   items: LineItem[];
   totalUsd: number;
@@ -106,17 +107,17 @@ export function monthlyCost(inputs: CostInputs, prices: Prices = PRICES): CostBr
   const items: LineItem[] = [];
   const add = (item: string, value: number, arithmetic: string) => items.push({ item, usd: value, arithmetic });
 
-  const cpuBoundS = (inputs.probeCpuSecondsPerTenantCheck * MB_PER_VCPU) / inputs.lambdaMemoryMb;
-  const probeS = Math.max(inputs.probeSecondsPerTenantCheck, cpuBoundS);
+  const cpuBoundS = (inputs.probeCpuSecondsPerTenantRun * MB_PER_VCPU) / inputs.lambdaMemoryMb;
+  const probeS = Math.max(inputs.probeSecondsPerTenantRun, cpuBoundS);
   const probeGbS = checks * probeS * gb;
   const why =
-    cpuBoundS > inputs.probeSecondsPerTenantCheck
-      ? `CPU-bound: ${fmt(inputs.probeCpuSecondsPerTenantCheck)} CPU-s × ${MB_PER_VCPU}/${inputs.lambdaMemoryMb} MB > ${fmt(inputs.probeSecondsPerTenantCheck)} s wall`
-      : `wall ${fmt(inputs.probeSecondsPerTenantCheck)} s ≥ CPU-bound ${fmt(cpuBoundS)} s`;
+    cpuBoundS > inputs.probeSecondsPerTenantRun
+      ? `CPU-bound: ${fmt(inputs.probeCpuSecondsPerTenantRun)} CPU-s × ${MB_PER_VCPU}/${inputs.lambdaMemoryMb} MB > ${fmt(inputs.probeSecondsPerTenantRun)} s wall`
+      : `wall ${fmt(inputs.probeSecondsPerTenantRun)} s ≥ CPU-bound ${fmt(cpuBoundS)} s`;
   add(
     'Lambda probe compute',
     probeGbS * prices.lambdaGbSecondArm,
-    `${fmt(checks)} tenant-checks × ${fmt(probeS)} s (${why}) × ${fmt(gb)} GB = ${fmt(probeGbS)} GB-s × $${prices.lambdaGbSecondArm}`,
+    `${fmt(checks)} tenant runs × ${fmt(probeS)} s (${why}) × ${fmt(gb)} GB = ${fmt(probeGbS)} GB-s × $${prices.lambdaGbSecondArm}`,
   );
   // Containers in use: at most the event source's concurrency, at most one per invocation.
   const containers = Math.min(inputs.probeContainers, invocations / sweeps);
@@ -172,11 +173,11 @@ export function monthlyCost(inputs: CostInputs, prices: Prices = PRICES): CostBr
     inputs.customMetrics * prices.cloudwatchPerMetricMonth + inputs.alarms * prices.cloudwatchPerAlarmMonth,
     `${inputs.customMetrics} custom metrics × $${prices.cloudwatchPerMetricMonth} + ${inputs.alarms} alarms × $${prices.cloudwatchPerAlarmMonth}`,
   );
-  const logGb = (checks * inputs.logBytesPerTenantCheck + (invocations + sweeps) * inputs.logBytesPerInvocation) / 1e9;
+  const logGb = (checks * inputs.logBytesPerTenantRun + (invocations + sweeps) * inputs.logBytesPerInvocation) / 1e9;
   add(
     'CloudWatch Logs ingestion',
     logGb * prices.cloudwatchLogsPerGbIngested,
-    `(${fmt(checks)} × ${fmt(inputs.logBytesPerTenantCheck)} B + ${fmt(invocations + sweeps)} × ${fmt(inputs.logBytesPerInvocation)} B) = ${fmt(logGb)} GB × $${prices.cloudwatchLogsPerGbIngested}`,
+    `(${fmt(checks)} × ${fmt(inputs.logBytesPerTenantRun)} B + ${fmt(invocations + sweeps)} × ${fmt(inputs.logBytesPerInvocation)} B) = ${fmt(logGb)} GB × $${prices.cloudwatchLogsPerGbIngested}`,
   );
   add(
     'EventBridge Scheduler',
@@ -188,7 +189,7 @@ export function monthlyCost(inputs: CostInputs, prices: Prices = PRICES): CostBr
   return {
     tenants: inputs.tenants,
     sweepsPerMonth: sweeps,
-    tenantChecksPerMonth: checks,
+    tenantRunsPerMonth: checks,
     invocationsPerMonth: invocations,
     items,
     totalUsd: total,
@@ -205,7 +206,7 @@ export function costTable(cost: CostBreakdown): string {
     '| --- | ---: | --- |',
     ...rows,
     `| **total** | **${usd(cost.totalUsd)}** | |`,
-    `| CloudWatch Synthetics (list) | ${usd(cost.cloudwatchSyntheticsUsd)} | ${fmt(cost.tenantChecksPerMonth)} canary runs × $${PRICES.cloudwatchSyntheticsPerRun} |`,
-    `| Checkly (list) | ${usd(cost.checklyUsd)} | ${fmt(cost.tenantChecksPerMonth)} API runs / 10,000 × $${PRICES.checklyPer10kApiRuns} |`,
+    `| CloudWatch Synthetics (list) | ${usd(cost.cloudwatchSyntheticsUsd)} | ${fmt(cost.tenantRunsPerMonth)} canary runs × $${PRICES.cloudwatchSyntheticsPerRun} |`,
+    `| Checkly (list) | ${usd(cost.checklyUsd)} | ${fmt(cost.tenantRunsPerMonth)} API runs / 10,000 × $${PRICES.checklyPer10kApiRuns} |`,
   ].join('\n');
 }

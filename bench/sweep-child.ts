@@ -73,6 +73,8 @@ export interface SweepOutput {
   platformCheckStatusPairs: number;
   /** Statuses of the measured sweep's results. */
   statuses: Record<string, number>;
+  /** Tenant-checks of the measured sweep: tenant results that ran (not skipped). */
+  tenantChecks: number;
   /** A few non-passing results, to see why. */
   notPassing: { checkId: string; tenantId: string | null; status: string; summary: string }[];
   /** Per-tenant longest check duration in the measured sweep, ms: p50, p90, max. */
@@ -176,6 +178,7 @@ try {
     checkStatusPairs: new Set(report.results.map((r) => `${r.checkId} ${r.status}`)).size,
     platformCheckStatusPairs: new Set(platformReport.results.map((r) => `${r.checkId} ${r.status}`)).size,
     statuses,
+    tenantChecks: report.results.filter((r) => r.tenantId !== null && r.status !== 'skipped').length,
     notPassing: report.results
       .filter((result) => result.status !== 'pass')
       .slice(0, 5)

@@ -74,6 +74,10 @@ export function countStatements(sql: string): number {
   return pending ? count + 1 : count;
 }
 
+/** Setting names and values safe to inline in SQL text (no quote, backslash or space can occur). */
+const INLINE_NAME = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*$/;
+const INLINE_VALUE = /^[A-Za-z0-9_.:@-]{0,200}$/;
+
 export function createPgPort(options: PgPortOptions): PgPort {
   let statements = 0;
   let roundTrips = 0;
@@ -115,13 +119,21 @@ export function createPgPort(options: PgPortOptions): PgPort {
         },
       };
       try {
-        await session.query(
-          transaction.role === null ? 'BEGIN' : `BEGIN; SET LOCAL ROLE ${quoteIdent(transaction.role)}`,
-        );
+        const begin = transaction.role === null ? 'BEGIN' : `BEGIN; SET LOCAL ROLE ${quoteIdent(transaction.role)}`;
         const settings = Object.entries(transaction.settings ?? {});
-        if (settings.length > 0) {
-          const calls = settings.map((_, i) => `set_config($${i * 2 + 1}, $${i * 2 + 2}, true)`).join(', ');
-          await session.query(`SELECT ${calls}`, settings.flat());
+        if (
+          settings.length > 0 &&
+          settings.every(([name, value]) => INLINE_NAME.test(name) && INLINE_VALUE.test(value))
+        ) {
+          // Plain names and values (tenant ids): one round trip for BEGIN, the role and the context.
+          const calls = settings.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ');
+          await session.query(`${begin}; SELECT ${calls}`);
+        } else {
+          await session.query(begin);
+          if (settings.length > 0) {
+            const calls = settings.map((_, i) => `set_config($${i * 2 + 1}, $${i * 2 + 2}, true)`).join(', ');
+            await session.query(`SELECT ${calls}`, settings.flat());
+          }
         }
         return await work(session);
       } finally {

@@ -7,8 +7,8 @@ const base: CostInputs = {
   hoursPerMonth: 730,
   lambdaMemoryMb: 1024,
   tenantsPerInvocation: 10,
-  probeSecondsPerTenantCheck: 0.1,
-  probeCpuSecondsPerTenantCheck: 0.001,
+  probeSecondsPerTenantRun: 0.1,
+  probeCpuSecondsPerTenantRun: 0.001,
   sweepSecondsPerSweep: 1,
   coldStartSeconds: 0,
   probeContainers: 10,
@@ -18,7 +18,7 @@ const base: CostInputs = {
   secretCacheSeconds: 300,
   customMetrics: 0,
   alarms: 0,
-  logBytesPerTenantCheck: 0,
+  logBytesPerTenantRun: 0,
   logBytesPerInvocation: 0,
   sqsIdlePollRequestsMonth: 0,
 };
@@ -26,14 +26,14 @@ const base: CostInputs = {
 const item = (cost: ReturnType<typeof monthlyCost>, name: string) => cost.items.find((line) => line.item === name)!;
 
 describe('monthlyCost', () => {
-  it('counts sweeps, tenant-checks and invocations of a 730-hour month', () => {
+  it('counts sweeps, tenant runs and invocations of a 730-hour month', () => {
     const cost = monthlyCost(base);
     expect(cost.sweepsPerMonth).toBe(8760);
-    expect(cost.tenantChecksPerMonth).toBe(8_760_000);
+    expect(cost.tenantRunsPerMonth).toBe(8_760_000);
     expect(cost.invocationsPerMonth).toBe(876_000);
   });
 
-  it('bills Lambda compute as tenant-checks × seconds × GB at the arm64 rate', () => {
+  it('bills Lambda compute as tenant runs × seconds × GB at the arm64 rate', () => {
     const cost = monthlyCost(base);
     // 8.76 M × 0.1 s × 1 GB = 876,000 GB-s
     expect(item(cost, 'Lambda probe compute').usd).toBeCloseTo(876_000 * PRICES.lambdaGbSecondArm, 6);
@@ -43,19 +43,22 @@ describe('monthlyCost', () => {
 
   it('scales waiting linearly: half the seconds, half the compute', () => {
     const full = item(monthlyCost(base), 'Lambda probe compute').usd;
-    const half = item(monthlyCost({ ...base, probeSecondsPerTenantCheck: 0.05 }), 'Lambda probe compute').usd;
+    const half = item(monthlyCost({ ...base, probeSecondsPerTenantRun: 0.05 }), 'Lambda probe compute').usd;
     expect(half).toBeCloseTo(full / 2, 9);
   });
 
   it('bills a CPU-bound function for its CPU time scaled to its share of a vCPU', () => {
     // 0.05 CPU-s at 256 MB: 0.05 × 1769 / 256 = 0.3455 s > 0.1 s wall
-    const cost = monthlyCost({ ...base, lambdaMemoryMb: 256, probeCpuSecondsPerTenantCheck: 0.05 });
+    const cost = monthlyCost({ ...base, lambdaMemoryMb: 256, probeCpuSecondsPerTenantRun: 0.05 });
     const seconds = (0.05 * MB_PER_VCPU) / 256;
-    expect(item(cost, 'Lambda probe compute').usd).toBeCloseTo(8_760_000 * seconds * 0.25 * PRICES.lambdaGbSecondArm, 6);
+    expect(item(cost, 'Lambda probe compute').usd).toBeCloseTo(
+      8_760_000 * seconds * 0.25 * PRICES.lambdaGbSecondArm,
+      6,
+    );
     expect(item(cost, 'Lambda probe compute').arithmetic).toContain('CPU-bound');
   });
 
-  it('prices the competitors per tenant-check', () => {
+  it('prices the competitors per tenant run', () => {
     const cost = monthlyCost(base);
     expect(cost.cloudwatchSyntheticsUsd).toBeCloseTo(8_760_000 * 0.0012, 6);
     expect(cost.checklyUsd).toBeCloseTo(876 * 2, 6);
@@ -70,7 +73,7 @@ describe('monthlyCost', () => {
       coldStartSeconds: 0.5,
       customMetrics: 10,
       alarms: 3,
-      logBytesPerTenantCheck: 1000,
+      logBytesPerTenantRun: 1000,
       sqsIdlePollRequestsMonth: 1_000_000,
     });
     expect(item(cost, 'DynamoDB state (on-demand)').usd).toBeCloseTo(
