@@ -34,8 +34,11 @@ export interface SandboxFault {
   description: string;
   target: 'platform' | 'one-tenant' | 'every-tenant';
   expect: readonly FaultExpectation[];
-  /** The fault can only be caused on a real PostgreSQL server (PGlite has one backend). */
-  requires?: 'postgres';
+  /**
+   * What the sandbox needs to cause the fault: a real PostgreSQL server (PGlite has one
+   * backend), or HTTPS (openssl to make certificates).
+   */
+  requires?: 'postgres' | 'tls';
 }
 
 /** What a fault's `apply`/`revert` and `sql` can reach. */
@@ -44,6 +47,8 @@ export interface FaultContext {
   roles: SchemaRoles;
   tenants: TenantDirectory;
   queue: JobQueue;
+  /** Which certificate the HTTPS receiver shows (throws on a plain-HTTP sandbox). */
+  useCertificate(which: 'healthy' | 'expiring-soon'): void;
   /** The secret the canary holds for a tenant (the one the receiver stores when healthy). */
   canarySecret(tenantId: string): string;
 }
@@ -169,6 +174,17 @@ const DEFINITIONS = [
     target: 'every-tenant',
     expect: [expectation('webhook.stale_timestamp_rejected', 'P1', 'all')],
     effect: { receiver: { checkReplayWindow: false } },
+  },
+  {
+    name: 'certificate-expiring',
+    description: 'The HTTPS receiver presents a certificate with 3 days left (the canary wants 14).',
+    target: 'platform',
+    requires: 'tls',
+    expect: [expectation('api.tls_certificate', 'P2', 'platform')],
+    effect: {
+      apply: async (ctx) => ctx.useCertificate('expiring-soon'),
+      revert: async (ctx) => ctx.useCertificate('healthy'),
+    },
   },
   {
     name: 'rls-disabled',

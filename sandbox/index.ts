@@ -24,6 +24,7 @@ import { type Receiver, startReceiver } from './receiver.ts';
 import { CONTEXT_FUNCTION, ENHANCEMENT_TEXT_COLUMN, TENANT_SETTING, TENANT_TABLES } from './schema.ts';
 import { seedDatabase } from './seed.ts';
 import { sandboxTenants, seedTenants, TenantDirectory } from './tenants.ts';
+import { sandboxTls } from './tls.ts';
 import { EnhancementWorker } from './worker.ts';
 
 export {
@@ -53,6 +54,8 @@ export interface SandboxOptions {
   workerLatencyMs?: { min: number; max: number };
   /** Jobs the worker processes at once (benchmarks raise it so the canary, not the worker, is measured). @default 8 */
   workerConcurrency?: number;
+  /** Serve HTTPS with a private CA (needs openssl on PATH; otherwise HTTP). @default true */
+  tls?: boolean;
   /** Diagnostic lines (never secrets). @default silent */
   log?: (line: string) => void;
 }
@@ -63,7 +66,7 @@ export interface Sandbox {
   /** A canary config (functions/core/config.ts) pointing at this sandbox. */
   config: ConfigInput;
   tenants: readonly { tenantId: string; secret: string }[];
-  info: { database: 'pglite' | 'postgres'; redis: 'redis-server' | 'url' | 'memory' };
+  info: { database: 'pglite' | 'postgres'; redis: 'redis-server' | 'url' | 'memory'; tls: boolean };
   faults(): readonly SandboxFaultName[];
   /** Switches to exactly these faults (reverting the others). */
   setFaults(faults: readonly SandboxFaultName[]): Promise<void>;
@@ -109,14 +112,20 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
 
   try {
-    const [dbResult, queueResult] = await Promise.allSettled([
+    const [dbResult, queueResult, tlsResult] = await Promise.allSettled([
       startDatabase({ databaseUrl: options.databaseUrl, log }),
       openQueue({ redis: options.redis ?? 'auto', log }),
+      options.tls === false ? Promise.resolve(undefined) : sandboxTls(log),
     ]);
     if (queueResult.status === 'fulfilled') cleanups.push(() => queueResult.value.close());
     if (dbResult.status === 'fulfilled') cleanups.push(() => dbResult.value.stop());
     if (dbResult.status === 'rejected') throw dbResult.reason;
     if (queueResult.status === 'rejected') throw queueResult.reason;
+    if (tlsResult.status === 'rejected') throw tlsResult.reason;
+    const tls = tlsResult.value;
+    let certificate: 'healthy' | 'expiring-soon' = 'healthy';
+    const material = () => (tls === undefined ? undefined : certificate === 'healthy' ? tls.healthy : tls.expiringSoon);
+    let receiver: Receiver | undefined;
     const db: SandboxDatabase = dbResult.value;
     const queue: JobQueue = queueResult.value;
 
@@ -132,6 +141,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         roles: db.roles,
         tenants: directory,
         queue,
+        useCertificate: (which) => {
+          if (tls === undefined)
+            throw new Error('the sandbox speaks plain HTTP (no openssl): no certificate to change');
+          certificate = which;
+          const next = material();
+          if (receiver !== undefined && next !== undefined) receiver.setCertificate(next);
+        },
         canarySecret: (tenantId) => {
           const secret = secrets.get(tenantId);
           if (secret === undefined) throw new Error(`the sandbox has no tenant ${tenantId}`);
@@ -158,7 +174,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const runningWorker = worker;
     cleanups.push(() => runningWorker.stop());
 
-    const receiver: Receiver = await startReceiver({
+    const tlsMaterial = material();
+    receiver = await startReceiver({
+      ...(tlsMaterial === undefined ? {} : { tls: tlsMaterial }),
       db,
       queue,
       tenants: directory,
@@ -166,10 +184,11 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       behaviour: () => behaviour.receiver,
       log,
     });
-    cleanups.push(() => receiver.stop());
+    const runningReceiver = receiver;
+    cleanups.push(() => runningReceiver.stop());
 
     const config: ConfigInput = {
-      platform: { baseUrl: receiver.baseUrl, signatureFormat },
+      platform: { baseUrl: receiver.baseUrl, signatureFormat, ...(tls === undefined ? {} : { caFile: tls.caFile }) },
       database: {
         url: db.canary.url,
         appRole: db.canary.appRole,
@@ -185,7 +204,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       tenants: tenants.map((tenant) => ({ tenantId: tenant.tenantId, signingSecret: { value: tenant.secret } })),
       synthetic: { ticketPrefix: SYNTHETIC_PREFIX },
       thresholds: {
-        requestTimeoutMs: 2_000,
+        // Loopback answers in milliseconds; the slack is for a loaded CI machine, not the platform.
+        requestTimeoutMs: 5_000,
         roundTripDegradedS: SANDBOX_ROUND_TRIP.degradedS,
         roundTripTimeoutS: SANDBOX_ROUND_TRIP.timeoutS,
         dbConnectionsMaxRatio: SANDBOX_CONNECTIONS_MAX_RATIO,
@@ -209,7 +229,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       baseUrl: receiver.baseUrl,
       config,
       tenants: tenants.map(({ tenantId, secret }) => ({ tenantId, secret })),
-      info: { database: db.kind, redis: queue.kind },
+      info: { database: db.kind, redis: queue.kind, tls: tls !== undefined },
       faults: () => switchboard.active(),
       setFaults: async (faults) => {
         if (stopped !== undefined) throw new Error('the sandbox is stopped');

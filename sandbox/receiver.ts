@@ -5,13 +5,15 @@
  * bytes, created_at inside the replay window, then LPUSH.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { type SignatureFormat, verifySignature } from '../functions/core/signing.ts';
 import type { SandboxDatabase } from './db.ts';
 import { parseWebhookPayload } from './payload.ts';
 import type { JobQueue } from './queue.ts';
 import type { TenantDirectory } from './tenants.ts';
+import type { TlsMaterial } from './tls.ts';
 
 /** How the receiver behaves; faults change it (see faults.ts). */
 export interface ReceiverBehaviour {
@@ -48,10 +50,14 @@ export interface ReceiverOptions {
   log: (line: string) => void;
   /** @default Date.now */
   now?: () => number;
+  /** Serve HTTPS with this key and certificate (PEM); absent: plain HTTP. */
+  tls?: TlsMaterial;
 }
 
 export interface Receiver {
   baseUrl: string;
+  /** HTTPS only: the certificate new connections are shown from now on. */
+  setCertificate(material: TlsMaterial): void;
   /** Closes the server and every connection, including held ones. Idempotent. */
   stop(): Promise<void>;
 }
@@ -234,7 +240,8 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     return found.handle();
   }
 
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 });
+  const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
+  const server: HttpServer = options.tls ? createHttpsServer({ ...timeouts, ...options.tls }) : createServer(timeouts);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -270,12 +277,16 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
   });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  const baseUrl = `http://127.0.0.1:${port}`;
+  const baseUrl = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   log(`receiver: listening on ${baseUrl}`);
 
   let stopped: Promise<void> | undefined;
   return {
     baseUrl,
+    setCertificate: (material) => {
+      if (!(server instanceof HttpsServer)) throw new Error('the receiver speaks plain HTTP: no certificate to set');
+      server.setSecureContext(material);
+    },
     stop: () => {
       stopped ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -83,10 +83,16 @@ export async function runDrills(
     for (const fault of names) {
       if (signal?.aborted) break;
       const definition = SANDBOX_FAULTS.find((f) => f.name === fault);
-      if (definition?.requires === 'postgres' && sandbox.info.database !== 'postgres') {
+      const cannot =
+        definition?.requires === 'postgres' && sandbox.info.database !== 'postgres'
+          ? 'needs a real PostgreSQL server (PGlite has one backend): drill with --sandbox-database URL'
+          : definition?.requires === 'tls' && !sandbox.info.tls
+            ? 'needs the sandbox on HTTPS, and there is no openssl on PATH to make its certificates'
+            : undefined;
+      if (cannot !== undefined) {
         const row: DrillRow = {
           fault,
-          skipped: 'needs a real PostgreSQL server (PGlite has one backend): drill with --sandbox-database URL',
+          skipped: cannot,
           expected: [],
           got: [],
           missing: [],

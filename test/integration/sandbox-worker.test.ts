@@ -71,7 +71,7 @@ describe('the worker under switchable faults', () => {
     await seedDatabase({ query: (sql, params) => db.admin(sql, params) }, seedTenants(tenants, key));
     const directory = new TenantDirectory(db, key);
     switchboard = new FaultSwitchboard<string>(
-      { db, roles: db.roles, tenants: directory, queue, canarySecret: () => '' },
+      { db, roles: db.roles, tenants: directory, queue, useCertificate: () => {}, canarySecret: () => '' },
       (next) => {
         behaviour = next;
         worker?.notify();

@@ -165,7 +165,7 @@ describe('the fault table', () => {
       'replay-window-off',
     ]);
     // The data-plane faults and their exact expectations are pinned in test/drills/drill.test.ts.
-    expect(names.length).toBe(22);
+    expect(names.length).toBe(23);
     for (const fault of SANDBOX_FAULTS) {
       expect(fault.expect.length).toBeGreaterThan(0);
       for (const expectation of fault.expect) expect(CHECK_IDS).toContain(expectation.checkId);
@@ -194,8 +194,10 @@ describe.each(BACKENDS)('the sandbox on $backend', ({ backend, databaseUrl }) =>
 
   beforeAll(async () => {
     handlesBefore = openHandles();
+    // Plain HTTP: these tests speak to the receiver with fetch; HTTPS has its own test below.
     sandbox = await startSandbox({
       databaseUrl,
+      tls: false,
       workerLatencyMs: { min: 40, max: 120 },
       log: (line) => logLines.push(line),
     });
@@ -622,6 +624,7 @@ describe('a sandbox demanding bare hex signatures, queueing in memory', () => {
   beforeAll(async () => {
     sandbox = await startSandbox({
       signatureFormat: 'hex',
+      tls: false,
       redis: 'memory',
       tenantCount: 5,
       workerLatencyMs: { min: 10, max: 20 },
@@ -634,7 +637,7 @@ describe('a sandbox demanding bare hex signatures, queueing in memory', () => {
 
   it('names tenants beyond the third, omits Redis from the config and completes a round trip', async () => {
     const config = parseConfig(sandbox.config);
-    expect(sandbox.info).toEqual({ database: 'pglite', redis: 'memory' });
+    expect(sandbox.info).toEqual({ database: 'pglite', redis: 'memory', tls: false });
     expect(config.redis).toBeUndefined();
     expect(config.platform.signatureFormat).toBe('hex');
     expect(sandbox.tenants.map((t) => t.tenantId)).toEqual([
@@ -649,5 +652,46 @@ describe('a sandbox demanding bare hex signatures, queueing in memory', () => {
     expect((await postSigned(sandbox, body, { format: 'hex' })).status).toBe(202);
     const row = await waitForHistory(config, 'tenant-005', String(body.ticket_id), (r) => r.status === 'completed');
     expect(row.llm_output).toContain(String(body.ticket_id));
+  });
+});
+
+describe('the sandbox on HTTPS', () => {
+  it('serves a certificate from its private CA that the config trusts, and can switch to one about to expire', async () => {
+    if (findOnPath('openssl', process.env.PATH) === undefined) {
+      if (process.env.CI === 'true') throw new Error('CI=true but openssl is not on PATH');
+      return;
+    }
+    const { Agent, fetch: undiciFetch } = await import('undici');
+    const { readFile } = await import('node:fs/promises');
+    const { connect } = await import('node:tls');
+    const sandbox = await startSandbox({ redis: 'memory' });
+    const agent = new Agent({ connect: { ca: [await readFile(sandbox.config.platform.caFile as string, 'utf8')] } });
+    const daysLeft = async () => {
+      const url = new URL(sandbox.baseUrl);
+      const cert = await new Promise<{ valid_to: string }>((resolve, reject) => {
+        const socket = connect({ host: url.hostname, port: Number(url.port), rejectUnauthorized: false }, () => {
+          resolve(socket.getPeerCertificate());
+          socket.end();
+        });
+        socket.once('error', reject);
+      });
+      return (Date.parse(cert.valid_to) - Date.now()) / 86_400_000;
+    };
+    try {
+      expect(sandbox.info.tls).toBe(true);
+      expect(sandbox.baseUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
+      const health = await undiciFetch(`${sandbox.baseUrl}/health`, { dispatcher: agent });
+      expect(health.status).toBe(200);
+      expect(await daysLeft()).toBeGreaterThan(30);
+      await sandbox.setFaults(['certificate-expiring']);
+      expect(await daysLeft()).toBeLessThan(3.01);
+      await sandbox.setFaults([]);
+      expect(await daysLeft()).toBeGreaterThan(30);
+      // Untrusted without the CA: the canary's caFile is what makes it pass.
+      await expect(fetch(`${sandbox.baseUrl}/health`)).rejects.toThrow();
+    } finally {
+      await agent.close();
+      await sandbox.stop();
+    }
   });
 });
