@@ -148,6 +148,24 @@ describe("the issue's series: acme-corp's stored secret mismatched, then fixed",
     expect(record).toMatchObject({ phase: 'ok', tier: null, pending: [] });
   });
 
+  it('exactly as the issue writes it: on twice, off three times gives nothing, firing, nothing, resolved, nothing', async () => {
+    const state = fresh('state');
+    const seen: AlertSummary[][] = [];
+    try {
+      await sandbox.setFaults(['secret-mismatch']);
+      for (const i of [0, 1])
+        seen.push((await run(['--config', configFile, '--state', state, '--now', at(i)])).report.alerts);
+      await sandbox.setFaults([]);
+      for (const i of [2, 3, 4])
+        seen.push((await run(['--config', configFile, '--state', state, '--now', at(i)])).report.alerts);
+    } finally {
+      await sandbox.setFaults([]);
+    }
+    const firing = alert('firing', 'P1', 'webhook.signed_accepted', 'acme-corp');
+    const resolved = alert('resolved', 'P1', 'webhook.signed_accepted', 'acme-corp');
+    expect(seen).toEqual([[], [firing], [], [resolved], []]);
+  });
+
   it('without --state every run is judged alone: a P1 never fires', async () => {
     try {
       await sandbox.setFaults(['secret-mismatch']);
