@@ -90,7 +90,13 @@ export function createMemoryStateStore(initial: Iterable<[string, VersionedIncid
 
 export type StateStoreSpec =
   | { kind: 'memory' }
-  | { kind: 'file'; path: string; resolvedTtlDays?: number }
+  | {
+      kind: 'file';
+      path: string;
+      resolvedTtlDays?: number;
+      /** The clock that ages resolved incidents (a replay with `--now` passes its own). */
+      now?: () => Date;
+    }
   | {
       kind: 'dynamodb';
       tableName: string;
@@ -106,7 +112,11 @@ export async function openStateStore(spec: StateStoreSpec): Promise<AlertStateSt
       return createMemoryStateStore();
     case 'file': {
       const { createFileStateStore } = await import('./state-file.ts');
-      return createFileStateStore({ path: spec.path, resolvedTtlDays: spec.resolvedTtlDays });
+      return createFileStateStore({
+        path: spec.path,
+        resolvedTtlDays: spec.resolvedTtlDays,
+        ...(spec.now ? { now: spec.now } : {}),
+      });
     }
     case 'dynamodb': {
       const { createDynamoStateStore } = await import('./state-dynamodb.ts');
