@@ -5,10 +5,11 @@
  */
 import type { SecretResolver } from './adapters/secrets.ts';
 import type { EnqueueOutcome, TenantQueue } from './adapters/sqs.ts';
+import { type SweepLedger, sweepIdAt } from './adapters/sweep-ledger.ts';
 import type { SkippedTenant, TenantSource } from './adapters/tenant-source.ts';
 import { CATALOG, type CheckId } from './core/catalog.ts';
 import type { Config } from './core/config.ts';
-import type { Report } from './core/types.ts';
+import type { CheckResult, Report } from './core/types.ts';
 import type { Ports } from './probes/types.ts';
 import { runChecks } from './run.ts';
 
@@ -20,10 +21,17 @@ export interface SweepInput {
   secrets: SecretResolver;
   tenantSource: TenantSource;
   queue: TenantQueue;
+  /** Where the probes report back, so the whole sweep is judged at once. */
+  ledger: SweepLedger;
   signal?: AbortSignal;
 }
 
 export interface SweepOutcome {
+  sweepId: string;
+  /** Earlier sweeps still unjudged (a tenant never reported): the caller judges them now. */
+  unjudged: string[];
+  /** The ledger could not be used: this sweep's tenant results will not be judged. */
+  ledgerError?: Error;
   /** The platform checks' report (tenant checks run in the probes). */
   report: Report;
   /** Tenants handed to the queue, or an error if the tenant list could not be read. */
@@ -37,20 +45,35 @@ export interface SweepOutcome {
  */
 export async function runSweep(input: SweepInput): Promise<SweepOutcome> {
   const { config } = input;
-  const fanOut = (async (): Promise<Pick<SweepOutcome, 'tenants' | 'enqueue'>> => {
+  const sweepId = sweepIdAt(input.ports.now());
+  const fanOut = (async (): Promise<Omit<SweepOutcome, 'report' | 'sweepId'>> => {
     let listing: Awaited<ReturnType<TenantSource['list']>>;
     try {
       listing = await input.tenantSource.list();
     } catch (error) {
       return {
-        tenants: { ok: false, error: error instanceof Error ? error : new Error(String(error)) },
+        tenants: { ok: false, error: asError(error) },
         enqueue: { sent: 0, failed: [] },
+        unjudged: [],
       };
     }
     const tenantIds = listing.tenants.map((tenant) => tenant.tenantId);
-    const runId = `sweep-${input.ports.now().toISOString()}`;
-    const enqueue = await input.queue.send(tenantIds.map((tenantId) => ({ tenantId, runId })));
-    return { tenants: { ok: true, tenantIds, skipped: listing.skipped }, enqueue };
+    let unjudged: string[] = [];
+    let ledgerError: Error | undefined;
+    try {
+      unjudged = await input.ledger.pendingBefore(sweepId);
+      // Opened before any message is sent: the first probe to report finds it.
+      if (tenantIds.length > 0) await input.ledger.open(sweepId, tenantIds.length, input.ports.now());
+    } catch (error) {
+      ledgerError = asError(error);
+    }
+    const enqueue = await input.queue.send(tenantIds.map((tenantId) => ({ tenantId, runId: sweepId })));
+    return {
+      tenants: { ok: true, tenantIds, skipped: listing.skipped },
+      enqueue,
+      unjudged,
+      ...(ledgerError ? { ledgerError } : {}),
+    };
   })();
   // Platform probes use the first tenant as a positive control; only its secret is read.
   const report = await runChecks({
@@ -60,7 +83,20 @@ export async function runSweep(input: SweepInput): Promise<SweepOutcome> {
     filters: { checkIds: PLATFORM_CHECKS },
     ...(input.signal ? { signal: input.signal } : {}),
   });
-  return { report, ...(await fanOut) };
+  return { sweepId, report, ...(await fanOut) };
+}
+
+/** Every result a sweep's probes recorded, and the tenants they cover: one run, for the alert policy. */
+export async function collectSweep(
+  ledger: SweepLedger,
+  sweepId: string,
+): Promise<{ results: CheckResult[]; tenants: string[] }> {
+  const parts = await ledger.results(sweepId);
+  return { results: parts.flatMap((part) => part.results), tenants: parts.map((part) => part.tenantId) };
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** The tenant asked for is not among the canary's tenants (config, or the tenant source). */

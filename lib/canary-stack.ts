@@ -22,6 +22,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { STATE_TABLE } from '../functions/adapters/state-dynamodb.ts';
+import { SWEEP_TABLE } from '../functions/adapters/sweep-ledger.ts';
 import { LAMBDA_ENV } from '../functions/core/lambda-env.ts';
 import { TIERS, type Tier } from '../functions/core/types.ts';
 import { CanaryFunction, writeEmbedDir } from './canary-function.ts';
@@ -37,6 +38,7 @@ export interface TenantCanaryStackProps extends StackProps {
 export class TenantCanaryStack extends Stack {
   readonly topics: Record<Tier, sns.Topic>;
   readonly stateTable: dynamodb.Table;
+  readonly sweepTable: dynamodb.Table;
   readonly queue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly sweep: CanaryFunction;
@@ -93,6 +95,16 @@ export class TenantCanaryStack extends Stack {
       removalPolicy: RemovalPolicy.RETAIN,
     });
 
+    // Each sweep's tenant results, so the probe that completes a sweep can judge it whole (a day's TTL).
+    this.sweepTable = new dynamodb.Table(this, 'SweepResults', {
+      partitionKey: { name: SWEEP_TABLE.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: SWEEP_TABLE.sortKey, type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      timeToLiveAttribute: SWEEP_TABLE.ttlAttribute,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
     this.deadLetterQueue = new sqs.Queue(this, 'ProbeDeadLetters', {
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
@@ -122,6 +134,7 @@ export class TenantCanaryStack extends Stack {
 
     const sharedEnvironment: Record<string, string> = {
       [LAMBDA_ENV.stateTable]: this.stateTable.tableName,
+      [LAMBDA_ENV.sweepTable]: this.sweepTable.tableName,
       ...Object.fromEntries(TIERS.map((tier) => [LAMBDA_ENV.topic[tier], this.topics[tier].topicArn])),
     };
     const retention = deployment.logRetentionDays as logs.RetentionDays;
@@ -180,6 +193,13 @@ export class TenantCanaryStack extends Stack {
           sid: 'AlertState',
           actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
           resources: [this.stateTable.tableArn],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'SweepResults',
+          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+          resources: [this.sweepTable.tableArn],
         }),
       );
       role.addToPrincipalPolicy(

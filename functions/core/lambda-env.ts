@@ -2,6 +2,7 @@
 export const LAMBDA_ENV = {
   configFile: 'CANARY_CONFIG_FILE',
   stateTable: 'CANARY_STATE_TABLE',
+  sweepTable: 'CANARY_SWEEP_TABLE',
   queueUrl: 'CANARY_TENANT_QUEUE_URL',
   topic: { P0: 'CANARY_TOPIC_P0', P1: 'CANARY_TOPIC_P1', P2: 'CANARY_TOPIC_P2', P3: 'CANARY_TOPIC_P3' },
 } as const;

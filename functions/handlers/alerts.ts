@@ -9,6 +9,7 @@ import { alertPolicyOptions } from '../core/alert-policy.ts';
 import type { Config } from '../core/config.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { AlertSummary, CheckResult } from '../core/types.ts';
+import { collectSweep } from '../fanout.ts';
 import type { LambdaDeps } from './runtime.ts';
 import { recordAlertMetrics } from './telemetry.ts';
 
@@ -36,6 +37,23 @@ export async function publishAlerts(
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
     logger.error('the alert path failed: alerts of this run are not sent', { error: describe(error) });
     return [];
+  }
+}
+
+/**
+ * Judges a whole sweep: every tenant's recorded results as one run (platform-wide incidents
+ * and the canary's own incidents see all tenants), then forgets the sweep's pending marker.
+ */
+export async function judgeSweep(deps: LambdaDeps, logger: Logger, config: Config, sweepId: string): Promise<void> {
+  try {
+    const ledger = await deps.sweepLedger();
+    const { results, tenants } = await collectSweep(ledger, sweepId);
+    const alerts = await publishAlerts(deps, logger, config, results, tenants);
+    await ledger.close(sweepId);
+    logger.info('sweep judged', { sweepId, tenants: tenants.length, results: results.length, alerts: alerts.length });
+  } catch (error) {
+    deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+    logger.error('the sweep could not be judged: its tenant alerts are not sent', { sweepId, error: describe(error) });
   }
 }
 

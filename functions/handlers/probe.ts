@@ -9,6 +9,7 @@
 
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type {
   Context,
   LambdaFunctionURLEvent,
@@ -18,9 +19,10 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { type Config, ConfigError } from '../core/config.ts';
+import { METRIC } from '../core/telemetry.ts';
 import type { CheckResult, Report } from '../core/types.ts';
 import { probeTenant, UnknownTenantError } from '../fanout.ts';
-import { deadlineSignal, describe, publishAlerts } from './alerts.ts';
+import { deadlineSignal, describe, judgeSweep, publishAlerts } from './alerts.ts';
 import {
   classifyEvent,
   EventError,
@@ -80,7 +82,20 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
   const ports = await deps.openPorts(config);
   const signal = deadlineSignal(context?.getRemainingTimeInMillis());
   const results: CheckResult[] = [];
-  const probed: string[] = [];
+  // Results of messages from no sweep (sent by hand): judged with this batch alone.
+  const unswept: { results: CheckResult[]; tenants: string[] } = { results: [], tenants: [] };
+  const complete = new Set<string>();
+  /** Counts the tenant into its sweep; the probe that completes a sweep judges it. */
+  const report = async (sweepId: string, tenantId: string, tenantResults: readonly CheckResult[], log: Logger) => {
+    try {
+      const ledger = await deps.sweepLedger();
+      if ((await ledger.report(sweepId, tenantId, tenantResults, deps.now())).claimed) complete.add(sweepId);
+    } catch (error) {
+      // The probing itself succeeded: do not make SQS deliver it again for this.
+      metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+      log.error("the tenant's results could not be recorded for its sweep's alerts", { error: describe(error) });
+    }
+  };
   const recordHandler = async (record: SQSRecord): Promise<void> => {
     try {
       await probeRecord(record);
@@ -98,8 +113,9 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
       persistentKeys: { tenantId: message.tenantId, messageId: record.messageId, sweepRunId: message.runId },
     });
     if (!known.has(message.tenantId)) {
-      // Gone since the sweep listed it (deactivated): nothing to retry.
+      // Gone since the sweep listed it (deactivated): nothing to retry, but it counts as reported.
       log.warn('tenant is no longer among the canary tenants; message dropped');
+      if (message.runId !== undefined) await report(message.runId, message.tenantId, [], log);
       return;
     }
     const outcome = await probeTenant({
@@ -110,8 +126,14 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
       ...(signal ? { signal } : {}),
     });
     results.push(...outcome.report.results);
-    probed.push(message.tenantId);
     logTenantReport(log, outcome.report);
+    if (message.runId === undefined) {
+      unswept.results.push(...outcome.report.results);
+      unswept.tenants.push(message.tenantId);
+    } else {
+      // Recorded even when the record fails below: the sweep completes, and a redelivery is not counted twice.
+      await report(message.runId, message.tenantId, outcome.report.results, log);
+    }
     if (outcome.unprobed !== undefined)
       throw new TenantNotProbedError(`tenant ${message.tenantId}: ${outcome.unprobed}`);
   };
@@ -127,8 +149,9 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
   }
   const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
   recordResultMetrics(metrics, results);
-  await publishAlerts(deps, logger, config, results, probed);
-  logger.info('batch done', { records: event.Records.length, failed: failed.size, tenants: probed.length });
+  if (unswept.tenants.length > 0) await publishAlerts(deps, logger, config, unswept.results, unswept.tenants);
+  for (const sweepId of complete) await judgeSweep(deps, logger, config, sweepId);
+  logger.info('batch done', { records: event.Records.length, failed: failed.size, sweepsJudged: complete.size });
   return response;
 }
 

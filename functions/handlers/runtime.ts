@@ -13,6 +13,7 @@ import { createSecretResolver, type SecretResolver } from '../adapters/secrets.t
 import { type AlertPublisher, createSnsPublisherFromConfig } from '../adapters/sns.ts';
 import type { TenantQueue } from '../adapters/sqs.ts';
 import { type AlertStateStore, openStateStore } from '../adapters/state-store.ts';
+import type { SweepLedger } from '../adapters/sweep-ledger.ts';
 import { createTenantSource, type TenantSource } from '../adapters/tenant-source.ts';
 import { type Config, ConfigError, parseConfig } from '../core/config.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../core/lambda-env.ts';
@@ -26,6 +27,7 @@ const required = (name: string) => z.string({ error: `${name} is not set` }).min
 const envSchema = z.object({
   [LAMBDA_ENV.configFile]: z.string().min(1).default(EMBEDDED_CONFIG_FILE),
   [LAMBDA_ENV.stateTable]: required(LAMBDA_ENV.stateTable),
+  [LAMBDA_ENV.sweepTable]: required(LAMBDA_ENV.sweepTable),
   [LAMBDA_ENV.topic.P0]: required(LAMBDA_ENV.topic.P0),
   [LAMBDA_ENV.topic.P1]: required(LAMBDA_ENV.topic.P1),
   [LAMBDA_ENV.topic.P2]: required(LAMBDA_ENV.topic.P2),
@@ -36,6 +38,7 @@ const envSchema = z.object({
 export interface LambdaSettings {
   configPath: string;
   stateTable: string;
+  sweepTable: string;
   topics: Record<(typeof TIERS)[number], string>;
   /** The sweep's queue; the probe has none. */
   queueUrl?: string;
@@ -52,6 +55,7 @@ export function readLambdaSettings(env: Readonly<Record<string, string | undefin
   return {
     configPath: isAbsolute(file) ? file : join(root, file),
     stateTable: values[LAMBDA_ENV.stateTable] as string,
+    sweepTable: values[LAMBDA_ENV.sweepTable] as string,
     topics: Object.fromEntries(TIERS.map((tier) => [tier, values[LAMBDA_ENV.topic[tier]] as string])) as Record<
       (typeof TIERS)[number],
       string
@@ -92,6 +96,8 @@ export interface LambdaDeps {
   openPorts(config: Config): Promise<OpenPorts>;
   tenantSource(config: Config): TenantSource;
   stateStore(): Promise<AlertStateStore>;
+  /** Where probes record results so a whole sweep is judged at once. */
+  sweepLedger(): Promise<SweepLedger>;
   publisher(config: Config): AlertPublisher;
   /** The sweep's fan-out queue. */
   tenantQueue(): Promise<TenantQueue>;
@@ -116,6 +122,7 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
   let config: Promise<Config> | undefined;
   let store: Promise<AlertStateStore> | undefined;
   let queue: Promise<TenantQueue> | undefined;
+  let ledger: Promise<SweepLedger> | undefined;
   let publisher: AlertPublisher | undefined;
   const secrets = createSecretResolver({ env });
   return {
@@ -134,6 +141,13 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
     stateStore() {
       store ??= openStateStore({ kind: 'dynamodb', tableName: settingsOf().stateTable });
       return store;
+    },
+    sweepLedger() {
+      ledger ??= (async () => {
+        const { createSweepLedger } = await import('../adapters/sweep-ledger.ts');
+        return createSweepLedger({ tableName: settingsOf().sweepTable });
+      })();
+      return ledger;
     },
     publisher(current) {
       publisher ??= createSnsPublisherFromConfig(current);

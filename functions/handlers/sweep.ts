@@ -6,11 +6,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { METRIC } from '../core/telemetry.ts';
 import { runSweep } from '../fanout.ts';
-import { deadlineSignal, describe, publishAlerts } from './alerts.ts';
+import { deadlineSignal, describe, judgeSweep, publishAlerts } from './alerts.ts';
 import { createLambdaDeps, type LambdaDeps } from './runtime.ts';
 import { recordResultMetrics, statusCounts } from './telemetry.ts';
 
 export interface SweepSummary {
+  sweepId: string;
   runId: string;
   tenants: number;
   enqueued: number;
@@ -28,6 +29,7 @@ export function createSweepHandler(deps: LambdaDeps) {
     try {
       const config = await deps.config();
       const queue = await deps.tenantQueue();
+      const ledger = await deps.sweepLedger();
       const ports = await deps.openPorts(config);
       let outcome: Awaited<ReturnType<typeof runSweep>>;
       try {
@@ -37,12 +39,20 @@ export function createSweepHandler(deps: LambdaDeps) {
           secrets: deps.secrets,
           tenantSource: deps.tenantSource(config),
           queue,
+          ledger,
           ...optionalSignal(deadlineSignal(context?.getRemainingTimeInMillis())),
         });
       } finally {
         await ports.close();
       }
       const { report, tenants, enqueue } = outcome;
+      if (outcome.ledgerError) {
+        metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+        logger.error("the sweep table cannot be used: this sweep's tenant results will not be judged", {
+          sweepId: outcome.sweepId,
+          error: describe(outcome.ledgerError),
+        });
+      }
       recordResultMetrics(metrics, report.results);
       metrics.addMetric(METRIC.tenantsEnqueued, MetricUnit.Count, enqueue.sent);
       metrics.addMetric(METRIC.tenantsNotEnqueued, MetricUnit.Count, enqueue.failed.length);
@@ -57,8 +67,18 @@ export function createSweepHandler(deps: LambdaDeps) {
       }
       const platformTenants = tenants.ok ? tenants.tenantIds : [];
       report.alerts = await publishAlerts(deps, logger, config, report.results, platformTenants);
+      // Earlier sweeps some tenant never reported for: judge them with what they have.
+      for (const sweepId of outcome.unjudged) {
+        if (await ledger.claim(sweepId, deps.now()).catch(() => false)) {
+          logger.warn('judging an incomplete earlier sweep', { sweepId });
+          await judgeSweep(deps, logger, config, sweepId);
+        } else {
+          await ledger.close(sweepId).catch(() => {});
+        }
+      }
       const platform = statusCounts(report.results);
       logger.info('sweep done', {
+        sweepId: outcome.sweepId,
         runId: report.runId,
         tenants: platformTenants.length,
         enqueued: enqueue.sent,
@@ -73,6 +93,7 @@ export function createSweepHandler(deps: LambdaDeps) {
       metrics.addMetric(METRIC.sweepDuration, MetricUnit.Milliseconds, Math.round(performance.now() - started));
       metrics.addMetric(METRIC.heartbeat, MetricUnit.Count, 1);
       return {
+        sweepId: outcome.sweepId,
         runId: report.runId,
         tenants: platformTenants.length,
         enqueued: enqueue.sent,

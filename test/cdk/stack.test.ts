@@ -98,6 +98,23 @@ describe('state table and queues', () => {
     });
   });
 
+  it("keeps each sweep's results for the fan-in in an on-demand table that expires them", () => {
+    built.template.hasResourceProperties('AWS::DynamoDB::Table', {
+      BillingMode: 'PAY_PER_REQUEST',
+      KeySchema: [
+        { AttributeName: 'sweepId', KeyType: 'HASH' },
+        { AttributeName: 'part', KeyType: 'RANGE' },
+      ],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+    });
+    for (const fn of [built.stack.sweep, built.stack.probe]) {
+      built.template.hasResourceProperties('AWS::Lambda::Function', {
+        Role: arnOf({ node: { defaultChild: fn.role!.node.defaultChild } }),
+        Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.sweepTable]: ref(built.stack.sweepTable) }) },
+      });
+    }
+  });
+
   it('feeds the probe from the queue in batches with a maximum concurrency and partial failures', () => {
     built.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: arnOf(built.stack.queue),
@@ -232,6 +249,12 @@ describe('IAM', () => {
       ]) {
         expect(secrets).toContain(`:secretsmanager:eu-west-1:123456789012:secret:${name}-??????`);
       }
+    }
+    for (const statements of [sweep, probe]) {
+      expect(bySid(statements, 'SweepResults')).toMatchObject({
+        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+        Resource: arnOf(built.stack.sweepTable),
+      });
     }
     expect(bySid(sweep, 'QueueTenants')).toMatchObject({
       Action: 'sqs:SendMessage',

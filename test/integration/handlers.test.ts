@@ -19,6 +19,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { STATE_TABLE } from '../../functions/adapters/state-dynamodb.ts';
+import { SWEEP_TABLE } from '../../functions/adapters/sweep-ledger.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { createProbeHandler } from '../../functions/handlers/probe.ts';
@@ -78,13 +79,11 @@ beforeEach(async () => {
     Successful: input.PublishBatchRequestEntries.map((entry) => ({ Id: entry.Id, MessageId: `m-${entry.Id}` })),
     Failed: [],
   }));
-  secretsManager
-    .on(GetSecretValueCommand, { SecretId: MISSING_SECRET })
-    .rejects(
-      Object.assign(new Error('Secrets Manager can not find the specified secret.'), {
-        name: 'ResourceNotFoundException',
-      }),
-    );
+  secretsManager.on(GetSecretValueCommand, { SecretId: MISSING_SECRET }).rejects(
+    Object.assign(new Error('Secrets Manager can not find the specified secret.'), {
+      name: 'ResourceNotFoundException',
+    }),
+  );
   tableCount += 1;
   const tableName = `canary-state-${tableCount}`;
   const endpoint = `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`;
@@ -92,6 +91,7 @@ beforeEach(async () => {
     LAMBDA_TASK_ROOT: dir,
     [LAMBDA_ENV.configFile]: EMBEDDED_CONFIG_FILE,
     [LAMBDA_ENV.stateTable]: tableName,
+    [LAMBDA_ENV.sweepTable]: `${tableName}-sweeps`,
     [LAMBDA_ENV.queueUrl]: QUEUE_URL,
     [LAMBDA_ENV.topic.P0]: TOPICS.P0,
     [LAMBDA_ENV.topic.P1]: TOPICS.P1,
@@ -111,6 +111,20 @@ beforeEach(async () => {
       TableName: tableName,
       AttributeDefinitions: [{ AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' }],
       KeySchema: [{ AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  await client.send(
+    new CreateTableCommand({
+      TableName: `${tableName}-sweeps`,
+      AttributeDefinitions: [
+        { AttributeName: SWEEP_TABLE.partitionKey, AttributeType: 'S' },
+        { AttributeName: SWEEP_TABLE.sortKey, AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: SWEEP_TABLE.partitionKey, KeyType: 'HASH' },
+        { AttributeName: SWEEP_TABLE.sortKey, KeyType: 'RANGE' },
+      ],
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
@@ -365,5 +379,89 @@ describe('sweep', () => {
     const handler = createSweepHandler(createLambdaDeps(env));
     const summary = await handler({}, context());
     expect(summary).toMatchObject({ tenants: 12, enqueued: 10, notEnqueued: 2 });
+  });
+});
+
+/** Every SNS message published, as (topic, dedupKey). */
+function publishedAlerts(): { topic: string | undefined; dedupKey: string }[] {
+  const out: { topic: string | undefined; dedupKey: string }[] = [];
+  for (const call of sns.commandCalls(PublishCommand)) {
+    const input = call.args[0].input;
+    out.push({ topic: input.TopicArn, dedupKey: (JSON.parse(input.Message ?? '{}') as { dedupKey: string }).dedupKey });
+  }
+  for (const call of sns.commandCalls(PublishBatchCommand)) {
+    const input = call.args[0].input;
+    for (const entry of input.PublishBatchRequestEntries ?? []) {
+      out.push({
+        topic: input.TopicArn,
+        dedupKey: (JSON.parse(entry.Message ?? '{}') as { dedupKey: string }).dedupKey,
+      });
+    }
+  }
+  return out;
+}
+
+describe('fan-in: a sweep is judged whole', () => {
+  /** Runs the sweep with SQS mocked; returns the messages it queued, as SQS records. */
+  async function sweepOnce(): Promise<{ sweepId: string; records: SQSRecord[] }> {
+    const bodies: string[] = [];
+    sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string; MessageBody: string }[] }) => {
+      bodies.push(...input.Entries.map((entry) => entry.MessageBody));
+      return { Successful: input.Entries.map((entry) => ({ Id: entry.Id, MessageId: `q-${entry.Id}` })), Failed: [] };
+    });
+    const summary = await createSweepHandler(createLambdaDeps(env))({}, context());
+    return { sweepId: summary.sweepId, records: bodies.map((body, i) => sqsRecord(`${summary.sweepId}-${i}`, body)) };
+  }
+  const withoutInitech = (records: SQSRecord[]) => records.filter((r) => !r.body.includes('"initech"'));
+
+  it('sends one platform-wide alert per check, not one per tenant, across probe invocations', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const { sweepId, records } = await sweepOnce();
+    expect(records).toHaveLength(12);
+    const probe = createProbeHandler(createLambdaDeps(env));
+
+    // Two invocations, as SQS would deliver them: nothing is judged until the last tenant reports.
+    const first = await probe({ Records: records.slice(0, 7) }, context());
+    expect(publishedAlerts()).toEqual([]);
+    const second = await probe({ Records: records.slice(7) }, context());
+
+    const failedIds = [
+      ...(first as { batchItemFailures: { itemIdentifier: string }[] }).batchItemFailures,
+      ...(second as { batchItemFailures: { itemIdentifier: string }[] }).batchItemFailures,
+    ].map((f) => f.itemIdentifier);
+    expect(failedIds).toEqual([records.find((r) => r.body.includes('"initech"'))?.messageId]);
+    const alerts = publishedAlerts();
+    expect(alerts.map((a) => a.dedupKey).sort()).toEqual([
+      'webhook.bad_signature_rejected:*',
+      'webhook.cross_tenant_signature_rejected:*',
+      'webhook.missing_signature_rejected:*',
+      'webhook.tampered_body_rejected:*',
+    ]);
+    expect(new Set(alerts.map((a) => a.topic))).toEqual(new Set([TOPICS.P0]));
+
+    // A redelivered record of a judged sweep changes nothing.
+    await probe({ Records: withoutInitech(records).slice(0, 1) }, context());
+    expect(publishedAlerts()).toHaveLength(4);
+    const pending = await new DynamoDBClient({}).send(new ScanCommand({ TableName: env[LAMBDA_ENV.sweepTable] }));
+    expect(pending.Items?.filter((item) => item.sweepId?.S === '#pending')).toEqual([]);
+    expect(sweepId).toMatch(/^sweep-\d{4}-/);
+  });
+
+  it('judges an incomplete sweep at the next sweep, with the tenants that reported', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const earlier = await sweepOnce();
+    const probe = createProbeHandler(createLambdaDeps(env));
+    const reporting = withoutInitech(earlier.records).slice(0, 2);
+    await probe({ Records: reporting }, context());
+    expect(publishedAlerts()).toEqual([]);
+
+    const later = await sweepOnce();
+
+    expect(later.sweepId > earlier.sweepId).toBe(true);
+    const tenants = reporting.map((r) => (JSON.parse(r.body) as { tenantId: string }).tenantId);
+    const keys = publishedAlerts().map((a) => a.dedupKey);
+    // Two tenants are too few for a platform-wide incident: each tenant's own incidents fire.
+    expect(keys).toHaveLength(8);
+    for (const tenantId of tenants) expect(keys).toContain(`webhook.bad_signature_rejected:${tenantId}`);
   });
 });
