@@ -187,6 +187,7 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
     for (const issue of deployment.error.issues) issues.push(formatIssue(['deployment', ...issue.path], issue));
   }
   if (canary !== undefined) issues.push(...deployedCanaryIssues(canary));
+  if (canary !== undefined && deployment.success) issues.push(...timingIssues(canary, deployment.data));
   if (issues.length > 0 || canary === undefined || !deployment.success) throw new ConfigError(issues);
 
   let caBundle: string | undefined;
@@ -258,6 +259,29 @@ function deployedCanaryIssues(config: Config): string[] {
   }
   if (config.alerts.topics !== undefined) {
     issues.push('alerts.topics must be left out in a deployment: the stack creates one topic per tier');
+  }
+  return issues;
+}
+
+/** Seconds a probe needs besides waiting for the round trip (the other checks, alerting). */
+const PROBE_MARGIN_S = 30;
+
+/** The canary's timing must fit the deployment's: a probe outlasts a round trip, deferred round trips look back one interval. */
+function timingIssues(config: Config, deployment: DeploymentSettings): string[] {
+  const issues: string[] = [];
+  const interval = deployment.schedule.rateMinutes * 60;
+  if (
+    config.run.roundTrip === 'wait' &&
+    deployment.probe.timeoutSeconds < config.thresholds.roundTripTimeoutS + PROBE_MARGIN_S
+  ) {
+    issues.push(
+      `deployment.probe.timeoutSeconds must be at least thresholds.roundTripTimeoutS + ${PROBE_MARGIN_S} (${config.thresholds.roundTripTimeoutS + PROBE_MARGIN_S}): a probe waits for the round trip`,
+    );
+  }
+  if (config.run.roundTrip === 'deferred' && config.run.sweepIntervalS !== interval) {
+    issues.push(
+      `run.sweepIntervalS must be the sweep interval (deployment.schedule.rateMinutes × 60 = ${interval}) when run.roundTrip is "deferred"`,
+    );
   }
   return issues;
 }

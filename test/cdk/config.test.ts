@@ -70,6 +70,17 @@ describe('deployment config', () => {
     ]);
   });
 
+  it('refuses a probe timeout shorter than a round trip it waits for, and a deferred look-back unlike the interval', () => {
+    const config = exampleConfig() as { thresholds: Record<string, unknown> };
+    expect(issuesOf({ ...withDeployment({ probe: { timeoutSeconds: 100 } }) })).toEqual([
+      'deployment.probe.timeoutSeconds must be at least thresholds.roundTripTimeoutS + 30 (150): a probe waits for the round trip',
+    ]);
+    expect(issuesOf({ ...config, run: { roundTrip: 'deferred', sweepIntervalS: 600 } })).toEqual([
+      'run.sweepIntervalS must be the sweep interval (deployment.schedule.rateMinutes × 60 = 300) when run.roundTrip is "deferred"',
+    ]);
+    expect(issuesOf({ ...config, run: { roundTrip: 'deferred', sweepIntervalS: 300 } })).toEqual([]);
+  });
+
   it('refuses secret values and passwords that would be written into the bundle', () => {
     const config = exampleConfig() as { tenants: unknown[]; database: Record<string, unknown> };
     const issues = issuesOf({
