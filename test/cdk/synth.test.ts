@@ -7,13 +7,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { addCanaryStack } from '../../lib/app.ts';
 import { parseDeploymentConfig } from '../../lib/config.ts';
 import { buildStack, exampleConfig } from './support.ts';
 
 const outdir = mkdtempSync(join(tmpdir(), 'canary-synth-'));
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+let probeBundle = '';
+
+/** The directory of the probe function's asset, from the assembly's asset manifest. */
+function probeAssetDir(directory: string): string {
+  const manifest = JSON.parse(readFileSync(join(directory, 'TenantCanary.assets.json'), 'utf8')) as {
+    files: Record<string, { displayName?: string; source: { path: string } }>;
+  };
+  const probe = Object.values(manifest.files).find((file) => file.displayName?.startsWith('Probe/'));
+  if (!probe) throw new Error('no probe asset in the assembly');
+  return join(directory, probe.source.path);
+}
+afterAll(() => {
+  vi.unstubAllEnvs();
+  rmSync(outdir, { recursive: true, force: true });
+});
 
 describe('cdk synth', () => {
   it('bundles both functions with their config and passes cdk-nag', () => {
@@ -28,6 +42,21 @@ describe('cdk synth', () => {
       expect(code).toBeLessThan(3 * 1024 * 1024);
       expect(readFileSync(join(dir, 'canary-config.json'), 'utf8')).toContain('"secretId"');
     }
+    probeBundle = probeAssetDir(assembly.directory);
+  });
+
+  it('produces a probe bundle that loads and answers a malformed event', async () => {
+    vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'SILENT');
+    const bundle = (await import(join(probeBundle, 'index.mjs'))) as {
+      handler: (event: unknown, context: unknown) => Promise<unknown>;
+    };
+    const context = { getRemainingTimeInMillis: () => 60_000 };
+    expect(await bundle.handler({ tenant: 'acme-corp' }, context)).toEqual({
+      error: 'tenantId is required; unknown field "tenant"',
+    });
+    expect(await bundle.handler({ requestContext: { http: { method: 'GET' } } }, context)).toMatchObject({
+      statusCode: 405,
+    });
   });
 
   it('fails the synth on a finding nobody acknowledged', () => {
