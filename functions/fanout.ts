@@ -40,24 +40,20 @@ export interface SweepOutcome {
 }
 
 /**
- * Lists the tenants and queues one message each while the platform checks run. A tenant list
+ * Lists the tenants, then queues one message each while the platform checks run. A tenant list
  * that cannot be read does not stop the platform checks (they may say why); it is returned.
  */
 export async function runSweep(input: SweepInput): Promise<SweepOutcome> {
   const { config } = input;
   const sweepId = sweepIdAt(input.ports.now());
-  const fanOut = (async (): Promise<Omit<SweepOutcome, 'report' | 'sweepId'>> => {
-    let listing: Awaited<ReturnType<TenantSource['list']>>;
-    try {
-      listing = await input.tenantSource.list();
-    } catch (error) {
-      return {
-        tenants: { ok: false, error: asError(error) },
-        enqueue: { sent: 0, failed: [] },
-        unjudged: [],
-      };
-    }
-    const tenantIds = listing.tenants.map((tenant) => tenant.tenantId);
+  let listing: Awaited<ReturnType<TenantSource['list']>> | undefined;
+  let listingError: Error | undefined;
+  try {
+    listing = await input.tenantSource.list();
+  } catch (error) {
+    listingError = asError(error);
+  }
+  const fanOut = async (tenantIds: string[]): Promise<Pick<SweepOutcome, 'enqueue' | 'unjudged' | 'ledgerError'>> => {
     let unjudged: string[] = [];
     let ledgerError: Error | undefined;
     try {
@@ -68,22 +64,28 @@ export async function runSweep(input: SweepInput): Promise<SweepOutcome> {
       ledgerError = asError(error);
     }
     const enqueue = await input.queue.send(tenantIds.map((tenantId) => ({ tenantId, runId: sweepId })));
-    return {
-      tenants: { ok: true, tenantIds, skipped: listing.skipped },
-      enqueue,
-      unjudged,
-      ...(ledgerError ? { ledgerError } : {}),
-    };
-  })();
+    return { enqueue, unjudged, ...(ledgerError ? { ledgerError } : {}) };
+  };
+  const tenantIds = listing?.tenants.map((tenant) => tenant.tenantId) ?? [];
+  const queued = listing === undefined ? undefined : fanOut(tenantIds);
   // Platform probes use the first tenant as a positive control; only its secret is read.
   const report = await runChecks({
-    config: { ...config, tenants: config.tenants.slice(0, 1) },
+    config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
     ports: input.ports,
     secrets: input.secrets,
     filters: { checkIds: PLATFORM_CHECKS },
     ...(input.signal ? { signal: input.signal } : {}),
   });
-  return { sweepId, report, ...(await fanOut) };
+  if (listing === undefined || queued === undefined) {
+    return {
+      sweepId,
+      report,
+      tenants: { ok: false, error: listingError ?? new Error('the tenant list could not be read') },
+      enqueue: { sent: 0, failed: [] },
+      unjudged: [],
+    };
+  }
+  return { sweepId, report, tenants: { ok: true, tenantIds, skipped: listing.skipped }, ...(await queued) };
 }
 
 /** Every result a sweep's probes recorded, and the tenants they cover: one run, for the alert policy. */

@@ -380,6 +380,27 @@ describe('sweep', () => {
     const summary = await handler({}, context());
     expect(summary).toMatchObject({ tenants: 12, enqueued: 10, notEnqueued: 2 });
   });
+
+  it('still runs and alerts the platform checks when the tenant list cannot be read, then fails without a heartbeat', async () => {
+    const config = structuredClone(sandbox.config) as Record<string, unknown>;
+    config.tenants = [];
+    config.tenantSource = {
+      type: 'database',
+      url: 'postgres://canary@127.0.0.1:1/ai_agents',
+      encryptionKey: { value: `${'a'.repeat(43)}=` },
+      connectTimeoutMs: 1000,
+    };
+    await writeFile(join(dir, 'database-source.json'), JSON.stringify(config));
+    const metrics = captureMetrics();
+    const handler = createSweepHandler(createLambdaDeps({ ...env, [LAMBDA_ENV.configFile]: 'database-source.json' }));
+
+    await expect(handler({}, context())).rejects.toThrow(/tenantSource query failed: ECONNREFUSED/);
+
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    const emitted = metrics();
+    expect(emitted.some((doc) => doc.values.check === 'api.health' && doc.values.status === 'pass')).toBe(true);
+    expect(emitted.some((doc) => doc.metrics.includes('SweepHeartbeat'))).toBe(false);
+  });
 });
 
 /** Every SNS message published, as (topic, dedupKey). */
