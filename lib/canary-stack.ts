@@ -154,6 +154,13 @@ export class TenantCanaryStack extends Stack {
       environment: { ...sharedEnvironment, [LAMBDA_ENV.queueUrl]: this.queue.queueUrl },
     });
 
+    // The schedule invokes asynchronously: a sweep that failed is not run again (the next one is an
+    // interval away, and the heartbeat alarm tells), and one that waited too long is dropped.
+    this.sweep.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.minutes(deployment.schedule.maxEventAgeMinutes),
+    });
+
     const probeRole = this.functionRole('ProbeRole', 'tenant-canary probe', placement.vpc !== undefined);
     this.probe = new CanaryFunction(this, 'Probe', {
       entry: 'functions/handlers/probe.ts',

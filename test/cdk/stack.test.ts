@@ -45,6 +45,13 @@ describe('schedule', () => {
     const age = target?.RetryPolicy.MaximumEventAgeInSeconds;
     expect(age).toBeLessThan(5 * 60);
   });
+  it('does not let Lambda retry a failed sweep or run a stale one', () => {
+    built.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(built.stack.sweep),
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 240,
+    });
+  });
 });
 
 describe('alert topics', () => {
