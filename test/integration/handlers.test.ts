@@ -166,6 +166,25 @@ function captureMetrics(): () => { metrics: string[]; dimensions: string[][]; va
       });
 }
 
+/** Captures the structured log lines Powertools writes to stdout (at INFO). */
+function captureLogs(): () => Record<string, unknown>[] {
+  vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+  const lines: string[] = [];
+  const original = process.stdout.write.bind(process.stdout);
+  vi.spyOn(process.stdout, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+    const text = String(chunk);
+    if (text.includes('"level"')) {
+      lines.push(text);
+      return true;
+    }
+    return (original as (...args: unknown[]) => boolean)(chunk, ...rest);
+  }) as typeof process.stdout.write);
+  return () =>
+    lines
+      .flatMap((line) => line.split('\n').filter((l) => l.trim() !== ''))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 const context = (remainingMs = 120_000) =>
   ({ getRemainingTimeInMillis: () => remainingMs, functionName: 'probe', awsRequestId: 'req-1' }) as unknown as Context;
 
@@ -244,6 +263,7 @@ describe('probe: SQS batch', () => {
 
 describe('probe: on demand', () => {
   it("returns one tenant's report on a direct invocation, without touching alert state", async () => {
+    const logs = captureLogs();
     const handler = createProbeHandler(createLambdaDeps(env));
 
     const report = (await handler({ tenantId: 'globex' }, context())) as Report;
@@ -255,6 +275,9 @@ describe('probe: on demand', () => {
     expect(report.results.find((r) => r.checkId === 'rls.cross_tenant_read')?.status).toBe('pass');
     expect(report.alerts).toEqual([]);
     expect(sns.calls()).toHaveLength(0);
+    const probed = logs().find((line) => line.message === 'tenant probed');
+    expect(probed).toMatchObject({ level: 'INFO', service: 'tenant-canary', tenantId: 'globex', onDemand: true });
+    expect(JSON.stringify(logs())).not.toContain(sandbox.tenants.find((t) => t.tenantId === 'globex')?.secret);
     const scanned = await new DynamoDBClient({}).send(new ScanCommand({ TableName: env[LAMBDA_ENV.stateTable] }));
     expect(scanned.Count).toBe(0);
   });
