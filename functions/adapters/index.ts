@@ -37,7 +37,7 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
             connectionString: url,
             connectTimeoutMs: database.connectTimeoutMs,
             statementTimeoutMs: database.statementTimeoutMs,
-            maxConnections: Math.min(config.run.tenantConcurrency, 4),
+            maxConnections: Math.min(config.run.tenantConcurrency, database.maxConnections),
           })
         : unavailablePgPort(url.reason);
   }

@@ -100,6 +100,11 @@ const databaseSchema = z
     enhancementTextColumn: identifier('llm_output').nullable().default('llm_output'),
     connectTimeoutMs: positiveInt.default(5000),
     statementTimeoutMs: positiveInt.default(5000),
+    /**
+     * Connections the canary's pool may open (one pool per run or Lambda invocation). One keeps
+     * the canary's footprint on the platform at one connection per invocation; queries are short.
+     */
+    maxConnections: positiveInt.max(20, { error: 'must be an integer from 1 to 20' }).default(1),
   })
   .refine((db) => (db.url === undefined) !== (db.secretId === undefined), {
     error: 'needs exactly one of "url" or "secretId"',
