@@ -207,6 +207,8 @@ async function startPglite(log: (line: string) => void): Promise<SandboxDatabase
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   const appPool = poolFor(url, 8, log, 'app');
   const adminPool = poolFor(url, 2, log, 'admin');
+  // Health pings on their own connection: a busy worker must not make /health report the database down.
+  const healthPool = poolFor(url, 1, log, 'health');
   let stopped: Promise<void> | undefined;
   return {
     kind: 'pglite',
@@ -215,12 +217,12 @@ async function startPglite(log: (line: string) => void): Promise<SandboxDatabase
     canary: { url, appRole: PGLITE_ROLES.app, probeAsRole: PGLITE_ROLES.probe },
     withTenant: tenantTransactions(appPool, PGLITE_ROLES.app),
     ping: async (timeoutMs) => {
-      await withTimeout(appPool.query('SELECT 1'), timeoutMs, 'database ping');
+      await withTimeout(healthPool.query('SELECT 1'), timeoutMs, 'database ping');
     },
     admin: adminStatements(adminPool),
     stop: () => {
       stopped ??= (async () => {
-        await Promise.allSettled([appPool.end(), adminPool.end()]);
+        await Promise.allSettled([appPool.end(), adminPool.end(), healthPool.end()]);
         await server.stop();
         await db.close();
       })();
@@ -295,6 +297,9 @@ async function startPostgres(adminUrl: string, log: (line: string) => void): Pro
     const appPool = poolFor(appUrl, 8, log, 'app');
     pools.push(appPool);
     await appPool.query('SELECT 1'); // fail now, not at the first webhook, if the app cannot log in
+    // Health pings on their own connection: a busy worker must not make /health report the database down.
+    const healthPool = poolFor(appUrl, 1, log, 'health');
+    pools.push(healthPool);
     log(`db: created database ${database} with roles suffixed _${suffix}`);
 
     let stopped: Promise<void> | undefined;
@@ -308,7 +313,7 @@ async function startPostgres(adminUrl: string, log: (line: string) => void): Pro
       },
       withTenant: tenantTransactions(appPool, roles.app),
       ping: async (timeoutMs) => {
-        await withTimeout(appPool.query('SELECT 1'), timeoutMs, 'database ping');
+        await withTimeout(healthPool.query('SELECT 1'), timeoutMs, 'database ping');
       },
       holdConnections: async (count) => {
         const leak = poolFor(appUrl, Math.max(count, 1), log, 'held');

@@ -38,7 +38,8 @@ export const MAX_BODY_BYTES = 256 * 1024;
 export const REPLAY_MAX_AGE_MS = 300_000;
 export const REPLAY_MAX_AHEAD_MS = 30_000;
 export const HUGE_BODY_BYTES = 200 * 1024 * 1024;
-const DEPENDENCY_TIMEOUT_MS = 1_000;
+/** Per dependency ping of /health; under the canary's request timeout, over a loaded machine's stalls. */
+const DEPENDENCY_TIMEOUT_MS = 3_000;
 const SERVICE = 'AI Agents';
 
 export interface ReceiverOptions {
