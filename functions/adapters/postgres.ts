@@ -82,10 +82,20 @@ export function createPgPort(options: PgPortOptions): PgPort {
   let statements = 0;
   let roundTrips = 0;
   let connections = 0;
+  // pg.Pool's connectionTimeoutMillis bounds the wait for a free pooled client as well as the
+  // connect: with many tenants queued on a few connections, that wait is not the database being
+  // unreachable. So the connect keeps its own timeout (the Client's), and the pool's is longer.
+  const connectTimeoutMs = options.connectTimeoutMs;
+  class TimedClient extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+    }
+  }
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max: options.maxConnections ?? 4,
-    connectionTimeoutMillis: options.connectTimeoutMs,
+    Client: TimedClient,
+    connectionTimeoutMillis: connectTimeoutMs + 2 * options.statementTimeoutMs,
     idleTimeoutMillis: 10_000,
     statement_timeout: options.statementTimeoutMs,
     query_timeout: options.statementTimeoutMs + 1000,

@@ -57,3 +57,49 @@ describe('pg port transactions', () => {
     expect(row.tenant).toBeNull();
   });
 });
+
+describe('pg port timeouts', () => {
+  it('gives up on a server that accepts but never answers within connectTimeoutMs', async () => {
+    const { createServer } = await import('node:net');
+    const held: import('node:net').Socket[] = [];
+    const silent = createServer((socket) => held.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const address = silent.address() as import('node:net').AddressInfo;
+    const mute = createPgPort({
+      connectionString: `postgres://nobody@127.0.0.1:${address.port}/none`,
+      connectTimeoutMs: 300,
+      statementTimeoutMs: 5000,
+    });
+    const started = Date.now();
+    try {
+      await expect(mute.inRolledBackTransaction({ role: null }, async () => 1)).rejects.toThrow();
+      // The connect's own timeout, not the longer wait allowed for a free pooled connection.
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      await mute.close();
+      for (const socket of held) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    }
+  });
+
+  it('lets work queue for a pooled connection longer than the connect timeout', async () => {
+    const small = createPgPort({
+      connectionString: config.database!.url!,
+      connectTimeoutMs: 300,
+      statementTimeoutMs: 3000,
+      maxConnections: 1,
+    });
+    try {
+      // Two transactions on one connection: the second waits ~600 ms, twice the connect timeout.
+      const hold = (ms: number) =>
+        small.inRolledBackTransaction({ role: null }, async (session) => {
+          await session.query('SELECT pg_sleep($1)', [ms / 1000]);
+          return ms;
+        });
+      await expect(Promise.all([hold(600), hold(10)])).resolves.toEqual([600, 10]);
+      expect(small.connectionCount).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+});
