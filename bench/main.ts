@@ -404,6 +404,9 @@ async function main(): Promise<Results> {
     state_keys_read_per_invocation: head.invocation.stateKeys,
     log_bytes_per_tenant: round(head.invocation.logBytesPerTenant, 0),
     report_bytes_per_tenant: round(head.invocation.reportBytesPerTenant, 0),
+    // What storing a tenant's results per sweep (e.g. a sweep ledger item) would write: DynamoDB
+    // bills a write unit per KB.
+    compact_result_bytes_per_tenant: round(head.invocation.compactResultBytesPerTenant, 0),
     lambda_memory_mb: stack.probeMemoryMb,
     stack_settings: stack.source,
     sqs_batch_size: stack.batchSize,

@@ -43,6 +43,8 @@ export interface InvocationOutput {
   logBytesPerInvocation: number;
   /** The whole report's JSON bytes per tenant (what logging every result would ingest). */
   reportBytesPerTenant: number;
+  /** A tenant's results as JSON with the evidence of passing and skipped ones dropped, bytes. */
+  compactResultBytesPerTenant: number;
 }
 
 export interface LoadCounts {
@@ -230,6 +232,12 @@ async function invocation(batch: number): Promise<InvocationOutput> {
     logBytesPerTenant: logs.perTenant,
     logBytesPerInvocation: logs.perInvocation,
     reportBytesPerTenant: Buffer.byteLength(JSON.stringify(report)) / Math.max(1, tenantIds.length),
+    compactResultBytesPerTenant:
+      Buffer.byteLength(
+        JSON.stringify(
+          report.results.map((r) => (r.status === 'pass' || r.status === 'skipped' ? { ...r, evidence: {} } : r)),
+        ),
+      ) / Math.max(1, tenantIds.length),
   };
 }
 
