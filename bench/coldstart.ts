@@ -21,8 +21,6 @@ export interface BundleOptions {
 
 export interface ColdStart {
   entry: string;
-  /** True when the real handler was not there and a stand-in entry was bundled instead. */
-  standIn: boolean;
   options: BundleOptions;
   bundleKb: number;
   sourceMapKb: number;
@@ -33,7 +31,6 @@ export interface ColdStart {
 }
 
 export const HANDLER_ENTRY = 'functions/handlers/probe.ts';
-const STAND_IN_ENTRY = 'bench/probe-standin.ts';
 
 /**
  * The NodejsFunction bundling options of the stack, read from lib/*.ts when it states them;
@@ -104,10 +101,10 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-/** Bundles the probe handler (or the stand-in) into `outDir` and times fresh imports of it. */
+/** Bundles the probe handler into `outDir` and times fresh imports of it. */
 export async function measureColdStart(root: string, outDir: string, runs: number): Promise<ColdStart> {
-  const standIn = !existsSync(join(root, HANDLER_ENTRY));
-  const entry = standIn ? STAND_IN_ENTRY : HANDLER_ENTRY;
+  const entry = HANDLER_ENTRY;
+  if (!existsSync(join(root, entry))) throw new Error(`${entry} is missing: there is no probe handler to bundle`);
   const options = await stackBundleOptions(root);
   await mkdir(outDir, { recursive: true });
   const outfile = join(outDir, options.format === 'esm' ? 'index.mjs' : 'index.js');
@@ -154,7 +151,6 @@ export async function measureColdStart(root: string, outDir: string, runs: numbe
   }
   return {
     entry,
-    standIn,
     options,
     bundleKb,
     sourceMapKb,

@@ -413,7 +413,6 @@ async function main(): Promise<Results> {
     probe_containers: stack.probeContainers,
     custom_metrics: customMetrics(head, metrics),
     bundle_entry: cold.entry,
-    bundle_stand_in: cold.standIn,
     bundle_options: cold.options.source,
     source_map_kb_probe: round(cold.sourceMapKb, 1),
     import_ms_runs: cold.importMs.map((ms) => round(ms, 1)),
