@@ -59,8 +59,19 @@ export interface CostInputs {
    * once a sweep (idle for an interval) and refreshes its cached secrets then.
    */
   probeContainers: number;
-  /** Alert-state keys read per probe invocation (strongly consistent: 1 read unit each). */
-  stateReadsPerInvocation: number;
+  /**
+   * Alert-state keys the sweep's judgement reads (BatchGet, strongly consistent: one read unit
+   * per key, present or not): this many per tenant run, plus `stateKeysPerSweep`.
+   */
+  stateKeysPerTenantRun: number;
+  stateKeysPerSweep: number;
+  /** Sweep ledger: write units per tenant run (its results item, by KB, and the counter). */
+  ledgerWritesPerTenantRun: number;
+  /** Sweep ledger: read units per tenant run (the judgement's strongly consistent Query, by 4 KB). */
+  ledgerReadsPerTenantRun: number;
+  /** Sweep ledger: write and read units per sweep (open, claim, close; pending sweeps). */
+  ledgerWritesPerSweep: number;
+  ledgerReadsPerSweep: number;
   /** Alert-state writes (and SNS publishes) per tenant per month: state changes only. */
   stateChangesPerTenantMonth: number;
   /** Secrets Manager secrets the canary reads (DB credentials, the tenant encryption key). */
@@ -153,11 +164,18 @@ export function monthlyCost(inputs: CostInputs, prices: Prices = PRICES): CostBr
     (changes / 1e6) * prices.snsPerMillionPublishes + changes * prices.snsPerEmail,
     `${fmt(changes)} state changes × ($${prices.snsPerMillionPublishes}/M + $${prices.snsPerEmail} an email)`,
   );
-  const reads = invocations * inputs.stateReadsPerInvocation;
+  const stateReads = checks * inputs.stateKeysPerTenantRun + sweeps * inputs.stateKeysPerSweep;
   add(
-    'DynamoDB state (on-demand)',
-    (changes / 1e6) * prices.dynamoPerMillionWrites + (reads / 1e6) * prices.dynamoPerMillionReads,
-    `${fmt(changes)} writes × $${prices.dynamoPerMillionWrites}/M + ${fmt(reads)} strongly consistent reads (${fmt(inputs.stateReadsPerInvocation)} keys × ${fmt(invocations)} invocations) × $${prices.dynamoPerMillionReads}/M`,
+    'DynamoDB alert state (on-demand)',
+    (changes / 1e6) * prices.dynamoPerMillionWrites + (stateReads / 1e6) * prices.dynamoPerMillionReads,
+    `${fmt(changes)} writes × $${prices.dynamoPerMillionWrites}/M + (${fmt(checks)} tenant runs × ${fmt(inputs.stateKeysPerTenantRun)} keys + ${fmt(sweeps)} sweeps × ${fmt(inputs.stateKeysPerSweep)} keys) = ${fmt(stateReads)} strongly consistent reads × $${prices.dynamoPerMillionReads}/M`,
+  );
+  const ledgerWrites = checks * inputs.ledgerWritesPerTenantRun + sweeps * inputs.ledgerWritesPerSweep;
+  const ledgerReads = checks * inputs.ledgerReadsPerTenantRun + sweeps * inputs.ledgerReadsPerSweep;
+  add(
+    'DynamoDB sweep ledger (on-demand)',
+    (ledgerWrites / 1e6) * prices.dynamoPerMillionWrites + (ledgerReads / 1e6) * prices.dynamoPerMillionReads,
+    `(${fmt(checks)} tenant runs × ${fmt(inputs.ledgerWritesPerTenantRun)} + ${fmt(sweeps)} sweeps × ${fmt(inputs.ledgerWritesPerSweep)}) = ${fmt(ledgerWrites)} write units × $${prices.dynamoPerMillionWrites}/M + (${fmt(checks)} × ${fmt(inputs.ledgerReadsPerTenantRun)} + ${fmt(sweeps)} × ${fmt(inputs.ledgerReadsPerSweep)}) = ${fmt(ledgerReads)} read units × $${prices.dynamoPerMillionReads}/M`,
   );
   // Each container reads each secret once per cache period, and at most once a sweep.
   const intervalS = inputs.intervalMinutes * 60;

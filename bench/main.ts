@@ -290,7 +290,16 @@ function costInputs(
     sweepSecondsPerSweep: Math.max(sweep.platformWallMs, (sweep.platformCpuMs * MB_PER_VCPU) / memory) / 1000,
     coldStartSeconds: cold.importMsMedian / 1000,
     probeContainers: stack.probeContainers,
-    stateReadsPerInvocation: invocation.stateKeys,
+    stateKeysPerTenantRun: sweep.stateKeysPerTenant,
+    stateKeysPerSweep: sweep.stateKeysPerSweep,
+    // functions/adapters/sweep-ledger.ts: per tenant a conditional Put of its results item (a
+    // write unit per KB) and an ADD on the sweep's counter; the judgement Queries every item
+    // (strongly consistent, a read unit per 4 KB). Per sweep: open (2 Puts), claim (an Update),
+    // close (a Delete), and a Query for pending sweeps.
+    ledgerWritesPerTenantRun: Math.ceil(sweep.ledgerItemBytes / 1024) + 1,
+    ledgerReadsPerTenantRun: sweep.ledgerItemBytes / 4096,
+    ledgerWritesPerSweep: 4,
+    ledgerReadsPerSweep: 1,
     stateChangesPerTenantMonth: 4,
     // The database credentials and the tenant encryption key (tenantSource: database).
     secrets: 2,
@@ -402,6 +411,9 @@ async function main(): Promise<Results> {
     platform_checks_redis: head.sweep.platformLoad.redis,
     platform_checks_http: head.sweep.platformLoad.http,
     state_keys_read_per_invocation: head.invocation.stateKeys,
+    state_keys_per_tenant_run: round(head.sweep.stateKeysPerTenant, 2),
+    state_keys_per_sweep: round(head.sweep.stateKeysPerSweep, 2),
+    ledger_item_bytes_per_tenant: round(head.sweep.ledgerItemBytes, 0),
     log_bytes_per_tenant: round(head.invocation.logBytesPerTenant, 0),
     report_bytes_per_tenant: round(head.invocation.reportBytesPerTenant, 0),
     // What storing a tenant's results per sweep (e.g. a sweep ledger item) would write: DynamoDB

@@ -9,7 +9,7 @@ import { createSecretResolver } from '../functions/adapters/secrets.ts';
 import { alertKeysFor } from '../functions/core/alert-policy.ts';
 import { CATALOG, type CheckId } from '../functions/core/catalog.ts';
 import { type ConfigInput, parseConfig } from '../functions/core/config.ts';
-import type { Report } from '../functions/core/types.ts';
+import type { CheckResult, Report } from '../functions/core/types.ts';
 import { runChecks } from '../functions/run.ts';
 
 export interface SweepInput {
@@ -77,6 +77,14 @@ export interface SweepOutput {
   statuses: Record<string, number>;
   /** Tenant-checks of the measured sweep: tenant results that ran (not skipped). */
   tenantChecks: number;
+  /**
+   * Alert-state keys the judgement of this sweep reads (`alertKeysFor` over its results), as
+   * so many per tenant plus so many per sweep (measured on the whole sweep and on one tenant).
+   */
+  stateKeysPerTenant: number;
+  stateKeysPerSweep: number;
+  /** DynamoDB size of one tenant's sweep-ledger item (functions/adapters/sweep-ledger.ts), bytes. */
+  ledgerItemBytes: number;
   /** A few non-passing results, to see why. */
   notPassing: { checkId: string; tenantId: string | null; status: string; summary: string }[];
   /** Per-tenant longest check duration in the measured sweep, ms: p50, p90, max. */
@@ -166,6 +174,10 @@ try {
     }
   }
   const tenantDurations = [...perTenant.values()];
+  const keysAll = alertKeysFor(report.results).length;
+  const oneTenant = report.results.filter((result) => result.tenantId === tenantIds[0]);
+  const keysOne = alertKeysFor(oneTenant).length;
+  const stateKeysPerTenant = (keysAll - keysOne) / Math.max(1, tenantIds.length - 1);
   const output: SweepOutput = {
     tenants: tenantIds.length,
     concurrency: config.run.tenantConcurrency,
@@ -181,6 +193,19 @@ try {
     platformCheckStatusPairs: new Set(platformReport.results.map((r) => `${r.checkId} ${r.status}`)).size,
     statuses,
     tenantChecks: report.results.filter((r) => r.tenantId !== null && r.status !== 'skipped').length,
+    stateKeysPerTenant,
+    stateKeysPerSweep: keysOne - stateKeysPerTenant,
+    ledgerItemBytes:
+      tenantIds.reduce(
+        (sum, tenantId) =>
+          sum +
+          ledgerItemBytes(
+            report.runId,
+            tenantId,
+            report.results.filter((result) => result.tenantId === tenantId),
+          ),
+        0,
+      ) / Math.max(1, tenantIds.length),
     notPassing: report.results
       .filter((result) => result.status !== 'pass')
       .slice(0, 5)
@@ -303,4 +328,18 @@ async function handlerLogBytes(
   );
   if (tenantBytes === 0) throw new Error('Powertools Logger wrote nothing to stdout: the log figures would be wrong');
   return { perTenant: tenantBytes / Math.max(1, tenantIds.length), perInvocation };
+}
+
+/**
+ * DynamoDB's size of the item the sweep ledger writes for one tenant: attribute names plus
+ * values (strings by UTF-8 length, a number by about half its digits plus one), the results
+ * compacted as the ledger does (passing and skipped results without evidence).
+ */
+function ledgerItemBytes(sweepId: string, tenantId: string, results: readonly CheckResult[]): number {
+  const compact = results.map((r) => (r.status === 'pass' || r.status === 'skipped' ? { ...r, evidence: {} } : r));
+  const strings = { sweepId, part: `tenant#${tenantId}`, results: JSON.stringify(compact) };
+  let bytes = 0;
+  for (const [name, value] of Object.entries(strings)) bytes += name.length + Buffer.byteLength(value);
+  const expiresAt = String(Math.floor(Date.now() / 1000) + 86_400);
+  return bytes + 'expiresAt'.length + Math.ceil(expiresAt.length / 2) + 1;
 }

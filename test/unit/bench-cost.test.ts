@@ -12,7 +12,12 @@ const base: CostInputs = {
   sweepSecondsPerSweep: 1,
   coldStartSeconds: 0,
   probeContainers: 10,
-  stateReadsPerInvocation: 0,
+  stateKeysPerTenantRun: 0,
+  stateKeysPerSweep: 0,
+  ledgerWritesPerTenantRun: 0,
+  ledgerReadsPerTenantRun: 0,
+  ledgerWritesPerSweep: 0,
+  ledgerReadsPerSweep: 0,
   stateChangesPerTenantMonth: 0,
   secrets: 0,
   secretCacheSeconds: 300,
@@ -67,7 +72,12 @@ describe('monthlyCost', () => {
   it('adds state reads, secrets, metrics, logs and SQS polling, and the total is the sum', () => {
     const cost = monthlyCost({
       ...base,
-      stateReadsPerInvocation: 10,
+      stateKeysPerTenantRun: 14,
+      stateKeysPerSweep: 28,
+      ledgerWritesPerTenantRun: 5,
+      ledgerReadsPerTenantRun: 1,
+      ledgerWritesPerSweep: 4,
+      ledgerReadsPerSweep: 1,
       stateChangesPerTenantMonth: 4,
       secrets: 2,
       coldStartSeconds: 0.5,
@@ -76,8 +86,15 @@ describe('monthlyCost', () => {
       logBytesPerTenantRun: 1000,
       sqsIdlePollRequestsMonth: 1_000_000,
     });
-    expect(item(cost, 'DynamoDB state (on-demand)').usd).toBeCloseTo(
-      (4000 / 1e6) * PRICES.dynamoPerMillionWrites + 8.76 * PRICES.dynamoPerMillionReads,
+    // 8.76 M tenant runs × 14 keys + 8,760 sweeps × 28 keys
+    expect(item(cost, 'DynamoDB alert state (on-demand)').usd).toBeCloseTo(
+      (4000 / 1e6) * PRICES.dynamoPerMillionWrites +
+        ((8_760_000 * 14 + 8760 * 28) / 1e6) * PRICES.dynamoPerMillionReads,
+      9,
+    );
+    expect(item(cost, 'DynamoDB sweep ledger (on-demand)').usd).toBeCloseTo(
+      ((8_760_000 * 5 + 8760 * 4) / 1e6) * PRICES.dynamoPerMillionWrites +
+        ((8_760_000 + 8760) / 1e6) * PRICES.dynamoPerMillionReads,
       9,
     );
     // 2 secrets × 10 containers × one read a sweep (8,760) = 175,200 calls
@@ -98,7 +115,7 @@ describe('monthlyCost', () => {
 
   it('renders every line and the totals as a Markdown table', () => {
     const table = costTable(monthlyCost(base));
-    expect(table.split('\n')).toHaveLength(2 + 11 + 3);
+    expect(table.split('\n')).toHaveLength(2 + 12 + 3);
     expect(table).toContain('| **total** |');
     expect(table).toContain('CloudWatch Synthetics');
   });
