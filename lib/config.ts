@@ -5,7 +5,7 @@
  * config never carries a secret value (it would end up in the template or the bundle).
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type Config, ConfigError, parseConfig, type SecretRef } from '../functions/core/config.ts';
 import { TIERS } from '../functions/core/types.ts';
 

@@ -2,7 +2,7 @@
  * The canary's configuration: one zod schema, validated once. Every problem is reported with
  * the path of the field it is about (`thresholds.queueDepthMax must be ...`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { CHECK_IDS, type CheckId, isCheckId } from './catalog.ts';
 import { TIERS, type Tier } from './types.ts';
 

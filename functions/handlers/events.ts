@@ -4,7 +4,7 @@
  * is that same object. A malformed event is an {@link EventError} with a message a caller can act on.
  */
 import type { LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { TENANT_ID_PATTERN } from '../core/config.ts';
 
 export class EventError extends Error {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type OpenPorts, openPorts as openNetworkPorts } from '../adapters/index.ts';
 import { createSecretResolver, type SecretResolver } from '../adapters/secrets.ts';
 import { type AlertPublisher, createSnsPublisherFromConfig } from '../adapters/sns.ts';
