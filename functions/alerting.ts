@@ -13,7 +13,7 @@ import {
   type AlertMessage,
   type AlertPolicyOptions,
   type AlertStateMap,
-  alertKeysFor,
+  alertKeysToLoad,
   claimAlerts,
   evaluateAlertPolicy,
   type IncidentRecord,
@@ -52,7 +52,9 @@ export async function evaluateAlerts(input: EvaluateAlertsInput): Promise<AlertS
   const emit = input.onEvent ?? (() => {});
   const claimUntil = new Date(now.getTime() + (input.claimMs ?? DEFAULT_CLAIM_MS));
 
-  const loaded = await store.load(alertKeysFor(results));
+  // Only keys that can have state to act on: those of failing results and the open incidents
+  // (the policy decides the same as from every key the results touch; alertKeysToLoad).
+  const loaded = await store.load([...new Set([...alertKeysToLoad(results), ...(await store.openKeys())])]);
   const original: AlertStateMap = Object.fromEntries([...loaded].map(([key, item]) => [key, item.record]));
   const versions = new Map([...loaded].map(([key, item]) => [key, item.version]));
   let previous: AlertStateMap = { ...original };

@@ -94,6 +94,12 @@ export class TenantCanaryStack extends Stack {
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // Sparse: only open incidents carry its key, so judging a sweep reads those, not every key.
+    this.stateTable.addGlobalSecondaryIndex({
+      indexName: STATE_TABLE.openIndex.indexName,
+      partitionKey: { name: STATE_TABLE.openIndex.partitionKey, type: dynamodb.AttributeType.STRING },
+      projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+    });
 
     // Each sweep's tenant results, so the probe that completes a sweep can judge it whole (a day's TTL).
     this.sweepTable = new dynamodb.Table(this, 'SweepResults', {
@@ -200,6 +206,13 @@ export class TenantCanaryStack extends Stack {
           sid: 'AlertState',
           actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
           resources: [this.stateTable.tableArn],
+        }),
+      );
+      role.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          sid: 'OpenIncidents',
+          actions: ['dynamodb:Query'],
+          resources: [`${this.stateTable.tableArn}/index/${STATE_TABLE.openIndex.indexName}`],
         }),
       );
       role.addToPrincipalPolicy(

@@ -3,11 +3,28 @@
  * JSON plus a few plain attributes for people reading the table, and a `version` that every
  * write is conditional on (`attribute_not_exists` for a new key). Items of resolved incidents
  * carry a TTL attribute (`expiresAt`, epoch seconds) so the table cleans itself.
+ *
+ * Open incidents ({@link isOpenIncident}: pending, firing, or an outbox not yet empty) carry
+ * `openShard`, the key of a sparse global secondary index (keys only): the alert path queries it
+ * for the open keys and reads those with the keys of the run's failing results, instead of every
+ * key a run touches (DynamoDB bills a read for a missing key too). The attribute is written with
+ * the record, by the same conditional Put, so it never disagrees with the stored record; only the
+ * index lags (eventually consistent, normally well under a second), and the records themselves are
+ * then read strongly consistent. What a lag can cost: a run judged within that moment after
+ * another run opened an incident does not see it, which is what happens anyway when the two runs
+ * read before either wrote (a passing result does not write a record at rest); sweeps are minutes apart.
  */
 import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type BatchGetCommandOutput, DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  DynamoDBDocumentClient,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandOutput,
+} from '@aws-sdk/lib-dynamodb';
 import { trimEvidence } from '../core/alert-message.ts';
-import type { IncidentRecord } from '../core/alert-policy.ts';
+import { type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import {
   type AlertStateStore,
@@ -18,8 +35,15 @@ import {
   type VersionedIncident,
 } from './state-store.ts';
 
-/** The table's shape, for the CDK stack: partition key and TTL attribute. */
-export const STATE_TABLE = { partitionKey: 'dedupKey', ttlAttribute: 'expiresAt' } as const;
+/** The table's shape, for the CDK stack: partition key, TTL attribute, the sparse index of open incidents. */
+export const STATE_TABLE = {
+  partitionKey: 'dedupKey',
+  ttlAttribute: 'expiresAt',
+  openIndex: { indexName: 'open', partitionKey: 'openShard' },
+} as const;
+
+/** The one `openShard` value: a few thousand open keys are one Query; shard if ever more. */
+const OPEN_SHARD = 'open';
 
 export interface DynamoStateStoreOptions {
   tableName: string;
@@ -47,6 +71,7 @@ interface Item {
   tenantId: string | null;
   pendingMessages: number;
   expiresAt?: number;
+  openShard?: string;
 }
 
 export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertStateStore {
@@ -90,6 +115,31 @@ export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertS
       return out;
     },
 
+    async openKeys() {
+      const keys: string[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        let page: QueryCommandOutput;
+        try {
+          page = await client.send(
+            new QueryCommand({
+              TableName: tableName,
+              IndexName: STATE_TABLE.openIndex.indexName,
+              KeyConditionExpression: '#shard = :open',
+              ExpressionAttributeNames: { '#shard': STATE_TABLE.openIndex.partitionKey },
+              ExpressionAttributeValues: { ':open': OPEN_SHARD },
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+          );
+        } catch (error) {
+          throw fail('listing open incidents', error);
+        }
+        for (const item of page.Items ?? []) keys.push(String(item.dedupKey));
+        start = page.LastEvaluatedKey;
+      } while (start !== undefined);
+      return keys;
+    },
+
     async save(writes) {
       const result: SaveResult = { written: new Map(), conflicts: [] };
       await mapWithConcurrency(writes, options.writeConcurrency ?? 8, async (write) => {
@@ -107,6 +157,7 @@ export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertS
           tenantId: record.tenantId,
           pendingMessages: record.pending.length,
           ...(expiry === null ? {} : { expiresAt: Math.floor(expiry.getTime() / 1000) }),
+          ...(isOpenIncident(record) ? { openShard: OPEN_SHARD } : {}),
         };
         try {
           await client.send(

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import type { IncidentRecord } from '../core/alert-policy.ts';
+import { type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
 import {
   type AlertStateStore,
   DEFAULT_RESOLVED_TTL_DAYS,
@@ -63,6 +63,12 @@ export function createFileStateStore(options: FileStateStoreOptions): AlertState
         if (item) out.set(key, item);
       }
       return out;
+    },
+    async openKeys() {
+      const file = await read();
+      return Object.entries(file.incidents)
+        .filter(([, item]) => isOpenIncident(item.record))
+        .map(([key]) => key);
     },
     save(writes) {
       return serialised(async () => {

@@ -5,7 +5,7 @@
  * decides again. Three adapters: memory (tests), a JSON file (the CLI's `run --state FILE`) and
  * DynamoDB (the Lambdas).
  */
-import type { IncidentRecord } from '../core/alert-policy.ts';
+import { type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
 
 export interface VersionedIncident {
   record: IncidentRecord;
@@ -29,6 +29,12 @@ export interface SaveResult {
 export interface AlertStateStore {
   /** The stored records of these keys (absent keys are missing from the map). */
   load(keys: readonly string[]): Promise<Map<string, VersionedIncident>>;
+  /**
+   * The keys of every open incident ({@link isOpenIncident}), to {@link load} with the keys of a
+   * run's failing results instead of every key the run touches. May also name incidents that
+   * have just come to rest (the DynamoDB index is eventually consistent); load reads them as they are.
+   */
+  openKeys(): Promise<string[]>;
   /** Writes each record if its key is still at `expectedVersion`. */
   save(writes: readonly IncidentWrite[]): Promise<SaveResult>;
 }
@@ -66,6 +72,9 @@ export function createMemoryStateStore(initial: Iterable<[string, VersionedIncid
         if (item) out.set(key, structuredClone(item));
       }
       return out;
+    },
+    async openKeys() {
+      return [...items].filter(([, item]) => isOpenIncident(item.record)).map(([key]) => key);
     },
     async save(writes) {
       const result: SaveResult = { written: new Map(), conflicts: [] };

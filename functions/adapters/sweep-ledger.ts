@@ -6,9 +6,22 @@
  * and judges it. A sweep that never completes (a tenant in the dead-letter queue) is judged by
  * the next sweep with the results it has.
  *
- * Items: `(sweepId, "#meta")` with `expected`, `reported`, `claimedAt`; `(sweepId,
- * "tenant#ID")` with that tenant's results; `("#pending", sweepId)` while unjudged. All expire.
+ * Items: `(sweepId, "#meta")` with `expected`, `reported`, `claimedAt`; `(sweepId, "batch#HASH")`
+ * with the results of one probe invocation's tenants (HASH: of their sorted ids, so a batch
+ * delivered again whole is recorded and counted once); `("#pending", sweepId)` while unjudged.
+ * All expire.
+ *
+ * Costs: DynamoDB bills a write unit per started KB and a counter update per call, so a probe
+ * invocation writes one item and one counter update for its up to 10 tenants, and the item holds
+ * only what judging needs ({@link encodeBatch}): non-passing results in full (evidence trimmed),
+ * passing and skipped ones as check ids.
+ *
+ * A tenant delivered again in another batch (its record failed, or an invocation died after
+ * recording) can be counted twice, so the count only says a sweep may be complete: the probe that
+ * claims it reads the recorded tenants and, if some are still missing, releases the claim.
  */
+
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
@@ -19,6 +32,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { trimEvidence } from '../core/alert-message.ts';
+import { catalogEntry, isCheckId } from '../core/catalog.ts';
 import type { CheckResult } from '../core/types.ts';
 
 /** The table's shape, for the CDK stack. */
@@ -26,7 +40,7 @@ export const SWEEP_TABLE = { partitionKey: 'sweepId', sortKey: 'part', ttlAttrib
 
 const META = '#meta';
 const PENDING = '#pending';
-const TENANT_PREFIX = 'tenant#';
+const BATCH_PREFIX = 'batch#';
 /** Evidence of a non-passing result kept for the judgement (examples in platform-wide alerts). */
 const EVIDENCE_BYTES = 2_000;
 /** Items live a day: long enough for the next sweeps to judge a late one. */
@@ -38,17 +52,18 @@ export class SweepLedgerError extends Error {
 
 export interface SweepTenantResults {
   tenantId: string;
-  results: CheckResult[];
+  results: readonly CheckResult[];
 }
 
 export interface SweepLedger {
   /** Opens a sweep that will hand out `expected` tenants. */
   open(sweepId: string, expected: number, now: Date): Promise<void>;
   /**
-   * Records one tenant's results once (a redelivery changes nothing) and counts it in.
+   * Records these tenants' results (one probe invocation's: one item, one counter update) and
+   * counts them in. A tenant recorded twice keeps its first results.
    * `claimed`: this call completed the sweep and won the right to judge it.
    */
-  report(sweepId: string, tenantId: string, results: readonly CheckResult[], now: Date): Promise<{ claimed: boolean }>;
+  report(sweepId: string, tenants: readonly SweepTenantResults[], now: Date): Promise<{ claimed: boolean }>;
   /** Claims an incomplete sweep for judging; false if another caller already has. */
   claim(sweepId: string, now: Date): Promise<boolean>;
   /** Every recorded tenant's results. */
@@ -121,6 +136,44 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
     return items;
   };
 
+  const readResults = async (sweepId: string): Promise<SweepTenantResults[]> => {
+    const items = await queryAll(
+      {
+        TableName: tableName,
+        KeyConditionExpression: 'sweepId = :sweep AND begins_with(part, :batch)',
+        ExpressionAttributeValues: { ':sweep': sweepId, ':batch': BATCH_PREFIX },
+        ConsistentRead: true,
+      },
+      'reading results',
+    );
+    // A tenant recorded twice (delivered again in another batch) keeps its first results.
+    const byTenant = new Map<string, { at: string; results: CheckResult[] }>();
+    for (const item of items) {
+      const at = String(item.reportedAt);
+      for (const entry of decodeBatch(String(item.tenants))) {
+        const earlier = byTenant.get(entry.tenantId);
+        if (earlier === undefined || at < earlier.at) byTenant.set(entry.tenantId, { at, results: entry.results });
+      }
+    }
+    return [...byTenant].map(([tenantId, { results }]) => ({ tenantId, results }));
+  };
+  /** Claims a sweep whose count says complete, keeping the claim only if every tenant is recorded. */
+  const claimComplete = async (sweepId: string, expected: number, now: Date): Promise<boolean> => {
+    if (!(await claim(sweepId, now))) return false;
+    if ((await readResults(sweepId)).length >= expected) return true;
+    // A tenant was counted twice: release the claim. A report that came in while we held it saw
+    // the claim and left; its results were recorded before, so the second look finds them.
+    try {
+      await client.send(
+        new UpdateCommand({ TableName: tableName, Key: { sweepId, part: META }, UpdateExpression: 'REMOVE claimedAt' }),
+      );
+    } catch (error) {
+      throw fail('releasing a claim', error);
+    }
+    if ((await readResults(sweepId)).length < expected) return false;
+    return claim(sweepId, now);
+  };
+
   return {
     async open(sweepId, expected, now) {
       const expiresAt = expiry(now);
@@ -139,18 +192,14 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       }
     },
 
-    async report(sweepId, tenantId, results, now) {
+    async report(sweepId, tenants, now) {
+      if (tenants.length === 0) return { claimed: false };
       const first = await conditional(
         () =>
           client.send(
             new PutCommand({
               TableName: tableName,
-              Item: {
-                sweepId,
-                part: `${TENANT_PREFIX}${tenantId}`,
-                results: JSON.stringify(results.map(compact)),
-                expiresAt: expiry(now),
-              },
+              Item: batchItem(sweepId, tenants, now),
               ConditionExpression: 'attribute_not_exists(part)',
             }),
           ),
@@ -163,9 +212,9 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
           new UpdateCommand({
             TableName: tableName,
             Key: { sweepId, part: META },
-            UpdateExpression: 'ADD reported :one',
+            UpdateExpression: 'ADD reported :n',
             ConditionExpression: 'attribute_exists(expected)',
-            ExpressionAttributeValues: { ':one': 1 },
+            ExpressionAttributeValues: { ':n': new Set(tenants.map((t) => t.tenantId)).size },
             ReturnValues: 'ALL_NEW',
           }),
         );
@@ -173,29 +222,16 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       } catch (error) {
         // No such sweep (opened elsewhere, or expired): the results stay, nobody judges them here.
         if (error instanceof ConditionalCheckFailedException) return { claimed: false };
-        throw fail('counting a tenant in', error);
+        throw fail('counting tenants in', error);
       }
-      const complete = Number(counted?.reported) >= Number(counted?.expected) && counted?.claimedAt === undefined;
-      return { claimed: complete && (await claim(sweepId, now)) };
+      const expected = Number(counted?.expected);
+      const mayBeComplete = Number(counted?.reported) >= expected && counted?.claimedAt === undefined;
+      return { claimed: mayBeComplete && (await claimComplete(sweepId, expected, now)) };
     },
 
     claim,
 
-    async results(sweepId) {
-      const items = await queryAll(
-        {
-          TableName: tableName,
-          KeyConditionExpression: 'sweepId = :sweep AND begins_with(part, :tenant)',
-          ExpressionAttributeValues: { ':sweep': sweepId, ':tenant': TENANT_PREFIX },
-          ConsistentRead: true,
-        },
-        'reading results',
-      );
-      return items.map((item) => ({
-        tenantId: String(item.part).slice(TENANT_PREFIX.length),
-        results: JSON.parse(String(item.results)) as CheckResult[],
-      }));
-    },
+    results: readResults,
 
     async pendingBefore(sweepId) {
       const items = await queryAll(
@@ -220,8 +256,111 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
   };
 }
 
-/** What judging needs of a result: passes and skips lose their evidence, the rest keep a trimmed one. */
+/** Whether a result is stored as its check id alone (and rebuilt exactly but for its summary). */
+function storedAsId(result: CheckResult): boolean {
+  return (result.status === 'pass' || result.status === 'skipped') && isCheckId(result.checkId);
+}
+
+/**
+ * A batch's results as stored: `c`, the check ids stored by id (once per item); `t`, per tenant
+ * `[tenantId, passing, skipped, other results]`, passing and skipped as indexes into `c`, each
+ * written in base 36 with `w` digits.
+ */
+interface StoredBatch {
+  c: string[];
+  w: number;
+  t: [string, string, string, CheckResult[]][];
+}
+
+/**
+ * What judging needs of one batch's results, as one JSON string. Non-passing results keep
+ * everything, their evidence trimmed. A passing or skipped result of a catalog check keeps only
+ * its check id: its evidence was never kept, its tier is null, its runbook is the catalog's, and
+ * its summary and duration are not used by the alert policy but for a resolution's wording (a
+ * resolution judged from the ledger says the check passes, not what the passing probe said).
+ */
+export function encodeBatch(tenants: readonly SweepTenantResults[]): string {
+  const checks = [...new Set(tenants.flatMap(({ results }) => results.filter(storedAsId).map((r) => r.checkId)))];
+  const width = Math.max(1, Math.ceil(Math.log(checks.length + 1) / Math.log(36)));
+  const index = new Map(checks.map((id, i) => [id, i.toString(36).padStart(width, '0')]));
+  const ids = (results: readonly CheckResult[], status: string) =>
+    results
+      .filter((r) => storedAsId(r) && r.status === status)
+      .map((r) => index.get(r.checkId))
+      .join('');
+  const stored: StoredBatch = {
+    c: checks,
+    w: width,
+    t: tenants.map(({ tenantId, results }) => [
+      tenantId,
+      ids(results, 'pass'),
+      ids(results, 'skipped'),
+      results.filter((r) => !storedAsId(r)).map(compact),
+    ]),
+  };
+  return JSON.stringify(stored);
+}
+
+export function decodeBatch(text: string): { tenantId: string; results: CheckResult[] }[] {
+  const stored = JSON.parse(text) as StoredBatch;
+  const checksOf = (digits: string) => {
+    const out: string[] = [];
+    for (let at = 0; at < digits.length; at += stored.w) {
+      out.push(stored.c[Number.parseInt(digits.slice(at, at + stored.w), 36)] ?? '');
+    }
+    return out;
+  };
+  return stored.t.map(([tenantId, passes, skips, others]) => {
+    const rebuilt = (checkId: string, status: 'pass' | 'skipped'): CheckResult => ({
+      checkId,
+      tenantId,
+      status,
+      tier: null,
+      summary: status === 'pass' ? `${checkId} passes.` : `${checkId} was skipped.`,
+      durationMs: 0,
+      evidence: {},
+      runbook: isCheckId(checkId) ? catalogEntry(checkId).runbook : '',
+    });
+    return {
+      tenantId,
+      results: [
+        ...others,
+        ...checksOf(passes).map((id) => rebuilt(id, 'pass')),
+        ...checksOf(skips).map((id) => rebuilt(id, 'skipped')),
+      ],
+    };
+  });
+}
+
+/** What judging needs of a result kept whole: passes and skips lose their evidence, the rest keep a trimmed one. */
 function compact(result: CheckResult): CheckResult {
   const quiet = result.status === 'pass' || result.status === 'skipped';
   return { ...result, evidence: quiet ? {} : trimEvidence(result.evidence, EVIDENCE_BYTES) };
+}
+
+/** The item {@link SweepLedger.report} writes for a batch (exported for the bench's size figure). */
+export function batchItem(
+  sweepId: string,
+  tenants: readonly SweepTenantResults[],
+  now: Date,
+): Record<string, string | number> {
+  const ids = [...new Set(tenants.map((t) => t.tenantId))].sort();
+  const hash = createHash('sha256').update(ids.join('\n')).digest('base64url').slice(0, 16);
+  return {
+    sweepId,
+    part: `${BATCH_PREFIX}${hash}`,
+    tenants: encodeBatch(tenants),
+    reportedAt: now.toISOString(),
+    expiresAt: Math.floor(now.getTime() / 1000) + TTL_SECONDS,
+  };
+}
+
+/** DynamoDB's size of an item of strings and numbers: names plus values (a number: about half its digits, plus one). */
+export function itemBytes(item: Record<string, string | number>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) {
+    bytes += Buffer.byteLength(name);
+    bytes += typeof value === 'string' ? Buffer.byteLength(value) : Math.ceil(String(value).length / 2) + 1;
+  }
+  return bytes;
 }

@@ -142,6 +142,25 @@ export function alertKeysFor(results: readonly CheckResult[]): string[] {
   return [...keys];
 }
 
+/**
+ * Whether an incident has state the policy acts on without a failing result: it is pending or
+ * firing (a passing run advances it toward resolution), or its outbox holds messages. Every
+ * other record (at rest, outbox empty) is unchanged by a passing or skipped result.
+ */
+export function isOpenIncident(record: IncidentRecord): boolean {
+  return record.phase !== 'ok' || record.pending.length > 0;
+}
+
+/**
+ * The incident keys a run must load besides the open incidents ({@link isOpenIncident}): the
+ * keys of its failing, degraded and error results. A key that is neither gives the policy nothing
+ * to do: a pass or a skip leaves a missing or at-rest record as it is. So the policy decides the
+ * same from `alertKeysToLoad(results)` ∪ open keys as from {@link alertKeysFor}.
+ */
+export function alertKeysToLoad(results: readonly CheckResult[]): string[] {
+  return alertKeysFor(results.filter((r) => r.status !== 'pass' && r.status !== 'skipped'));
+}
+
 export interface AlertPolicyInput {
   previous: Readonly<AlertStateMap>;
   results: readonly CheckResult[];

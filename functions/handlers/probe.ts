@@ -85,15 +85,26 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
   // Results of messages from no sweep (sent by hand): judged with this batch alone.
   const unswept: { results: CheckResult[]; tenants: string[] } = { results: [], tenants: [] };
   const complete = new Set<string>();
-  /** Counts the tenant into its sweep; the probe that completes a sweep judges it. */
-  const report = async (sweepId: string, tenantId: string, tenantResults: readonly CheckResult[], log: Logger) => {
+  /** Each sweep's tenants of this batch: recorded together (one ledger item, one count) after probing. */
+  const swept = new Map<string, { tenantId: string; results: readonly CheckResult[] }[]>();
+  const sweptTenant = (sweepId: string, tenantId: string, tenantResults: readonly CheckResult[]) => {
+    const list = swept.get(sweepId) ?? [];
+    list.push({ tenantId, results: tenantResults });
+    swept.set(sweepId, list);
+  };
+  /** Counts the tenants into their sweep; the probe that completes a sweep judges it. */
+  const report = async (sweepId: string, tenants: { tenantId: string; results: readonly CheckResult[] }[]) => {
     try {
       const ledger = await deps.sweepLedger();
-      if ((await ledger.report(sweepId, tenantId, tenantResults, deps.now())).claimed) complete.add(sweepId);
+      if ((await ledger.report(sweepId, tenants, deps.now())).claimed) complete.add(sweepId);
     } catch (error) {
       // The probing itself succeeded: do not make SQS deliver it again for this.
       metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-      log.error("the tenant's results could not be recorded for its sweep's alerts", { error: describe(error) });
+      logger.error("the tenants' results could not be recorded for their sweep's alerts", {
+        sweepRunId: sweepId,
+        tenantIds: tenants.map((t) => t.tenantId),
+        error: describe(error),
+      });
     }
   };
   const recordHandler = async (record: SQSRecord): Promise<void> => {
@@ -115,7 +126,7 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
     if (!known.has(message.tenantId)) {
       // Gone since the sweep listed it (deactivated): nothing to retry, but it counts as reported.
       log.warn('tenant is no longer among the canary tenants; message dropped');
-      if (message.runId !== undefined) await report(message.runId, message.tenantId, [], log);
+      if (message.runId !== undefined) sweptTenant(message.runId, message.tenantId, []);
       return;
     }
     const outcome = await probeTenant({
@@ -131,8 +142,8 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
       unswept.results.push(...outcome.report.results);
       unswept.tenants.push(message.tenantId);
     } else {
-      // Recorded even when the record fails below: the sweep completes, and a redelivery is not counted twice.
-      await report(message.runId, message.tenantId, outcome.report.results, log);
+      // Recorded even when the record fails below: the sweep completes (a redelivery is not judged twice).
+      sweptTenant(message.runId, message.tenantId, outcome.report.results);
     }
     if (outcome.unprobed !== undefined)
       throw new TenantNotProbedError(`tenant ${message.tenantId}: ${outcome.unprobed}`);
@@ -147,6 +158,7 @@ async function handleBatch(deps: LambdaDeps, event: SQSEvent, context: Context |
   } finally {
     await ports.close();
   }
+  for (const [sweepId, tenants] of swept) await report(sweepId, tenants);
   const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
   recordResultMetrics(metrics, results);
   if (unswept.tenants.length > 0) await publishAlerts(deps, logger, config, unswept.results, unswept.tenants);

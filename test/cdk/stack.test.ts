@@ -102,6 +102,13 @@ describe('state table and queues', () => {
       KeySchema: [{ AttributeName: 'dedupKey', KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
       PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'open',
+          KeySchema: [{ AttributeName: 'openShard', KeyType: 'HASH' }],
+          Projection: { ProjectionType: 'KEYS_ONLY' },
+        },
+      ],
     });
   });
 
@@ -242,6 +249,11 @@ describe('IAM', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
       ]);
+      // The open incidents: Query on the sparse index only, not the table.
+      expect(bySid(statements, 'OpenIncidents')).toMatchObject({
+        Action: 'dynamodb:Query',
+        Resource: { 'Fn::Join': ['', [arnOf(built.stack.stateTable), '/index/open']] },
+      });
       expect(bySid(statements, 'PublishAlerts')?.Resource).toEqual(
         (['P0', 'P1', 'P2', 'P3'] as const).map((tier) => ref(built.stack.topics[tier])),
       );

@@ -18,7 +18,6 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { STATE_TABLE } from '../../functions/adapters/state-dynamodb.ts';
 import { SWEEP_TABLE } from '../../functions/adapters/sweep-ledger.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
 import type { Report } from '../../functions/core/types.ts';
@@ -26,6 +25,7 @@ import { createProbeHandler } from '../../functions/handlers/probe.ts';
 import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
 import { createSweepHandler } from '../../functions/handlers/sweep.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { stateTableShape } from '../support/dynamo.ts';
 
 type DynaliteFactory = (options: { createTableMs: number }) => Server;
 const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
@@ -109,9 +109,7 @@ beforeEach(async () => {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
+      ...stateTableShape,
     }),
   );
   await client.send(

@@ -14,6 +14,7 @@ import type { AlertStateStore } from '../../functions/adapters/state-store.ts';
 import { type AlertEvent, evaluateAlerts } from '../../functions/alerting.ts';
 import { type AlertMessage, DEFAULT_ALERT_POLICY, type IncidentRecord } from '../../functions/core/alert-policy.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
+import { stateTableShape } from '../support/dynamo.ts';
 
 type DynaliteFactory = (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
 const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
@@ -55,9 +56,7 @@ beforeEach(async () => {
   await newClient().send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [{ AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
+      ...stateTableShape,
     }),
   );
 });
@@ -168,6 +167,54 @@ describe('DynamoDB state store', () => {
     expect((await item('b:*'))?.phase).toEqual({ S: 'ok' });
   });
 
+  it('lists open incidents through the sparse index, and forgets them once at rest with an empty outbox', async () => {
+    const store = storeFor();
+    const resolvedAt = at(30).toISOString();
+    const rest = { phase: 'ok' as const, tier: null, resolvedAt };
+    const saved = await store.save([
+      { record: record('firing:acme'), expectedVersion: null },
+      { record: record('pending:acme', { phase: 'pending', consecutiveFails: 1 }), expectedVersion: null },
+      { record: record('at-rest:acme', rest), expectedVersion: null },
+    ]);
+    expect(saved.conflicts).toEqual([]);
+    expect((await store.openKeys()).sort()).toEqual(['firing:acme', 'pending:acme']);
+
+    // Resolved, its resolution still in the outbox: open until delivered.
+    const outbox = [
+      {
+        id: 'firing:acme#2',
+        state: 'resolved' as const,
+        tier: 'P1' as const,
+        checkId: 'firing',
+        tenantId: 'acme',
+        dedupKey: 'firing:acme',
+        kind: 'check' as const,
+        firstFailedAt: at(0).toISOString(),
+        createdAt: at(30).toISOString(),
+        summary: 'resolved',
+        evidence: {},
+        runbook: 'r',
+        firstStep: 's',
+        escalatedFrom: null,
+        note: null,
+        claimedUntil: null,
+      },
+    ];
+    await store.save([{ record: record('firing:acme', { ...rest, pending: outbox }), expectedVersion: 1 }]);
+    expect((await store.openKeys()).sort()).toEqual(['firing:acme', 'pending:acme']);
+    await store.save([{ record: record('firing:acme', rest), expectedVersion: 2 }]);
+    expect(await store.openKeys()).toEqual(['pending:acme']);
+  });
+
+  it('pages through more open incidents than one Query returns', async () => {
+    const store = storeFor();
+    const keys = Array.from({ length: 150 }, (_, i) => `webhook.signed_accepted:t${String(i).padStart(3, '0')}`);
+    for (let start = 0; start < keys.length; start += 25) {
+      await store.save(keys.slice(start, start + 25).map((key) => ({ record: record(key), expectedVersion: null })));
+    }
+    expect((await store.openKeys()).sort()).toEqual(keys);
+  });
+
   it('trims outbox evidence so a record fits in one item', async () => {
     const store = storeFor();
     const message = {
@@ -208,6 +255,7 @@ describe('evaluateAlerts on DynamoDB', () => {
       const inner = storeFor();
       let loads = 0;
       return {
+        openKeys: () => inner.openKeys(),
         async load(keys) {
           const items = await inner.load(keys);
           if (loads++ === 0) {
@@ -257,6 +305,45 @@ describe('evaluateAlerts on DynamoDB', () => {
     expect(events).toEqual([{ type: 'conflict', keys: ['webhook.signed_accepted:acme'], attempt: 1 }]);
     const stored = (await seed.load(['webhook.signed_accepted:acme'])).get('webhook.signed_accepted:acme');
     expect(stored?.record).toMatchObject({ phase: 'firing', pending: [], seq: 1 });
+  });
+
+  it('reads only the keys of failing results and the open incidents, and still resolves', async () => {
+    const inner = storeFor();
+    const asked: string[][] = [];
+    const store: AlertStateStore = {
+      openKeys: () => inner.openKeys(),
+      load: (keys) => {
+        asked.push([...keys]);
+        return inner.load(keys);
+      },
+      save: (writes) => inner.save(writes),
+    };
+    const run = (minute: number, results: CheckResult[]) =>
+      evaluateAlerts({
+        report: { results },
+        tenants: ['acme', 'globex'],
+        store,
+        publisher: recordingPublisher(),
+        now: at(minute),
+        options: DEFAULT_ALERT_POLICY,
+      });
+    const globex = (status: CheckStatus) => ({ ...read(status), tenantId: 'globex' });
+    const other = { ...read('pass'), checkId: 'api.health' };
+    expect(await run(0, [read('fail'), globex('pass'), other])).toEqual([]);
+    const fired = await run(5, [read('fail'), globex('pass'), other]);
+    expect(fired.map((a) => `${a.state} ${a.dedupKey}`)).toEqual(['firing webhook.signed_accepted:acme']);
+    await run(10, [read('pass'), globex('pass'), other]);
+    const resolved = await run(15, [read('pass'), globex('pass'), other]);
+    expect(resolved.map((a) => `${a.state} ${a.dedupKey}`)).toEqual(['resolved webhook.signed_accepted:acme']);
+    // A healthy run after that reads nothing.
+    expect(await run(20, [read('pass'), globex('pass'), other])).toEqual([]);
+    expect(asked.map((keys) => keys.sort())).toEqual([
+      ['canary:webhook.signed_accepted', 'webhook.signed_accepted:*', 'webhook.signed_accepted:acme'],
+      ['canary:webhook.signed_accepted', 'webhook.signed_accepted:*', 'webhook.signed_accepted:acme'],
+      ['webhook.signed_accepted:acme'],
+      ['webhook.signed_accepted:acme'],
+      [],
+    ]);
   });
 
   it('does not lose a resolution when two runs race on it', async () => {

@@ -1,13 +1,21 @@
 /**
- * The sweep ledger on dynalite (a DynamoDB implementation): each tenant counted once, the sweep
- * claimed once by whoever completes it, incomplete sweeps listed for the next sweep.
+ * The sweep ledger on dynalite (a DynamoDB implementation): one item per batch, the sweep
+ * claimed once by whoever completes it (every tenant recorded), incomplete sweeps listed for the next sweep.
  */
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSweepLedger, SWEEP_TABLE, type SweepLedger, sweepIdAt } from '../../functions/adapters/sweep-ledger.ts';
+import {
+  batchItem,
+  createSweepLedger,
+  itemBytes,
+  SWEEP_TABLE,
+  type SweepLedger,
+  sweepIdAt,
+} from '../../functions/adapters/sweep-ledger.ts';
+import { CATALOG, catalogEntry } from '../../functions/core/catalog.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
 
 type DynaliteFactory = (options: { createTableMs: number }) => Server;
@@ -67,33 +75,86 @@ const result = (
   runbook: 'Issue 1, Resolution B: Signature Validation Fails',
 });
 
+const later = (seconds: number) => new Date(now.getTime() + seconds * 1000);
+const one = (tenantId: string, status: CheckStatus, evidence?: Record<string, unknown>) => [
+  { tenantId, results: [result(tenantId, status, evidence)] },
+];
+
 describe('sweep ledger', () => {
-  it('lets only the report that completes the sweep claim it, counting redeliveries once', async () => {
+  it('lets only the report that completes the sweep claim it, counting a batch delivered again once', async () => {
     const sweepId = sweepIdAt(now);
     await ledger.open(sweepId, 3, now);
 
-    expect(await ledger.report(sweepId, 'acme-corp', [result('acme-corp', 'pass')], now)).toEqual({ claimed: false });
-    expect(await ledger.report(sweepId, 'acme-corp', [result('acme-corp', 'fail')], now)).toEqual({ claimed: false });
-    expect(await ledger.report(sweepId, 'globex', [result('globex', 'fail')], now)).toEqual({ claimed: false });
-    expect(await ledger.report(sweepId, 'initech', [result('initech', 'pass')], now)).toEqual({ claimed: true });
+    const batch = [...one('acme-corp', 'pass'), ...one('globex', 'fail')];
+    expect(await ledger.report(sweepId, batch, now)).toEqual({ claimed: false });
+    // The same batch again (the invocation died after recording): not counted again.
+    expect(await ledger.report(sweepId, batch, later(60))).toEqual({ claimed: false });
+    expect(await ledger.report(sweepId, one('initech', 'pass'), now)).toEqual({ claimed: true });
     expect(await ledger.claim(sweepId, now)).toBe(false);
 
     const parts = await ledger.results(sweepId);
     expect(parts.map((p) => p.tenantId).sort()).toEqual(['acme-corp', 'globex', 'initech']);
-    // The first report of a tenant is the one that counts.
-    expect(parts.find((p) => p.tenantId === 'acme-corp')?.results[0]?.status).toBe('pass');
   });
 
-  it('keeps a trimmed evidence of failures and drops that of passes', async () => {
+  it('does not claim a sweep whose count is complete only because a tenant was counted twice', async () => {
+    const sweepId = sweepIdAt(now);
+    await ledger.open(sweepId, 3, now);
+    expect(await ledger.report(sweepId, one('acme-corp', 'pass'), now)).toEqual({ claimed: false });
+    // acme-corp delivered again, in another batch: counted again (3 of 3), but globex is missing.
+    expect(await ledger.report(sweepId, [...one('acme-corp', 'fail'), ...one('initech', 'pass')], later(30))).toEqual({
+      claimed: false,
+    });
+    expect(await ledger.pendingBefore(sweepIdAt(later(600)))).toEqual([sweepId]);
+    // The last tenant completes it, and the claim holds.
+    expect(await ledger.report(sweepId, one('globex', 'fail'), later(60))).toEqual({ claimed: true });
+    expect(await ledger.claim(sweepId, now)).toBe(false);
+    const parts = await ledger.results(sweepId);
+    expect(parts.map((p) => p.tenantId).sort()).toEqual(['acme-corp', 'globex', 'initech']);
+    // The first report of a tenant is the one that counts.
+    expect(parts.find((p) => p.tenantId === 'acme-corp')?.results.map((r) => r.status)).toEqual(['pass']);
+  });
+
+  it('keeps a trimmed evidence of failures, and passes and skips as check ids rebuilt for the policy', async () => {
     const sweepId = sweepIdAt(now);
     await ledger.open(sweepId, 2, now);
-    await ledger.report(sweepId, 'acme-corp', [result('acme-corp', 'pass')], now);
-    await ledger.report(sweepId, 'globex', [result('globex', 'fail', { body: 'x'.repeat(50_000), status: 500 })], now);
+    const passing = {
+      ...result('acme-corp', 'pass'),
+      checkId: 'api.health',
+      runbook: catalogEntry('api.health').runbook,
+    };
+    const skipped = { ...result('acme-corp', 'skipped'), checkId: 'api.health' };
+    const failing = result('globex', 'fail', { body: 'x'.repeat(50_000), status: 500 });
+    await ledger.report(
+      sweepId,
+      [
+        { tenantId: 'acme-corp', results: [passing, { ...skipped, tenantId: 'acme-corp' }] },
+        { tenantId: 'globex', results: [failing] },
+      ],
+      now,
+    );
     const parts = await ledger.results(sweepId);
-    expect(parts.find((p) => p.tenantId === 'acme-corp')?.results[0]?.evidence).toEqual({});
-    const evidence = parts.find((p) => p.tenantId === 'globex')?.results[0]?.evidence ?? {};
-    expect(evidence.status).toBe(500);
-    expect(JSON.stringify(evidence).length).toBeLessThan(2_100);
+    expect(parts.find((p) => p.tenantId === 'acme-corp')?.results).toEqual([
+      { ...passing, summary: 'api.health passes.', durationMs: 0, evidence: {} },
+      { ...skipped, summary: 'api.health was skipped.', durationMs: 0, evidence: {}, runbook: passing.runbook },
+    ]);
+    const stored = parts.find((p) => p.tenantId === 'globex')?.results[0];
+    expect({ ...stored, evidence: {} }).toEqual({ ...failing, evidence: {} });
+    expect(stored?.evidence.status).toBe(500);
+    expect(JSON.stringify(stored?.evidence).length).toBeLessThan(2_100);
+  });
+
+  it('writes a healthy batch of 10 tenants in one item under 1 KB', () => {
+    const checks = CATALOG.filter((entry) => entry.scope === 'tenant');
+    const tenants = Array.from({ length: 10 }, (_, i) => ({
+      tenantId: `tenant-${String(i).padStart(4, '0')}`,
+      results: checks.map((entry) => ({
+        ...result(`tenant-${i}`, 'pass' as const, { took: 12 }),
+        checkId: entry.id,
+        summary: 'a long passing summary that the ledger does not keep '.repeat(3),
+      })),
+    }));
+    expect(checks.length).toBeGreaterThan(10);
+    expect(itemBytes(batchItem(sweepIdAt(now), tenants, now))).toBeLessThan(1024);
   });
 
   it('lists earlier unjudged sweeps for the next sweep, until closed', async () => {
@@ -102,7 +163,7 @@ describe('sweep ledger', () => {
     const third = sweepIdAt(new Date(now.getTime() + 600_000));
     await ledger.open(first, 2, now);
     await ledger.open(second, 2, now);
-    await ledger.report(first, 'acme-corp', [], now);
+    await ledger.report(first, [{ tenantId: 'acme-corp', results: [] }], now);
 
     expect(await ledger.pendingBefore(third)).toEqual([first, second]);
     expect(await ledger.pendingBefore(second)).toEqual([first]);
@@ -113,7 +174,9 @@ describe('sweep ledger', () => {
   });
 
   it('does not count a tenant into a sweep that was never opened', async () => {
-    expect(await ledger.report('sweep-unknown', 'acme-corp', [], now)).toEqual({ claimed: false });
+    expect(await ledger.report('sweep-unknown', [{ tenantId: 'acme-corp', results: [] }], now)).toEqual({
+      claimed: false,
+    });
     expect(await ledger.claim('sweep-unknown', now)).toBe(false);
   });
 });

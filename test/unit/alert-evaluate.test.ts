@@ -50,6 +50,7 @@ function countingStore(inner: AlertStateStore): AlertStateStore & { writes: Inci
   return {
     writes,
     load: (keys) => inner.load(keys),
+    openKeys: () => inner.openKeys(),
     save: (batch) => {
       writes.push(...batch);
       return inner.save(batch);
@@ -155,6 +156,7 @@ describe('evaluateAlerts', () => {
     const racer = (): AlertStateStore => {
       let loads = 0;
       return {
+        openKeys: () => shared.openKeys(),
         async load(keys) {
           const items = await shared.load(keys);
           if (loads++ === 0) {

@@ -7,10 +7,12 @@ import {
   type AlertMessage,
   type AlertPolicyOptions,
   type AlertStateMap,
+  alertKeysToLoad,
   alertPolicyOptions,
   claimAlerts,
   DEFAULT_ALERT_POLICY,
   evaluateAlertPolicy,
+  isOpenIncident,
   settleAlerts,
 } from '../../functions/core/alert-policy.ts';
 import { parseConfig } from '../../functions/core/config.ts';
@@ -53,20 +55,55 @@ interface SeriesOptions {
 
 const line = (m: AlertMessage) => `${m.state} ${m.tier} ${m.dedupKey}`;
 
-/** Runs the steps; returns every message and the final state. Assertions per step inside. */
+/** The records a run would write: those that differ from what was loaded. */
+function changed(next: AlertStateMap, previous: AlertStateMap): AlertStateMap {
+  return Object.fromEntries(
+    Object.entries(next).filter(([key, record]) => JSON.stringify(record) !== JSON.stringify(previous[key])),
+  );
+}
+
+/**
+ * The alert path loads only the keys of failing results and the open incidents, not every key
+ * the results touch: the policy must send the same messages and write the same records from that.
+ */
+function expectSameFromOpenAndFailingKeys(
+  previous: AlertStateMap,
+  input: Omit<Parameters<typeof evaluateAlertPolicy>[0], 'previous'>,
+  full: ReturnType<typeof evaluateAlertPolicy>,
+  label: string,
+) {
+  const keys = new Set([
+    ...alertKeysToLoad(input.results),
+    ...Object.values(previous)
+      .filter(isOpenIncident)
+      .map((record) => record.dedupKey),
+  ]);
+  const loaded = Object.fromEntries(Object.entries(previous).filter(([key]) => keys.has(key)));
+  const pruned = evaluateAlertPolicy({ ...input, previous: loaded });
+  expect(pruned.messages, `${label}: messages from failing and open keys`).toEqual(full.messages);
+  expect(changed(pruned.state, loaded), `${label}: writes from failing and open keys`).toEqual(
+    changed(full.state, previous),
+  );
+}
+
+/**
+ * Runs the steps; returns every message and the final state. Assertions per step inside, among
+ * them that loading only failing and open keys decides the same as loading every key.
+ */
 function series(steps: Step[], opts: SeriesOptions = {}) {
   let state: AlertStateMap = opts.initial ?? {};
   const all: AlertMessage[][] = [];
   steps.forEach((step, index) => {
     if (opts.restartBefore?.includes(index)) state = JSON.parse(JSON.stringify(state)) as AlertStateMap;
-    const out = evaluateAlertPolicy({
-      previous: state,
+    const input = {
       results: step.results,
       tenants: step.tenants ?? [],
       now: at(step.minute),
       options: opts.options ?? DEFAULT_ALERT_POLICY,
-    });
+    };
+    const out = evaluateAlertPolicy({ ...input, previous: state });
     expect(out.messages.map(line), `run ${index} at minute ${step.minute}`).toEqual(step.expect);
+    expectSameFromOpenAndFailingKeys(state, input, out, `run ${index} at minute ${step.minute}`);
     state = out.state;
     if (!step.undelivered) {
       const ids = new Set(out.messages.map((m) => m.id));
