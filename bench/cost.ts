@@ -61,14 +61,15 @@ export interface CostInputs {
   probeContainers: number;
   /**
    * Alert-state keys the sweep's judgement reads (BatchGet, strongly consistent: one read unit
-   * per key, present or not): this many per tenant run, plus `stateKeysPerSweep`.
+   * per key, present or not): this many per tenant run (its failing results' keys and its share
+   * of the open incidents), plus `stateKeysPerSweep` (platform keys, the open-incident index Query).
    */
   stateKeysPerTenantRun: number;
   stateKeysPerSweep: number;
-  /** Sweep ledger: write units per tenant run (its results item, by KB, and the counter). */
-  ledgerWritesPerTenantRun: number;
-  /** Sweep ledger: read units per tenant run (the judgement's strongly consistent Query, by 4 KB). */
-  ledgerReadsPerTenantRun: number;
+  /** Sweep ledger: write units per probe invocation (its tenants' results item, by KB, and the counter). */
+  ledgerWritesPerInvocation: number;
+  /** Sweep ledger: read units per probe invocation (its item in the claim's and the judgement's strongly consistent Queries, by 4 KB). */
+  ledgerReadsPerInvocation: number;
   /** Sweep ledger: write and read units per sweep (open, claim, close; pending sweeps). */
   ledgerWritesPerSweep: number;
   ledgerReadsPerSweep: number;
@@ -170,12 +171,12 @@ export function monthlyCost(inputs: CostInputs, prices: Prices = PRICES): CostBr
     (changes / 1e6) * prices.dynamoPerMillionWrites + (stateReads / 1e6) * prices.dynamoPerMillionReads,
     `${fmt(changes)} writes × $${prices.dynamoPerMillionWrites}/M + (${fmt(checks)} tenant runs × ${fmt(inputs.stateKeysPerTenantRun)} keys + ${fmt(sweeps)} sweeps × ${fmt(inputs.stateKeysPerSweep)} keys) = ${fmt(stateReads)} strongly consistent reads × $${prices.dynamoPerMillionReads}/M`,
   );
-  const ledgerWrites = checks * inputs.ledgerWritesPerTenantRun + sweeps * inputs.ledgerWritesPerSweep;
-  const ledgerReads = checks * inputs.ledgerReadsPerTenantRun + sweeps * inputs.ledgerReadsPerSweep;
+  const ledgerWrites = invocations * inputs.ledgerWritesPerInvocation + sweeps * inputs.ledgerWritesPerSweep;
+  const ledgerReads = invocations * inputs.ledgerReadsPerInvocation + sweeps * inputs.ledgerReadsPerSweep;
   add(
     'DynamoDB sweep ledger (on-demand)',
     (ledgerWrites / 1e6) * prices.dynamoPerMillionWrites + (ledgerReads / 1e6) * prices.dynamoPerMillionReads,
-    `(${fmt(checks)} tenant runs × ${fmt(inputs.ledgerWritesPerTenantRun)} + ${fmt(sweeps)} sweeps × ${fmt(inputs.ledgerWritesPerSweep)}) = ${fmt(ledgerWrites)} write units × $${prices.dynamoPerMillionWrites}/M + (${fmt(checks)} × ${fmt(inputs.ledgerReadsPerTenantRun)} + ${fmt(sweeps)} × ${fmt(inputs.ledgerReadsPerSweep)}) = ${fmt(ledgerReads)} read units × $${prices.dynamoPerMillionReads}/M`,
+    `(${fmt(invocations)} invocations × ${fmt(inputs.ledgerWritesPerInvocation)} + ${fmt(sweeps)} sweeps × ${fmt(inputs.ledgerWritesPerSweep)}) = ${fmt(ledgerWrites)} write units × $${prices.dynamoPerMillionWrites}/M + (${fmt(invocations)} × ${fmt(inputs.ledgerReadsPerInvocation)} + ${fmt(sweeps)} × ${fmt(inputs.ledgerReadsPerSweep)}) = ${fmt(ledgerReads)} read units × $${prices.dynamoPerMillionReads}/M`,
   );
   // Each container reads each secret once per cache period, and at most once a sweep.
   const intervalS = inputs.intervalMinutes * 60;

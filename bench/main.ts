@@ -262,6 +262,13 @@ async function stackSettings(): Promise<StackSettings> {
 }
 
 /** Per-invocation log lines Lambda writes itself (START, END, REPORT), in their usual format. */
+/**
+ * Open incidents per tenant at any time, read every sweep besides the failing results' keys: an
+ * assumption. With 4 state changes per tenant a month (2 incidents) open an hour each, it is
+ * 2 × 12 / 8,760 = 0.003; this allows for incidents open four times as long.
+ */
+const OPEN_INCIDENTS_PER_TENANT = 0.01;
+
 const PLATFORM_LOG_LINES = [
   'START RequestId: 6bc28136-1b41-4c1e-9cb7-3e2f5a0c8f11 Version: $LATEST',
   'END RequestId: 6bc28136-1b41-4c1e-9cb7-3e2f5a0c8f11',
@@ -290,14 +297,17 @@ function costInputs(
     sweepSecondsPerSweep: Math.max(sweep.platformWallMs, (sweep.platformCpuMs * MB_PER_VCPU) / memory) / 1000,
     coldStartSeconds: cold.importMsMedian / 1000,
     probeContainers: stack.probeContainers,
-    stateKeysPerTenantRun: sweep.stateKeysPerTenant,
-    stateKeysPerSweep: sweep.stateKeysPerSweep,
-    // functions/adapters/sweep-ledger.ts: per tenant a conditional Put of its results item (a
-    // write unit per KB) and an ADD on the sweep's counter; the judgement Queries every item
-    // (strongly consistent, a read unit per 4 KB). Per sweep: open (2 Puts), claim (an Update),
-    // close (a Delete), and a Query for pending sweeps.
-    ledgerWritesPerTenantRun: Math.ceil(sweep.ledgerItemBytes / 1024) + 1,
-    ledgerReadsPerTenantRun: sweep.ledgerItemBytes / 4096,
+    // functions/alerting.ts: the keys of the sweep's failing results (measured) and the open
+    // incidents (an assumption, OPEN_INCIDENTS_PER_TENANT), read strongly consistent; per sweep
+    // also one Query of the open-incident index (eventually consistent, keys only: under 1 unit).
+    stateKeysPerTenantRun: sweep.stateKeysPerTenant + OPEN_INCIDENTS_PER_TENANT,
+    stateKeysPerSweep: sweep.stateKeysPerSweep + 1,
+    // functions/adapters/sweep-ledger.ts: per probe invocation a conditional Put of its tenants'
+    // item (a write unit per KB) and an ADD on the sweep's counter; the claim and the judgement
+    // each Query every item (strongly consistent, a read unit per 4 KB). Per sweep: open (2 Puts),
+    // claim (an Update), close (a Delete), and a Query for pending sweeps.
+    ledgerWritesPerInvocation: Math.ceil(sweep.ledgerBatchBytes / 1024) + 1,
+    ledgerReadsPerInvocation: (2 * sweep.ledgerBatchBytes) / 4096,
     ledgerWritesPerSweep: 4,
     ledgerReadsPerSweep: 1,
     stateChangesPerTenantMonth: 4,
@@ -413,7 +423,8 @@ async function main(): Promise<Results> {
     state_keys_read_per_invocation: head.invocation.stateKeys,
     state_keys_per_tenant_run: round(head.sweep.stateKeysPerTenant, 2),
     state_keys_per_sweep: round(head.sweep.stateKeysPerSweep, 2),
-    ledger_item_bytes_per_tenant: round(head.sweep.ledgerItemBytes, 0),
+    ledger_item_bytes_per_invocation: round(head.sweep.ledgerBatchBytes, 0),
+    ledger_tenants_per_item: head.sweep.ledgerBatchTenants,
     log_bytes_per_tenant: round(head.invocation.logBytesPerTenant, 0),
     report_bytes_per_tenant: round(head.invocation.reportBytesPerTenant, 0),
     // What storing a tenant's results per sweep (e.g. a sweep ledger item) would write: DynamoDB

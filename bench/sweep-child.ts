@@ -6,11 +6,15 @@
  */
 import { openPorts } from '../functions/adapters/index.ts';
 import { createSecretResolver } from '../functions/adapters/secrets.ts';
-import { alertKeysFor } from '../functions/core/alert-policy.ts';
+import { batchItem, itemBytes } from '../functions/adapters/sweep-ledger.ts';
+import { alertKeysToLoad } from '../functions/core/alert-policy.ts';
 import { CATALOG, type CheckId } from '../functions/core/catalog.ts';
 import { type ConfigInput, parseConfig } from '../functions/core/config.ts';
 import type { CheckResult, Report } from '../functions/core/types.ts';
 import { runChecks } from '../functions/run.ts';
+
+/** Tenants per probe invocation: the stack's SQS batch size (lib/config.ts), whose ledger item is measured. */
+const LEDGER_BATCH = 10;
 
 export interface SweepInput {
   config: ConfigInput;
@@ -78,13 +82,19 @@ export interface SweepOutput {
   /** Tenant-checks of the measured sweep: tenant results that ran (not skipped). */
   tenantChecks: number;
   /**
-   * Alert-state keys the judgement of this sweep reads (`alertKeysFor` over its results), as
-   * so many per tenant plus so many per sweep (measured on the whole sweep and on one tenant).
+   * Alert-state keys of this sweep's failing results the judgement reads (`alertKeysToLoad`;
+   * the open incidents come on top), as so many per tenant plus so many per sweep (measured on
+   * the whole sweep and on one tenant).
    */
   stateKeysPerTenant: number;
   stateKeysPerSweep: number;
-  /** DynamoDB size of one tenant's sweep-ledger item (functions/adapters/sweep-ledger.ts), bytes. */
-  ledgerItemBytes: number;
+  /**
+   * DynamoDB size of the sweep-ledger item of one probe invocation's tenants
+   * (functions/adapters/sweep-ledger.ts `batchItem`), bytes: the mean over the sweep's batches
+   * of {@link LEDGER_BATCH} tenants.
+   */
+  ledgerBatchBytes: number;
+  ledgerBatchTenants: number;
   /** A few non-passing results, to see why. */
   notPassing: { checkId: string; tenantId: string | null; status: string; summary: string }[];
   /** Per-tenant longest check duration in the measured sweep, ms: p50, p90, max. */
@@ -174,9 +184,19 @@ try {
     }
   }
   const tenantDurations = [...perTenant.values()];
-  const keysAll = alertKeysFor(report.results).length;
+  const keysAll = alertKeysToLoad(report.results).length;
   const oneTenant = report.results.filter((result) => result.tenantId === tenantIds[0]);
-  const keysOne = alertKeysFor(oneTenant).length;
+  const keysOne = alertKeysToLoad(oneTenant).length;
+  const batches: { tenantId: string; results: CheckResult[] }[][] = [];
+  for (let start = 0; start + LEDGER_BATCH <= Math.max(tenantIds.length, LEDGER_BATCH); start += LEDGER_BATCH) {
+    batches.push(
+      tenantIds.slice(start, start + LEDGER_BATCH).map((tenantId) => ({
+        tenantId,
+        results: report.results.filter((result) => result.tenantId === tenantId),
+      })),
+    );
+  }
+  const ledgerAt = new Date();
   const stateKeysPerTenant = (keysAll - keysOne) / Math.max(1, tenantIds.length - 1);
   const output: SweepOutput = {
     tenants: tenantIds.length,
@@ -195,17 +215,10 @@ try {
     tenantChecks: report.results.filter((r) => r.tenantId !== null && r.status !== 'skipped').length,
     stateKeysPerTenant,
     stateKeysPerSweep: keysOne - stateKeysPerTenant,
-    ledgerItemBytes:
-      tenantIds.reduce(
-        (sum, tenantId) =>
-          sum +
-          ledgerItemBytes(
-            report.runId,
-            tenantId,
-            report.results.filter((result) => result.tenantId === tenantId),
-          ),
-        0,
-      ) / Math.max(1, tenantIds.length),
+    ledgerBatchBytes:
+      batches.reduce((sum, batch) => sum + itemBytes(batchItem(report.runId, batch, ledgerAt)), 0) /
+      Math.max(1, batches.length),
+    ledgerBatchTenants: batches[0]?.length ?? 0,
     notPassing: report.results
       .filter((result) => result.status !== 'pass')
       .slice(0, 5)
@@ -253,7 +266,7 @@ async function invocation(batch: number): Promise<InvocationOutput> {
       http: fresh.http.requestCount,
       redis: fresh.redis?.commandCount ?? 0,
     },
-    stateKeys: alertKeysFor(report.results).length,
+    stateKeys: alertKeysToLoad(report.results).length,
     logBytesPerTenant: logs.perTenant,
     logBytesPerInvocation: logs.perInvocation,
     reportBytesPerTenant: Buffer.byteLength(JSON.stringify(report)) / Math.max(1, tenantIds.length),
@@ -328,18 +341,4 @@ async function handlerLogBytes(
   );
   if (tenantBytes === 0) throw new Error('Powertools Logger wrote nothing to stdout: the log figures would be wrong');
   return { perTenant: tenantBytes / Math.max(1, tenantIds.length), perInvocation };
-}
-
-/**
- * DynamoDB's size of the item the sweep ledger writes for one tenant: attribute names plus
- * values (strings by UTF-8 length, a number by about half its digits plus one), the results
- * compacted as the ledger does (passing and skipped results without evidence).
- */
-function ledgerItemBytes(sweepId: string, tenantId: string, results: readonly CheckResult[]): number {
-  const compact = results.map((r) => (r.status === 'pass' || r.status === 'skipped' ? { ...r, evidence: {} } : r));
-  const strings = { sweepId, part: `tenant#${tenantId}`, results: JSON.stringify(compact) };
-  let bytes = 0;
-  for (const [name, value] of Object.entries(strings)) bytes += name.length + Buffer.byteLength(value);
-  const expiresAt = String(Math.floor(Date.now() / 1000) + 86_400);
-  return bytes + 'expiresAt'.length + Math.ceil(expiresAt.length / 2) + 1;
 }

@@ -14,8 +14,8 @@ const base: CostInputs = {
   probeContainers: 10,
   stateKeysPerTenantRun: 0,
   stateKeysPerSweep: 0,
-  ledgerWritesPerTenantRun: 0,
-  ledgerReadsPerTenantRun: 0,
+  ledgerWritesPerInvocation: 0,
+  ledgerReadsPerInvocation: 0,
   ledgerWritesPerSweep: 0,
   ledgerReadsPerSweep: 0,
   stateChangesPerTenantMonth: 0,
@@ -74,8 +74,8 @@ describe('monthlyCost', () => {
       ...base,
       stateKeysPerTenantRun: 14,
       stateKeysPerSweep: 28,
-      ledgerWritesPerTenantRun: 5,
-      ledgerReadsPerTenantRun: 1,
+      ledgerWritesPerInvocation: 2,
+      ledgerReadsPerInvocation: 0.5,
       ledgerWritesPerSweep: 4,
       ledgerReadsPerSweep: 1,
       stateChangesPerTenantMonth: 4,
@@ -92,9 +92,10 @@ describe('monthlyCost', () => {
         ((8_760_000 * 14 + 8760 * 28) / 1e6) * PRICES.dynamoPerMillionReads,
       9,
     );
+    // per probe invocation (876,000 of 10 tenants), not per tenant run
     expect(item(cost, 'DynamoDB sweep ledger (on-demand)').usd).toBeCloseTo(
-      ((8_760_000 * 5 + 8760 * 4) / 1e6) * PRICES.dynamoPerMillionWrites +
-        ((8_760_000 + 8760) / 1e6) * PRICES.dynamoPerMillionReads,
+      ((876_000 * 2 + 8760 * 4) / 1e6) * PRICES.dynamoPerMillionWrites +
+        ((876_000 * 0.5 + 8760) / 1e6) * PRICES.dynamoPerMillionReads,
       9,
     );
     // 2 secrets × 10 containers × one read a sweep (8,760) = 175,200 calls
