@@ -245,11 +245,17 @@ function deployedCanaryIssues(config: Config): string[] {
   config.tenants.forEach((tenant, index) => {
     refIssue(`tenants[${index}].signingSecret`, tenant.signingSecret);
   });
+  const base = new URL(config.platform.baseUrl);
+  if (base.username !== '' || base.password !== '') {
+    issues.push('platform.baseUrl must not contain credentials in a deployment (it would be written into the bundle)');
+  }
   if (config.database?.url !== undefined && hasPassword(config.database.url)) {
-    issues.push('database.url must not contain a password in a deployment: use database.secretId');
+    issues.push('database.url must not contain a password (nor be unparsable) in a deployment: use database.secretId');
   }
   if (config.redis !== undefined && hasPassword(config.redis.url)) {
-    issues.push('redis.url must not contain credentials in a deployment (it would be written into the bundle)');
+    issues.push(
+      'redis.url must not contain credentials (nor be unparsable) in a deployment: they would be written into the bundle',
+    );
   }
   if (config.tenantSource.type === 'database') {
     if (config.tenantSource.url !== undefined && hasPassword(config.tenantSource.url)) {
@@ -286,12 +292,20 @@ function timingIssues(config: Config, deployment: DeploymentSettings): string[] 
   return issues;
 }
 
+/**
+ * Whether a connection URL could carry a credential into the bundle: a password in the userinfo,
+ * a `password` query parameter (pg and ioredis both read one), or a URL too malformed to tell
+ * (`pa#ss` in a password breaks parsing, and the drivers may still read it).
+ */
 function hasPassword(url: string): boolean {
+  let parsed: URL;
   try {
-    return new URL(url).password !== '';
+    parsed = new URL(url);
   } catch {
-    return false;
+    return true;
   }
+  if (parsed.password !== '') return true;
+  return [...parsed.searchParams.keys()].some((key) => key.toLowerCase() === 'password');
 }
 
 function secretIdsOf(config: Config): string[] {

@@ -103,12 +103,28 @@ describe('deployment config', () => {
     expect(issues).toEqual([
       'tenants[0].signingSecret must be a {"secretId": ...} reference in a deployment: a value would be written into the bundle',
       'tenants[1].signingSecret must be a {"secretId": ...} reference in a deployment: the functions have no GLOBEX_SECRET',
-      'database.url must not contain a password in a deployment: use database.secretId',
-      'redis.url must not contain credentials in a deployment (it would be written into the bundle)',
+      'database.url must not contain a password (nor be unparsable) in a deployment: use database.secretId',
+      'redis.url must not contain credentials (nor be unparsable) in a deployment: they would be written into the bundle',
       'alerts.topics must be left out in a deployment: the stack creates one topic per tier',
     ]);
     expect(issues.join('\n')).not.toContain('sekrit-value-1234');
     expect(issues.join('\n')).not.toContain('hunter2');
+  });
+
+  it('finds passwords in query strings, in unparsable URLs and credentials in the base URL', () => {
+    const config = exampleConfig() as { platform: Record<string, unknown>; database: Record<string, unknown> };
+    const issues = issuesOf({
+      ...config,
+      platform: { ...config.platform, baseUrl: 'https://api:BasicPw99@api.example.com' },
+      database: { url: 'postgres://canary@db.internal:5432/x?PassWord=QueryPw1' },
+      redis: { url: 'redis://:pa#ss@cache:6379/0' },
+    });
+    expect(issues).toEqual([
+      'platform.baseUrl must not contain credentials in a deployment (it would be written into the bundle)',
+      'database.url must not contain a password (nor be unparsable) in a deployment: use database.secretId',
+      'redis.url must not contain credentials (nor be unparsable) in a deployment: they would be written into the bundle',
+    ]);
+    for (const secret of ['BasicPw99', 'QueryPw1', 'pa#ss']) expect(issues.join('\n')).not.toContain(secret);
   });
 
   it('says which file is missing or not JSON', () => {
