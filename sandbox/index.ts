@@ -243,6 +243,33 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     };
   } catch (error) {
     await cleanUp().catch((cleanupError: unknown) => log(`sandbox: cleanup after a failed start: ${cleanupError}`));
-    throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new SandboxStartError(`the sandbox could not start: ${withoutCredentials(message, options)}`, {
+      cause: error,
+    });
   }
+}
+
+/** The sandbox could not start (an unreachable PostgreSQL or Redis, a bad URL): one line, no credentials. */
+export class SandboxStartError extends Error {
+  override name = 'SandboxStartError';
+}
+
+/** `text` with the passwords of the URLs the sandbox was given (and unparsable URLs whole) masked. */
+function withoutCredentials(text: string, options: SandboxOptions): string {
+  const urls = [options.databaseUrl, typeof options.redis === 'object' ? options.redis.url : undefined].filter(
+    (url): url is string => url !== undefined,
+  );
+  let clean = text;
+  for (const raw of urls) {
+    let secrets: string[];
+    try {
+      const password = new URL(raw).password;
+      secrets = password === '' ? [] : [password, decodeURIComponent(password)];
+    } catch {
+      secrets = [raw];
+    }
+    for (const secret of secrets) clean = clean.split(secret).join('***');
+  }
+  return clean;
 }

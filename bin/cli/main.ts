@@ -6,6 +6,7 @@ import { constants } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { displayUrl } from '../../functions/adapters/http.ts';
 import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver, type SecretResolver } from '../../functions/adapters/secrets.ts';
 import { type AlertPublisher, createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
@@ -138,7 +139,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       error instanceof ConfigError ||
       error instanceof UsageError ||
       error instanceof StateStoreError ||
-      error instanceof TenantSourceError
+      error instanceof TenantSourceError ||
+      // By name: importing the sandbox module would load PGlite for every command.
+      (error instanceof Error && error.name === 'SandboxStartError')
     ) {
       io.stderr.write(`tenant-canary: ${oneLine(error.message)}`);
       return EXIT_USAGE;
@@ -183,7 +186,7 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   let store: AlertStateStore;
   if (options.config !== undefined) {
     config = await loadConfigFile(options.config);
-    target = config.platform.baseUrl;
+    target = displayUrl(config.platform.baseUrl);
     if (options.publish) publisher = createSnsPublisherFromConfig(config, { clientConfig: snsClientConfig(config) });
     store = await openAlertState(options.state, alertClock);
     config = await withSourcedTenants(config, secrets, io);

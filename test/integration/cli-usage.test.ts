@@ -94,6 +94,34 @@ describe('config errors', () => {
   });
 });
 
+describe('credentials in URLs', () => {
+  it('an unreachable sandbox database is one line, exit 2, without its password', async () => {
+    const run = await runCli(['run', '--sandbox-database', 'postgres://postgres:Secr3tPw@127.0.0.1:1/postgres']);
+    expectUsageError(run, 'the sandbox could not start');
+    expect(run.stderr).not.toContain('Secr3tPw');
+  });
+
+  it('an invalid sandbox Redis URL is one line, exit 2, without its password', async () => {
+    const run = await runCli(['run', '--sandbox-redis', 'redis://:RedisPw1@127.0.0.1:99999/0']);
+    expectUsageError(run, 'the sandbox could not start');
+    expect(run.stderr).not.toContain('RedisPw1');
+  });
+
+  it('the run header shows the platform URL without its credentials', async () => {
+    const file = await configFile('basic-auth.json', {
+      ...goodConfig(),
+      platform: { baseUrl: 'http://apiuser:BasicPw99@127.0.0.1:9' },
+    });
+    const human = await runCli(['run', '--config', file]);
+    const json = await runCli(['run', '--config', file, '--json']);
+    expect(human.stdout).toContain('against http://127.0.0.1:9');
+    for (const channel of [human.stdout, human.stderr, json.stdout, json.stderr]) {
+      expect(channel).not.toContain('BasicPw99');
+      expect(channel).not.toContain('apiuser');
+    }
+  });
+});
+
 describe('checks', () => {
   it('lists every check of the catalog', async () => {
     const run = await runCli(['checks']);
