@@ -26,6 +26,12 @@ export interface RunInput {
 
 type SecretLookup = { ok: true; tenant: ResolvedTenant } | { ok: false; reason: string };
 
+/**
+ * How long a tenant's signing secret may take to read (a Secrets Manager call with its retries).
+ * Past it, the tenant's checks report `error` and the other tenants run.
+ */
+export const SECRET_LOOKUP_BUDGET_MS = 10_000;
+
 export async function runChecks(input: RunInput): Promise<Report> {
   const { config, ports } = input;
   // Every running check listens on the run's signal: many at once is expected, not a leak.
@@ -43,9 +49,12 @@ export async function runChecks(input: RunInput): Promise<Report> {
     const other = config.tenants.find((tenant) => !plan.tenants.includes(tenant));
     if (other) secretTenants.push(other);
   }
+  // Every lookup runs at once, each within its budget: one slow secret fails only its tenant.
   const lookups = new Map<string, SecretLookup>(
     await Promise.all(
-      secretTenants.map(async (tenant) => [tenant.tenantId, await lookupSecret(input.secrets, tenant)] as const),
+      secretTenants.map(
+        async (tenant) => [tenant.tenantId, await lookupSecretWithin(SECRET_LOOKUP_BUDGET_MS, input, tenant)] as const,
+      ),
     ),
   );
   const resolved = [...lookups.values()].flatMap((lookup) => (lookup.ok ? [lookup.tenant] : []));
@@ -81,6 +90,29 @@ export async function runChecks(input: RunInput): Promise<Report> {
   return redactSecrets(
     report,
     resolved.map((tenant) => tenant.signingSecret.reveal()),
+  );
+}
+
+/** {@link lookupSecret} within `budgetMs`, and no longer than the run (its signal). */
+async function lookupSecretWithin(budgetMs: number, input: RunInput, tenant: TenantConfig): Promise<SecretLookup> {
+  const ref = tenant.signingSecret;
+  // Names the reference, never a value.
+  const what = 'secretId' in ref ? `Secrets Manager secret ${ref.secretId}` : 'the secret';
+  const timedOut = (): SecretLookup => ({ ok: false, reason: `${what} was not read within ${budgetMs} ms` });
+  const cancelled = (): SecretLookup => ({ ok: false, reason: `the run was cancelled before ${what} was read` });
+  return withBudget(
+    budgetMs,
+    input.signal,
+    (signal) => {
+      // The resolver takes no signal: the lookup is left to settle on its own (the SDK's timeouts end it).
+      const stopped = new Promise<SecretLookup>((resolve) => {
+        const onAbort = () => resolve(input.signal?.aborted ? cancelled() : timedOut());
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      });
+      return Promise.race([lookupSecret(input.secrets, tenant), stopped]);
+    },
+    timedOut,
   );
 }
 

@@ -9,6 +9,7 @@ import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets'
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
 import type { SecretRef } from '../core/config.ts';
 import { Secret } from '../core/secret.ts';
+import { awsClientDefaults } from './aws-client.ts';
 
 export class SecretError extends Error {
   override name = 'SecretError';
@@ -47,7 +48,7 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
         import('@aws-sdk/client-secrets-manager'),
       ]);
       return new SecretsProvider({
-        awsSdkV3Client: new SecretsManagerClient({ retryMode: 'standard', maxAttempts: 3, ...options.clientConfig }),
+        awsSdkV3Client: new SecretsManagerClient({ ...awsClientDefaults(), ...options.clientConfig }),
       });
     })();
     return provider;

@@ -16,6 +16,7 @@ import { type RenderedAlert, renderAlert, SNS_MAX_BYTES } from '../core/alert-me
 import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { TIERS, type Tier } from '../core/types.ts';
+import { awsClientDefaults } from './aws-client.ts';
 
 export interface PublishOutcome {
   /** Ids of the messages SNS accepted. */
@@ -42,7 +43,7 @@ export interface SnsPublisherOptions {
 const BATCH_ENTRIES = 10;
 
 export function createSnsClient(config: SNSClientConfig = {}, maxAttempts = 3): SNSClient {
-  return new SNSClient({ retryMode: 'standard', maxAttempts, ...config });
+  return new SNSClient({ ...awsClientDefaults(maxAttempts), ...config });
 }
 
 export function createSnsPublisher(options: SnsPublisherOptions): AlertPublisher {

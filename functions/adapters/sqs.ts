@@ -10,6 +10,7 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { mapWithConcurrency } from '../core/concurrency.ts';
+import { awsClientDefaults } from './aws-client.ts';
 
 /** The body of a probe message: which tenant to probe, and the sweep it belongs to (for logs). */
 export interface TenantMessage {
@@ -38,7 +39,7 @@ export interface TenantQueueOptions {
 export const SQS_BATCH_ENTRIES = 10;
 
 export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
-  const client = options.client ?? new SQSClient({ retryMode: 'standard', maxAttempts: 3, ...options.clientConfig });
+  const client = options.client ?? new SQSClient({ ...awsClientDefaults(), ...options.clientConfig });
   return {
     async send(messages) {
       const batches: TenantMessage[][] = [];

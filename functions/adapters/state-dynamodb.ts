@@ -26,6 +26,7 @@ import {
 import { trimEvidence } from '../core/alert-message.ts';
 import { type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
+import { awsClientDefaults } from './aws-client.ts';
 import {
   type AlertStateStore,
   DEFAULT_RESOLVED_TTL_DAYS,
@@ -77,7 +78,7 @@ interface Item {
 export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertStateStore {
   const { tableName } = options;
   const ttlDays = options.resolvedTtlDays ?? DEFAULT_RESOLVED_TTL_DAYS;
-  const base = options.client ?? new DynamoDBClient({ retryMode: 'standard', maxAttempts: 3, ...options.clientConfig });
+  const base = options.client ?? new DynamoDBClient({ ...awsClientDefaults(), ...options.clientConfig });
   const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   const fail = (what: string, error: unknown) =>
     new StateStoreError(

@@ -34,6 +34,7 @@ import {
 import { trimEvidence } from '../core/alert-message.ts';
 import { catalogEntry, isCheckId } from '../core/catalog.ts';
 import type { CheckResult } from '../core/types.ts';
+import { awsClientDefaults } from './aws-client.ts';
 
 /** The table's shape, for the CDK stack. */
 export const SWEEP_TABLE = { partitionKey: 'sweepId', sortKey: 'part', ttlAttribute: 'expiresAt' } as const;
@@ -87,7 +88,7 @@ export function sweepIdAt(now: Date): string {
 
 export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
   const { tableName } = options;
-  const base = options.client ?? new DynamoDBClient({ retryMode: 'standard', maxAttempts: 3, ...options.clientConfig });
+  const base = options.client ?? new DynamoDBClient({ ...awsClientDefaults(), ...options.clientConfig });
   const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
   const expiry = (now: Date) => Math.floor(now.getTime() / 1000) + TTL_SECONDS;
   const fail = (what: string, error: unknown) =>
