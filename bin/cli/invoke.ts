@@ -130,6 +130,7 @@ async function invoke(options: InvokeOptions, io: InvokeIo, deps: InvokeDeps): P
     );
   }
   const signals = [AbortSignal.timeout(timeoutS * 1000), ...(io.signal ? [io.signal] : [])];
+  const signal = AbortSignal.any(signals);
   let response: Response;
   try {
     response = await fetch(url, {
@@ -137,18 +138,28 @@ async function invoke(options: InvokeOptions, io: InvokeIo, deps: InvokeDeps): P
       headers: signed.headers,
       body,
       redirect: 'manual',
-      signal: AbortSignal.any(signals),
+      signal,
     });
   } catch (error) {
-    const reason =
-      error instanceof Error && error.name === 'TimeoutError'
-        ? `no answer within ${timeoutS} s`
-        : error instanceof Error
-          ? ((error.cause as Error | undefined)?.message ?? error.message)
-          : 'unknown error';
-    throw new InvokeError(`the canary at ${url.host} could not be reached: ${reason}`, EXIT_FAILING);
+    throw new InvokeError(
+      `the canary at ${url.host} could not be reached: ${fetchReason(error, `no answer within ${timeoutS} s`)}`,
+      EXIT_FAILING,
+    );
   }
-  const text = await response.text();
+  let text: string;
+  try {
+    // Under the same deadline as the headers: a body that stalls ends at --timeout too.
+    text = await readBody(response, MAX_ANSWER_BYTES);
+  } catch (error) {
+    if (error instanceof InvokeError) throw error;
+    throw new InvokeError(
+      `the canary at ${url.host} answered ${response.status} but its body could not be read: ${fetchReason(
+        error,
+        `not complete within ${timeoutS} s`,
+      )}`,
+      EXIT_FAILING,
+    );
+  }
   if (response.status !== 200) {
     const detail = errorDetail(text);
     const hint =
@@ -163,6 +174,45 @@ async function invoke(options: InvokeOptions, io: InvokeIo, deps: InvokeDeps): P
   const report = parseReport(text);
   if (report === undefined) throw new InvokeError('the canary answered 200 without a report', EXIT_FAILING);
   return report;
+}
+
+/** The largest answer read: a report of one tenant is a few KB; more is not the canary. */
+export const MAX_ANSWER_BYTES = 10 * 1024 * 1024;
+
+/** Why a fetch (or the reading of its body) failed, in one phrase: `timedOut` for the deadline. */
+function fetchReason(error: unknown, timedOut: string): string {
+  if (!(error instanceof Error)) return 'unknown error';
+  if (error.name === 'TimeoutError') return timedOut;
+  return (error.cause as Error | undefined)?.message ?? error.message;
+}
+
+/** The body as text, refused (and the connection dropped) past `maxBytes`. */
+async function readBody(response: Response, maxBytes: number): Promise<string> {
+  const tooLarge = () =>
+    new InvokeError(
+      `the canary answered ${response.status} with a body larger than ${maxBytes / (1024 * 1024)} MiB`,
+      EXIT_FAILING,
+    );
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    if (bytes > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** The `{error}` of a canary answer, or AWS's `{Message}`, cut short. */

@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -225,6 +225,79 @@ describe('invoke', () => {
     });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^tenant-canary: the canary at 127\.0\.0\.1:\d+ could not be reached: .*ECONNREFUSED/);
+  });
+
+  it('exits 1 with one line when the answer stalls after its headers (the --timeout covers the body)', async () => {
+    const sockets = new Set<Socket>();
+    const stalling = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.write('{');
+        // ...and nothing more.
+      });
+    });
+    stalling.on('connection', (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => stalling.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (stalling.address() as AddressInfo).port;
+      const started = performance.now();
+      const run = await runCli(
+        ['invoke', '--url', `http://127.0.0.1:${port}/`, '--tenant', 'acme-corp', '--timeout', '1'],
+        { env: cliEnv },
+      );
+      expect(performance.now() - started).toBeLessThan(10_000);
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe(
+        `tenant-canary: the canary at 127.0.0.1:${port} answered 200 but its body could not be read: not complete within 1 s\n`,
+      );
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => stalling.close(() => resolve()));
+    }
+  });
+
+  it.each([
+    ['streamed without a length', false],
+    ['declared by its content-length', true],
+  ])('refuses a body larger than 10 MiB (%s), reading no more of it', async (_, declared) => {
+    const MiB = 1024 * 1024;
+    const total = 64 * MiB;
+    let written = 0;
+    const huge = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        response.writeHead(200, {
+          'content-type': 'application/json',
+          ...(declared ? { 'content-length': String(total) } : {}),
+        });
+        const chunk = Buffer.alloc(MiB, 0x20);
+        const pump = () => {
+          while (written < total && !response.destroyed) {
+            written += chunk.length;
+            if (!response.write(chunk)) return void response.once('drain', pump);
+          }
+          if (written >= total) response.end();
+        };
+        pump();
+      });
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (huge.address() as AddressInfo).port;
+      const run = await runCli(['invoke', '--url', `http://127.0.0.1:${port}/`, '--tenant', 'acme-corp'], {
+        env: cliEnv,
+      });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toBe('');
+      expect(run.stderr).toBe('tenant-canary: the canary answered 200 with a body larger than 10 MiB\n');
+      // The client hung up: the server never got to write the whole body.
+      expect(written).toBeLessThan(total);
+    } finally {
+      huge.closeAllConnections();
+      await new Promise<void>((resolve) => huge.close(() => resolve()));
+    }
   });
 
   it('refuses bad usage before sending anything', async () => {
