@@ -139,13 +139,24 @@ function readRow(
 }
 
 async function queryTenants(source: DatabaseSource, connectionString: string): Promise<Record<string, unknown>[]> {
-  const client = new pg.Client({
-    connectionString,
-    connectionTimeoutMillis: source.connectTimeoutMs,
-    statement_timeout: source.statementTimeoutMs,
-    query_timeout: source.statementTimeoutMs + 1000,
-    application_name: 'tenant-canary-tenant-source',
-  });
+  let client: pg.Client;
+  try {
+    // pg parses the URL here: a malformed one (a port out of range) throws before any connection.
+    client = new pg.Client({
+      connectionString,
+      connectionTimeoutMillis: source.connectTimeoutMs,
+      statement_timeout: source.statementTimeoutMs,
+      query_timeout: source.statementTimeoutMs + 1000,
+      application_name: 'tenant-canary-tenant-source',
+    });
+  } catch (error) {
+    // Neither the URL nor the parser's error (it may hold the URL) goes into the message or the cause.
+    const what =
+      source.url !== undefined
+        ? 'tenantSource.url is'
+        : `the connection URL made from Secrets Manager secret ${source.secretId} (tenantSource.secretId) is`;
+    throw new TenantSourceError(`${what} not a valid PostgreSQL connection URL (${pgReason(error)})`);
+  }
   client.on('error', () => {}); // a dropped connection surfaces through the pending query
   try {
     await client.connect();

@@ -107,6 +107,24 @@ describe('credentials in URLs', () => {
     expect(run.stderr).not.toContain('RedisPw1');
   });
 
+  it('an invalid tenantSource.url is one line, exit 2, without the URL or its password', async () => {
+    const file = await configFile('bad-tenant-source.json', {
+      ...goodConfig(),
+      tenants: [],
+      tenantSource: {
+        type: 'database',
+        url: 'postgres://ro:TenantSrcPw7@127.0.0.1:99999/db',
+        encryptionKey: { value: 'not-used-before-the-url-is-read' },
+      },
+    });
+    const run = await runCli(['run', '--config', file]);
+    expect(run).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'tenant-canary: tenantSource.url is not a valid PostgreSQL connection URL (ERR_INVALID_URL)\n',
+    });
+  });
+
   it('the run header shows the platform URL without its credentials', async () => {
     const file = await configFile('basic-auth.json', {
       ...goodConfig(),
