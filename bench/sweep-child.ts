@@ -10,6 +10,7 @@ import { batchItem, itemBytes } from '../functions/adapters/sweep-ledger.ts';
 import { alertKeysToLoad } from '../functions/core/alert-policy.ts';
 import { CATALOG, type CheckId } from '../functions/core/catalog.ts';
 import { type ConfigInput, parseConfig } from '../functions/core/config.ts';
+import { countStatuses } from '../functions/core/results.ts';
 import type { CheckResult, Report } from '../functions/core/types.ts';
 import { runChecks } from '../functions/run.ts';
 
@@ -175,10 +176,9 @@ try {
   const platformCpuUsed = process.cpuUsage(platformCpu);
   const platformLoad = minus(counts(), beforePlatform);
 
-  const statuses: Record<string, number> = {};
+  const statuses = countStatuses(report.results);
   const perTenant = new Map<string, number>();
   for (const result of report.results) {
-    statuses[result.status] = (statuses[result.status] ?? 0) + 1;
     if (result.tenantId !== null) {
       perTenant.set(result.tenantId, Math.max(perTenant.get(result.tenantId) ?? 0, result.durationMs));
     }

@@ -3,6 +3,7 @@
  * stream is a terminal and NO_COLOR is unset.
  */
 import { CATALOG } from '../../functions/core/catalog.ts';
+import { countStatuses } from '../../functions/core/results.ts';
 import type { CheckResult, CheckStatus, Report } from '../../functions/core/types.ts';
 
 export interface Style {
@@ -80,12 +81,6 @@ export function renderReport(report: Report, style: Style, target: string, optio
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-export function countStatuses(results: readonly CheckResult[]): Record<CheckStatus, number> {
-  const counts: Record<CheckStatus, number> = { pass: 0, fail: 0, degraded: 0, error: 0, skipped: 0 };
-  for (const result of results) counts[result.status] += 1;
-  return counts;
 }
 
 export function renderCatalog(style: Style): string {

@@ -3,7 +3,7 @@
  */
 import { type CheckId, catalogEntry, catalogIndex } from './catalog.ts';
 import { type Config, tierOverride } from './config.ts';
-import type { CheckResult, Outcome, Tier } from './types.ts';
+import type { CheckResult, CheckStatus, Outcome, Tier } from './types.ts';
 
 /**
  * The tier of a result: a plain `fail` takes the config's override or the catalog's default;
@@ -63,3 +63,10 @@ export const errored = (summary: string, evidence?: Outcome['evidence']): Outcom
   tier: 'P2',
   ...(evidence ? { evidence } : {}),
 });
+
+/** How many results have each status (report footers, log lines, benchmarks). */
+export function countStatuses(results: readonly CheckResult[]): Record<CheckStatus, number> {
+  const counts: Record<CheckStatus, number> = { pass: 0, fail: 0, degraded: 0, error: 0, skipped: 0 };
+  for (const result of results) counts[result.status] += 1;
+  return counts;
+}

@@ -19,6 +19,7 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 import { type Config, ConfigError } from '../core/config.ts';
+import { countStatuses } from '../core/results.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { CheckResult, Report } from '../core/types.ts';
 import { probeTenant, UnknownTenantError } from '../fanout.ts';
@@ -32,7 +33,7 @@ import {
   parseUrlBody,
 } from './events.ts';
 import { createLambdaDeps, type LambdaDeps } from './runtime.ts';
-import { recordResultMetrics, statusCounts } from './telemetry.ts';
+import { recordResultMetrics } from './telemetry.ts';
 
 /** The answer to a direct invocation that could not run. */
 export interface ErrorAnswer {
@@ -239,7 +240,7 @@ function json(statusCode: number, body: unknown, headers: Record<string, string>
 function logTenantReport(log: Logger, report: Report): void {
   log.info('tenant probed', {
     runId: report.runId,
-    statuses: statusCounts(report.results),
+    statuses: countStatuses(report.results),
     failing: report.results
       .filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'degraded')
       .map((r) => ({ checkId: r.checkId, status: r.status, tier: r.tier, summary: r.summary })),

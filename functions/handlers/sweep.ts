@@ -4,11 +4,12 @@
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
+import { countStatuses } from '../core/results.ts';
 import { METRIC } from '../core/telemetry.ts';
 import { runSweep } from '../fanout.ts';
 import { deadlineSignal, describe, judgeSweep, publishAlerts } from './alerts.ts';
 import { createLambdaDeps, type LambdaDeps } from './runtime.ts';
-import { recordResultMetrics, statusCounts } from './telemetry.ts';
+import { recordResultMetrics } from './telemetry.ts';
 
 export interface SweepSummary {
   sweepId: string;
@@ -76,7 +77,7 @@ export function createSweepHandler(deps: LambdaDeps) {
           await ledger.close(sweepId).catch(() => {});
         }
       }
-      const platform = statusCounts(report.results);
+      const platform = countStatuses(report.results);
       logger.info('sweep done', {
         sweepId: outcome.sweepId,
         runId: report.runId,

@@ -38,10 +38,3 @@ export function recordAlertMetrics(metrics: Metrics, alerts: readonly AlertSumma
       .addMetric(METRIC.alertsSent, MetricUnit.Count, count);
   }
 }
-
-/** How many results have each status (for log lines). */
-export function statusCounts(results: readonly CheckResult[]): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const result of results) counts[result.status] = (counts[result.status] ?? 0) + 1;
-  return counts;
-}
