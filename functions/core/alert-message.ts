@@ -2,7 +2,7 @@
  * How an alert looks on the wire (CONTRACT.md §5): a subject under 100 characters, a JSON body
  * with the report entry, and message attributes for subscription filter policies. Pure.
  */
-import type { AlertMessage } from './alert-policy.ts';
+import { type AlertMessage, toAlertSummary } from './alert-policy.ts';
 import type { Evidence } from './types.ts';
 
 /** SNS's limit for one message, body and attributes together (and for one PublishBatch call). */
@@ -93,11 +93,7 @@ function fitSubject(text: string): string {
 
 export function alertBody(message: AlertMessage, evidence: Evidence = message.evidence, trimmed = false): AlertBody {
   return {
-    state: message.state,
-    tier: message.tier,
-    checkId: message.checkId,
-    tenantId: message.tenantId,
-    dedupKey: message.dedupKey,
+    ...toAlertSummary(message),
     firstFailedAt: message.firstFailedAt,
     sentAt: message.createdAt,
     summary: message.summary,

@@ -454,42 +454,35 @@ export function breadthTier(tier: Tier): Tier {
   return tier === 'P3' ? 'P3' : raiseTier(tier);
 }
 
+/** The incident fields of a record with no incident open. */
+const REST = {
+  phase: 'ok',
+  tier: null,
+  thresholdTier: null,
+  consecutiveFails: 0,
+  consecutivePasses: 0,
+  firstFailedAt: null,
+  tierSince: null,
+  lastSentAt: null,
+} as const satisfies Partial<IncidentRecord>;
+
 function idleRecord(o: Observation): IncidentRecord {
   return {
     dedupKey: o.key,
     kind: o.kind,
     checkId: o.checkId,
     tenantId: o.tenantId,
-    phase: 'ok',
-    tier: null,
-    thresholdTier: null,
-    consecutiveFails: 0,
-    consecutivePasses: 0,
-    firstFailedAt: null,
-    tierSince: null,
+    ...REST,
     notifiedTiers: [],
-    lastSentAt: null,
     resolvedAt: null,
     seq: 0,
     pending: [],
   };
 }
 
-/** Incident fields of a record back at rest (counters and outbox kept). */
+/** A record back at rest (sequence and outbox kept). */
 function atRest(record: IncidentRecord, now: Date): IncidentRecord {
-  return {
-    ...record,
-    phase: 'ok',
-    tier: null,
-    thresholdTier: null,
-    consecutiveFails: 0,
-    consecutivePasses: 0,
-    firstFailedAt: null,
-    tierSince: null,
-    notifiedTiers: [],
-    lastSentAt: null,
-    resolvedAt: now.toISOString(),
-  };
+  return { ...record, ...REST, notifiedTiers: [], resolvedAt: now.toISOString() };
 }
 
 function elapsed(sinceIso: string | null, now: Date, minutes: number): boolean {
