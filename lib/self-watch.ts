@@ -64,32 +64,37 @@ export class SelfWatch extends Construct {
       }),
       'P1',
     );
-    const tier = props.alarmTier;
-    const functions = [
-      ['Sweep', props.sweep],
-      ['Probe', props.probe],
-    ] as const;
-    for (const [name, fn] of functions) {
+    /** An alarm when `metric` reaches `threshold` in one interval; no data is fine. */
+    const atLeast = (id: string, alarmDescription: string, metric: cloudwatch.IMetric, threshold: number, tier: Tier) =>
       toTopic(
-        new cloudwatch.Alarm(this, `${name}Errors`, {
-          alarmDescription: `tenant-canary ${name.toLowerCase()} function failed (an exception or a timeout, not a failing check). See its logs.`,
-          metric: fn.metricErrors({ period: interval, statistic: 'Sum' }),
-          threshold: 1,
+        new cloudwatch.Alarm(this, id, {
+          alarmDescription,
+          metric,
+          threshold,
           comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
           evaluationPeriods: 1,
           treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         }),
         tier,
       );
-      toTopic(
-        new cloudwatch.Alarm(this, `${name}Throttles`, {
-          alarmDescription: `tenant-canary ${name.toLowerCase()} function is throttled: the account's Lambda concurrency is exhausted, so checks run late or not at all.`,
-          metric: fn.metricThrottles({ period: interval, statistic: 'Sum' }),
-          threshold: 1,
-          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-        }),
+    const tier = props.alarmTier;
+    const functions = [
+      ['Sweep', props.sweep],
+      ['Probe', props.probe],
+    ] as const;
+    for (const [name, fn] of functions) {
+      atLeast(
+        `${name}Errors`,
+        `tenant-canary ${name.toLowerCase()} function failed (an exception or a timeout, not a failing check). See its logs.`,
+        fn.metricErrors({ period: interval, statistic: 'Sum' }),
+        1,
+        tier,
+      );
+      atLeast(
+        `${name}Throttles`,
+        `tenant-canary ${name.toLowerCase()} function is throttled: the account's Lambda concurrency is exhausted, so checks run late or not at all.`,
+        fn.metricThrottles({ period: interval, statistic: 'Sum' }),
+        1,
         tier,
       );
     }
@@ -97,40 +102,25 @@ export class SelfWatch extends Construct {
       period: interval,
       statistic: 'Maximum',
     });
-    toTopic(
-      new cloudwatch.Alarm(this, 'DeadLetters', {
-        alarmDescription:
-          'tenants could not be probed (their message failed every delivery): usually an unreadable signing secret. Read the probe logs for "record failed", fix, then redrive the dead-letter queue.',
-        metric: dlqDepth,
-        threshold: props.dlqDepth,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+    atLeast(
+      'DeadLetters',
+      'tenants could not be probed (their message failed every delivery): usually an unreadable signing secret. Read the probe logs for "record failed", fix, then redrive the dead-letter queue.',
+      dlqDepth,
+      props.dlqDepth,
       tier,
     );
-    toTopic(
-      new cloudwatch.Alarm(this, 'TenantsNotQueued', {
-        alarmDescription:
-          'the sweep could not queue some tenants: they were not probed this sweep. See the sweep logs.',
-        metric: canaryMetric(METRIC.tenantsNotEnqueued),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+    atLeast(
+      'TenantsNotQueued',
+      'the sweep could not queue some tenants: they were not probed this sweep. See the sweep logs.',
+      canaryMetric(METRIC.tenantsNotEnqueued),
+      1,
       tier,
     );
-    toTopic(
-      new cloudwatch.Alarm(this, 'AlertingFailures', {
-        alarmDescription:
-          'the canary found results but could not record or send alerts (state table or SNS unreachable): failures may go unannounced.',
-        metric: canaryMetric(METRIC.alertingFailures),
-        threshold: 1,
-        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      }),
+    atLeast(
+      'AlertingFailures',
+      'the canary found results but could not record or send alerts (state table or SNS unreachable): failures may go unannounced.',
+      canaryMetric(METRIC.alertingFailures),
+      1,
       'P1',
     );
 
