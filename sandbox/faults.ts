@@ -429,6 +429,52 @@ export const SANDBOX_FAULTS: readonly SandboxFault[] = DEFINITIONS.map((fault) =
 
 const NAMES = new Set<string>(DEFINITIONS.map((fault) => fault.name));
 
+/** What the sandbox is running on, as far as faults care. */
+export interface SandboxKind {
+  database: 'pglite' | 'postgres';
+  redis: 'redis-server' | 'url' | 'memory';
+  tls: boolean;
+}
+
+/** One result a fault must cause: a check of a tenant (null: the platform) at a status and tier. */
+export interface ExpectedResult {
+  checkId: string;
+  status: FaultExpectation['status'];
+  tier: Tier;
+  tenantId: string | null;
+}
+
+function faultNamed(name: SandboxFaultName): SandboxFault {
+  const fault = SANDBOX_FAULTS.find((f) => f.name === name);
+  if (fault === undefined) throw new Error(`unknown sandbox fault ${name}`);
+  return fault;
+}
+
+/** Why a sandbox of this kind cannot cause `name`, or null when it can. */
+export function cannotCause(name: SandboxFaultName, kind: SandboxKind): string | null {
+  const { requires } = faultNamed(name);
+  if (requires === 'postgres' && kind.database !== 'postgres') {
+    return 'needs a real PostgreSQL server (PGlite has one backend): drill with --sandbox-database URL';
+  }
+  if (requires === 'tls' && !kind.tls) {
+    return 'needs the sandbox on HTTPS, and there is no openssl on PATH to make its certificates';
+  }
+  return null;
+}
+
+/** The results `name` must cause in a sandbox of this kind with these tenants. */
+export function expectedResults(
+  name: SandboxFaultName,
+  kind: SandboxKind,
+  tenantIds: readonly string[],
+): ExpectedResult[] {
+  return faultNamed(name).expect.flatMap((e) => {
+    if (e.requires === 'redis' && kind.redis === 'memory') return [];
+    const tenants = e.tenants === 'platform' ? [null] : e.tenants === 'target' ? [FAULT_TARGET_TENANT] : tenantIds;
+    return tenants.map((tenantId) => ({ checkId: e.checkId, status: e.status, tier: e.tier, tenantId }));
+  });
+}
+
 function probeRole(roles: SchemaRoles): string {
   if (roles.probe === null) throw new Error('the sandbox has no probe role');
   return roles.probe;

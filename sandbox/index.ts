@@ -13,11 +13,15 @@ import { type SandboxDatabase, startDatabase } from './db.ts';
 import {
   type Behaviour,
   behaviourFor,
+  cannotCause,
+  type ExpectedResult,
+  expectedResults,
   FaultSwitchboard,
   isSandboxFaultName,
   SANDBOX_CONNECTIONS_MAX_RATIO,
   SANDBOX_ROUND_TRIP,
   type SandboxFaultName,
+  type SandboxKind,
 } from './faults.ts';
 import { type JobQueue, openQueue, QUEUE_KEY, type RedisOption } from './queue.ts';
 import { type Receiver, startReceiver } from './receiver.ts';
@@ -28,6 +32,7 @@ import { sandboxTls } from './tls.ts';
 import { EnhancementWorker } from './worker.ts';
 
 export {
+  type ExpectedResult,
   FAULT_TARGET_TENANT,
   type FaultExpectation,
   SANDBOX_FAULTS,
@@ -66,9 +71,13 @@ export interface Sandbox {
   /** A canary config (functions/core/config.ts) pointing at this sandbox. */
   config: ConfigInput;
   tenants: readonly { tenantId: string; secret: string }[];
-  info: { database: 'pglite' | 'postgres'; redis: 'redis-server' | 'url' | 'memory'; tls: boolean };
+  info: SandboxKind;
   faults(): readonly SandboxFaultName[];
-  /** Switches to exactly these faults (reverting the others). */
+  /** Why this sandbox cannot cause `fault` (it needs a real PostgreSQL, or HTTPS), or null. */
+  cannotCause(fault: SandboxFaultName): string | null;
+  /** What `fault` must make the canary report against this sandbox. */
+  expectedFor(fault: SandboxFaultName): ExpectedResult[];
+  /** Switches to exactly these faults (reverting the others); one it cannot cause is refused. */
   setFaults(faults: readonly SandboxFaultName[]): Promise<void>;
   /** Idempotent; leaves no process, socket, timer or temporary database behind. */
   stop(): Promise<void>;
@@ -128,6 +137,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     let receiver: Receiver | undefined;
     const db: SandboxDatabase = dbResult.value;
     const queue: JobQueue = queueResult.value;
+    const kind: SandboxKind = { database: db.kind, redis: queue.kind, tls: tls !== undefined };
+    const refuseUncausable = (faults: readonly SandboxFaultName[]) => {
+      for (const fault of faults) {
+        const reason = cannotCause(fault, kind);
+        if (reason !== null) throw new Error(`this sandbox cannot cause ${fault}: it ${reason}`);
+      }
+    };
+    refuseUncausable(options.faults ?? []);
 
     await seedDatabase({ query: (sql, params) => db.admin(sql, params) }, seedTenants(tenants, encryptionKey));
     const directory = new TenantDirectory(db, encryptionKey);
@@ -229,10 +246,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       baseUrl: receiver.baseUrl,
       config,
       tenants: tenants.map(({ tenantId, secret }) => ({ tenantId, secret })),
-      info: { database: db.kind, redis: queue.kind, tls: tls !== undefined },
+      info: kind,
       faults: () => switchboard.active(),
+      cannotCause: (fault) => cannotCause(fault, kind),
+      expectedFor: (fault) =>
+        expectedResults(
+          fault,
+          kind,
+          tenants.map((t) => t.tenantId),
+        ),
       setFaults: async (faults) => {
         if (stopped !== undefined) throw new Error('the sandbox is stopped');
+        refuseUncausable(faults);
         await switchboard.set(faults);
         log(`sandbox: faults now [${switchboard.active().join(', ')}]`);
       },

@@ -8,7 +8,7 @@ import { createSecretResolver } from '../../functions/adapters/secrets.ts';
 import { parseConfig } from '../../functions/core/config.ts';
 import type { CheckResult, Report } from '../../functions/core/types.ts';
 import { runChecks } from '../../functions/run.ts';
-import type { Sandbox, SandboxFaultName, SandboxOptions } from '../../sandbox/index.ts';
+import type { SandboxFaultName, SandboxOptions } from '../../sandbox/index.ts';
 
 export interface DrillExpectation {
   checkId: string;
@@ -51,30 +51,13 @@ export function compare(fault: string, expected: DrillExpectation[], report: Rep
   return { fault, expected, got, missing, unexpected, ok: missing.length === 0 && unexpected.length === 0, durationMs };
 }
 
-/** The fault's expectations for this sandbox's tenants. */
-export function expectationsFor(sandbox: Sandbox, fault: SandboxFaultName, target: string): DrillExpectation[] {
-  const { SANDBOX_FAULTS } = sandboxModule!;
-  const definition = SANDBOX_FAULTS.find((f) => f.name === fault);
-  if (!definition) throw new Error(`unknown fault ${fault}`);
-  const withRedis = sandbox.info.redis !== 'memory';
-  return definition.expect.flatMap((e) => {
-    if (e.requires === 'redis' && !withRedis) return [];
-    const tenants =
-      e.tenants === 'platform' ? [null] : e.tenants === 'target' ? [target] : sandbox.tenants.map((t) => t.tenantId);
-    return tenants.map((tenantId) => ({ checkId: e.checkId, status: e.status, tier: e.tier, tenantId }));
-  });
-}
-
-let sandboxModule: typeof import('../../sandbox/index.ts') | undefined;
-
 export async function runDrills(
   faults: readonly SandboxFaultName[] | 'all',
   options: SandboxOptions,
   onRow: (row: DrillRow) => void,
   signal?: AbortSignal,
 ): Promise<DrillRow[]> {
-  sandboxModule ??= await import('../../sandbox/index.ts');
-  const { startSandbox, SANDBOX_FAULTS, FAULT_TARGET_TENANT } = sandboxModule;
+  const { startSandbox, SANDBOX_FAULTS } = await import('../../sandbox/index.ts');
   const names = faults === 'all' ? SANDBOX_FAULTS.map((f) => f.name) : faults;
   const sandbox = await startSandbox(options);
   const rows: DrillRow[] = [];
@@ -82,14 +65,8 @@ export async function runDrills(
     const config = parseConfig(sandbox.config);
     for (const fault of names) {
       if (signal?.aborted) break;
-      const definition = SANDBOX_FAULTS.find((f) => f.name === fault);
-      const cannot =
-        definition?.requires === 'postgres' && sandbox.info.database !== 'postgres'
-          ? 'needs a real PostgreSQL server (PGlite has one backend): drill with --sandbox-database URL'
-          : definition?.requires === 'tls' && !sandbox.info.tls
-            ? 'needs the sandbox on HTTPS, and there is no openssl on PATH to make its certificates'
-            : undefined;
-      if (cannot !== undefined) {
+      const cannot = sandbox.cannotCause(fault);
+      if (cannot !== null) {
         const row: DrillRow = {
           fault,
           skipped: cannot,
@@ -118,7 +95,7 @@ export async function runDrills(
       } finally {
         await ports.close();
       }
-      const row = compare(fault, expectationsFor(sandbox, fault, FAULT_TARGET_TENANT), report, Date.now() - started);
+      const row = compare(fault, sandbox.expectedFor(fault), report, Date.now() - started);
       rows.push(row);
       onRow(row);
     }
