@@ -100,6 +100,12 @@ FROM generate_series(1, ${count}) AS n;`;
 const deleteFaultEnhancements = (tag: string) =>
   `DELETE FROM public.enhancement_history WHERE tenant_id = '${FAULT_TARGET_TENANT}' AND ticket_id LIKE '${FAULT_ROWS_PREFIX}${tag}-%';`;
 
+/** The platform's application role made a superuser (a fault of its own, and half of as-written). */
+const APP_ROLE_SUPERUSER: NonNullable<FaultEffect['sql']> = {
+  apply: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} SUPERUSER;`,
+  revert: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} NOSUPERUSER;`,
+};
+
 /** The isolation policy of schema.ts on `table`, with a different USING / WITH CHECK. */
 function replacePolicy(table: string, clauses: string): string {
   return `DROP POLICY ${table}_tenant_isolation_policy ON public.${table};
@@ -263,10 +269,7 @@ const DEFINITIONS = [
     target: 'platform',
     expect: [expectation('rls.app_role_enforced', 'P0', 'platform')],
     effect: {
-      sql: {
-        apply: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} SUPERUSER;`,
-        revert: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} NOSUPERUSER;`,
-      },
+      sql: APP_ROLE_SUPERUSER,
     },
   },
   {
@@ -404,10 +407,7 @@ DROP TABLE public.sandbox_fault_ticket_history;`,
     ],
     effect: {
       worker: { consuming: false },
-      sql: {
-        apply: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} SUPERUSER;`,
-        revert: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} NOSUPERUSER;`,
-      },
+      sql: APP_ROLE_SUPERUSER,
     },
   },
 ] as const satisfies readonly FaultDefinition[];
