@@ -32,6 +32,9 @@ export interface SandboxTls {
   expiringSoon: TlsMaterial;
 }
 
+/** `openssl req` arguments for a new unencrypted P-256 key. */
+const NEW_EC_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+
 const LEAF_EXTENSIONS = [
   'basicConstraints=CA:FALSE',
   'keyUsage=digitalSignature',
@@ -112,11 +115,7 @@ async function prepare(openssl: string): Promise<SandboxTls> {
       await run(openssl, [
         'req',
         '-new',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
+        ...NEW_EC_KEY,
         '-keyout',
         join(work, 'leaf.key'),
         '-out',
@@ -160,11 +159,7 @@ async function prepare(openssl: string): Promise<SandboxTls> {
       await run(openssl, [
         'req',
         '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
+        ...NEW_EC_KEY,
         '-keyout',
         join(work, 'ca.key'),
         '-out',
