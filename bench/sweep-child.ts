@@ -1,5 +1,5 @@
 /**
- * One benchmark sweep, as the probe Lambda runs it: `openPorts` + `runChecks` over N tenants
+ * One benchmark sweep, as the probe Lambda runs it: `runChecks` over N tenants on one set of ports
  * with the config's tenant concurrency. bench/main.ts bundles this file with esbuild and runs it
  * in a fresh `node` process (as Lambda runs a bundle), so CPU time and peak RSS are the canary's
  * alone. Input: a JSON {@link SweepInput} in argv[2]. Output: one JSON {@link SweepOutput} line.
@@ -7,11 +7,14 @@
 import { openPorts } from '../functions/adapters/index.ts';
 import { createSecretResolver } from '../functions/adapters/secrets.ts';
 import { batchItem, itemBytes } from '../functions/adapters/sweep-ledger.ts';
+import { logTenantReport } from '../functions/app/telemetry.ts';
+import { withPorts } from '../functions/app/with-ports.ts';
 import { alertKeysToLoad } from '../functions/core/alert-policy.ts';
 import { CATALOG, type CheckId } from '../functions/core/catalog.ts';
 import { type ConfigInput, parseConfig } from '../functions/core/config.ts';
 import { countStatuses } from '../functions/core/results.ts';
 import type { CheckResult, Report } from '../functions/core/types.ts';
+import type { Ports } from '../functions/ports.ts';
 import { runChecks } from '../functions/run.ts';
 
 /** Tenants per probe invocation: the stack's SQS batch size (lib/config.ts), whose ledger item is measured. */
@@ -109,29 +112,21 @@ if (input.invocationBatch !== undefined) {
   process.stdout.write(`${JSON.stringify(await invocation(input.invocationBatch))}\n`);
   process.exit(0);
 }
-const ports = await openPorts(config);
 const secrets = createSecretResolver({ env: {} });
-
-const counts = (): LoadCounts => ({
-  statements: ports.pg?.statementCount ?? 0,
-  roundTrips: ports.pg?.roundTripCount ?? 0,
-  connections: ports.pg?.connectionCount ?? 0,
-  http: ports.http.requestCount,
-  redis: ports.redis?.commandCount ?? 0,
-});
-const minus = (a: LoadCounts, b: LoadCounts): LoadCounts => ({
-  statements: a.statements - b.statements,
-  roundTrips: a.roundTrips - b.roundTrips,
-  connections: a.connections - b.connections,
-  http: a.http - b.http,
-  redis: a.redis - b.redis,
-});
 const quantile = (values: number[], q: number): number => {
   const sorted = [...values].sort((x, y) => x - y);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * (sorted.length - 1)))] ?? 0;
 };
 
-try {
+await withPorts(openPorts, config, async (ports) => {
+  const counts = (): LoadCounts => loadOf(ports);
+  const minus = (a: LoadCounts, b: LoadCounts): LoadCounts => ({
+    statements: a.statements - b.statements,
+    roundTrips: a.roundTrips - b.roundTrips,
+    connections: a.connections - b.connections,
+    http: a.http - b.http,
+    redis: a.redis - b.redis,
+  });
   const tenantIds = config.tenants.map((tenant) => tenant.tenantId);
   const sweep = (filters: { tenantIds?: string[]; platform: boolean }): Promise<Report> =>
     runChecks({ config, ports, secrets, filters });
@@ -230,42 +225,42 @@ try {
     },
   };
   process.stdout.write(`${JSON.stringify(output)}\n`);
-} finally {
-  await ports.close();
+});
+
+/** What a set of ports has sent so far. */
+function loadOf(ports: Ports): LoadCounts {
+  return {
+    statements: ports.pg?.statementCount ?? 0,
+    roundTrips: ports.pg?.roundTripCount ?? 0,
+    connections: ports.pg?.connectionCount ?? 0,
+    http: ports.http.requestCount,
+    redis: ports.redis?.commandCount ?? 0,
+  };
 }
 
 /** One probe invocation as the Lambda runs it: ports opened, a batch probed, ports closed. */
 async function invocation(batch: number): Promise<InvocationOutput> {
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const fresh = await openPorts(config);
-  let report: Report;
-  try {
-    report = await runChecks({
+  const { report, load } = await withPorts(openPorts, config, async (ports) => ({
+    report: await runChecks({
       config,
-      ports: fresh,
+      ports,
       secrets: createSecretResolver({ env: {} }),
       filters: { platform: false, tenantIds: config.tenants.slice(0, batch).map((tenant) => tenant.tenantId) },
-    });
-  } finally {
-    await fresh.close();
-  }
+    }),
+    load: loadOf(ports),
+  }));
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage(cpuBefore);
-  const tenantIds = [...new Set(report.results.map((result) => result.tenantId).filter((id) => id !== null))];
+  const tenantIds = report.tenants;
   const logs = await handlerLogBytes(report, tenantIds);
   return {
     batch,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
     peakRssMb: process.resourceUsage().maxRSS / 1024,
-    load: {
-      statements: fresh.pg?.statementCount ?? 0,
-      roundTrips: fresh.pg?.roundTripCount ?? 0,
-      connections: fresh.pg?.connectionCount ?? 0,
-      http: fresh.http.requestCount,
-      redis: fresh.redis?.commandCount ?? 0,
-    },
+    load,
     stateKeys: alertKeysToLoad(report.results).length,
     logBytesPerTenant: logs.perTenant,
     logBytesPerInvocation: logs.perInvocation,
@@ -280,7 +275,7 @@ async function invocation(batch: number): Promise<InvocationOutput> {
 }
 
 /**
- * The bytes the probe handler logs (functions/handlers/probe.ts): one 'tenant probed' line per
+ * The bytes the probe batch logs (functions/app/probe-batch.ts): one 'tenant probed' line per
  * tenant (statuses and the failing checks' summaries) from a child logger with the tenant's keys,
  * and one 'batch done' line, written by Powertools Logger with a Lambda context and captured here.
  */
@@ -320,21 +315,11 @@ async function handlerLogBytes(
   };
   let tenantBytes = 0;
   for (const tenantId of tenantIds) {
-    const mine = report.results.filter((result) => result.tenantId === tenantId);
-    const statuses: Record<string, number> = {};
-    for (const result of mine) statuses[result.status] = (statuses[result.status] ?? 0) + 1;
+    const mine = { ...report, tenants: [tenantId], results: report.results.filter((r) => r.tenantId === tenantId) };
     const log = logger.createChild({
       persistentKeys: { tenantId, messageId: '059f36b4-87a3-44ab-83d2-661975830a7d', sweepRunId: report.runId },
     });
-    tenantBytes += captured(() =>
-      log.info('tenant probed', {
-        runId: report.runId,
-        statuses,
-        failing: mine
-          .filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'degraded')
-          .map((r) => ({ checkId: r.checkId, status: r.status, tier: r.tier, summary: r.summary })),
-      }),
-    );
+    tenantBytes += captured(() => logTenantReport(log, mine));
   }
   const perInvocation = captured(() =>
     logger.info('batch done', { records: tenantIds.length, failed: 0, tenants: tenantIds.length }),

@@ -4,16 +4,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { SecretResolver } from './adapters/secrets.ts';
 import type { CheckId, PlatformCheckId, TenantCheckId } from './core/catalog.ts';
 import { mapWithConcurrency, withBudget } from './core/concurrency.ts';
 import type { Config, TenantConfig } from './core/config.ts';
+import { errorMessage } from './core/errors.ts';
 import { type PlanFilters, planRun } from './core/plan.ts';
 import { redactSecrets } from './core/redact.ts';
 import { errored, skipped, sortResults, toResult } from './core/results.ts';
 import type { CheckResult, Outcome, Report } from './core/types.ts';
+import type { Ports, ResolvedTenant, SecretResolver } from './ports.ts';
 import { PLATFORM_PROBES, type Requirement, TENANT_PROBES } from './probes/index.ts';
-import type { Ports, ProbeContext, ResolvedTenant, TenantProbeContext } from './probes/types.ts';
+import type { ProbeContext, TenantProbeContext } from './probes/types.ts';
 
 export interface RunInput {
   config: Config;
@@ -21,7 +22,7 @@ export interface RunInput {
   secrets: SecretResolver;
   filters?: PlanFilters;
   /** Cancels the whole run (checks still report, as errors). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 type SecretLookup = { ok: true; tenant: ResolvedTenant } | { ok: false; reason: string };
@@ -77,14 +78,13 @@ export async function runChecks(input: RunInput): Promise<Report> {
   );
   const results = [...(await platformResults), ...(await tenantResults).flat()];
 
+  const tenantIds = plan.tenants.map((tenant) => tenant.tenantId);
   const report: Report = {
     runId,
     startedAt: started.toISOString(),
     finishedAt: ports.now().toISOString(),
-    results: sortResults(
-      results,
-      plan.tenants.map((tenant) => tenant.tenantId),
-    ),
+    tenants: tenantIds,
+    results: sortResults(results, tenantIds),
     alerts: [],
   };
   return redactSecrets(
@@ -124,7 +124,7 @@ async function lookupSecret(secrets: SecretResolver, tenant: TenantConfig): Prom
     };
   } catch (error) {
     // Resolver errors name the reference, never the value.
-    return { ok: false, reason: error instanceof Error ? error.message : 'unknown error' };
+    return { ok: false, reason: errorMessage(error) };
   }
 }
 

@@ -6,7 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod';
-import { type Config, ConfigError, parseConfig, type SecretRef } from '../functions/core/config.ts';
+import {
+  type Config,
+  ConfigError,
+  formatIssue,
+  formatPath,
+  parseConfig,
+  parseJsonText,
+  type SecretRef,
+  unreadableFileError,
+} from '../functions/core/config.ts';
 import { TIERS } from '../functions/core/types.ts';
 
 const positiveInt = (what = 'a positive integer') =>
@@ -184,7 +193,9 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
   }
   const deployment = deploymentSchema.safeParse(rawDeployment ?? {}, { reportInput: true });
   if (!deployment.success) {
-    for (const issue of deployment.error.issues) issues.push(formatIssue(['deployment', ...issue.path], issue));
+    for (const issue of deployment.error.issues) {
+      issues.push(formatIssue(issue, formatPath(['deployment', ...issue.path])));
+    }
   }
   if (canary !== undefined) issues.push(...deployedCanaryIssues(canary));
   if (canary !== undefined && deployment.success) issues.push(...timingIssues(canary, deployment.data));
@@ -195,8 +206,7 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
     try {
       caBundle = readFileSync(canary.platform.caFile, 'utf8');
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      throw new ConfigError([`platform.caFile could not be read (${code}): ${canary.platform.caFile}`]);
+      throw unreadableFileError('platform.caFile', error, { path: canary.platform.caFile });
     }
   }
   const embedded: Record<string, unknown> = {
@@ -217,17 +227,9 @@ export function loadDeploymentConfig(path: string): DeploymentConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError([`config ${path} could not be read (${code})`]);
+    throw unreadableFileError(`config ${path}`, error);
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // The parser's message can quote the file: not used.
-    throw new ConfigError([`config ${path} is not valid JSON`]);
-  }
-  return parseDeploymentConfig(json, `config ${path}`);
+  return parseDeploymentConfig(parseJsonText(text, `config ${path}`), `config ${path}`);
 }
 
 /** What a deployed canary cannot use: secret values, passwords in URLs, topics it creates itself. */
@@ -320,17 +322,4 @@ function secretIdsOf(config: Config): string[] {
     add(config.tenantSource.encryptionKey);
   }
   return [...ids].sort();
-}
-
-function formatIssue(path: readonly PropertyKey[], issue: z.core.$ZodIssue): string {
-  let name = '';
-  for (const part of path) {
-    if (typeof part === 'number') name += `[${part}]`;
-    else name += name === '' ? String(part) : `.${String(part)}`;
-  }
-  if (issue.code === 'unrecognized_keys') {
-    return `${name} has unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  }
-  if (issue.code === 'invalid_type' && 'input' in issue && issue.input === undefined) return `${name} is required`;
-  return `${name} ${issue.message}`;
 }

@@ -7,6 +7,7 @@
  * Never deployed; functions/ never imports it.
  */
 import type { ConfigInput } from '../functions/core/config.ts';
+import { errorClass } from '../functions/core/errors.ts';
 import { generateFernetKey } from '../functions/core/fernet.ts';
 import type { SignatureFormat } from '../functions/core/signing.ts';
 import { type SandboxDatabase, startDatabase } from './db.ts';
@@ -276,9 +277,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 }
 
 /** The sandbox could not start (an unreachable PostgreSQL or Redis, a bad URL): one line, no credentials. */
-export class SandboxStartError extends Error {
-  override name = 'SandboxStartError';
-}
+export const SandboxStartError = errorClass('SandboxStartError', 'sandbox');
 
 /** `text` with the passwords of the URLs the sandbox was given (and unparsable URLs whole) masked. */
 function withoutCredentials(text: string, options: SandboxOptions): string {

@@ -5,9 +5,9 @@
  */
 import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { runWithPorts } from '../../functions/app/with-ports.ts';
 import { parseConfig } from '../../functions/core/config.ts';
 import type { CheckResult, Report } from '../../functions/core/types.ts';
-import { runChecks } from '../../functions/run.ts';
 import type { SandboxFaultName, SandboxOptions } from '../../sandbox/index.ts';
 
 export interface DrillExpectation {
@@ -83,18 +83,11 @@ export async function runDrills(
       }
       await sandbox.setFaults([fault]);
       const started = Date.now();
-      const ports = await openPorts(config);
-      let report: Report;
-      try {
-        report = await runChecks({
-          config,
-          ports,
-          secrets: createSecretResolver({ env: {} }),
-          ...(signal ? { signal } : {}),
-        });
-      } finally {
-        await ports.close();
-      }
+      const report = await runWithPorts(openPorts, {
+        config,
+        secrets: createSecretResolver({ env: {} }),
+        signal,
+      });
       const row = compare(fault, sandbox.expectedFor(fault), report, Date.now() - started);
       rows.push(row);
       onRow(row);

@@ -12,7 +12,9 @@ import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { TENANT_ID_PATTERN } from '../../functions/core/config.ts';
+import { CanaryError, errorMessage } from '../../functions/core/errors.ts';
 import { isFailing, type Report } from '../../functions/core/types.ts';
+import { EXIT_FAILING, EXIT_OK, EXIT_USAGE, exitFor } from './errors.ts';
 import { renderReport, styleFor } from './render.ts';
 
 export interface InvokeOptions {
@@ -39,17 +41,11 @@ export interface InvokeDeps {
 /** A provider of AWS credentials, as the default chain is one. */
 export type CredentialProvider = () => Promise<{ accessKeyId: string; secretAccessKey: string; sessionToken?: string }>;
 
-const EXIT_OK = 0;
-const EXIT_FAILING = 1;
-const EXIT_USAGE = 2;
-
-class InvokeError extends Error {
+/** The caller's mistake (exit 2), or the deployed canary failing or unreachable (exit 1). */
+class InvokeError extends CanaryError {
   override name = 'InvokeError';
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
+  constructor(message: string, exitCode: typeof EXIT_USAGE | typeof EXIT_FAILING) {
+    super(exitCode === EXIT_USAGE ? 'usage' : 'remote', message);
   }
 }
 
@@ -91,9 +87,10 @@ export async function invokeCommand(options: InvokeOptions, io: InvokeIo, deps: 
     );
     return report.results.some((result) => isFailing(result.status)) ? EXIT_FAILING : EXIT_OK;
   } catch (error) {
-    if (!(error instanceof InvokeError)) throw error;
-    io.stderr.write(`tenant-canary: ${error.message.replace(/\s*\n\s*/g, ' ')}\n`);
-    return error.exitCode;
+    const exit = exitFor(error);
+    if (!(error instanceof InvokeError) || exit === undefined) throw error;
+    io.stderr.write(exit.line);
+    return exit.code;
   }
 }
 
@@ -124,10 +121,7 @@ async function invoke(options: InvokeOptions, io: InvokeIo, deps: InvokeDeps): P
   try {
     signed = await signLambdaPost(url, body, region, deps.credentials ?? defaultProvider());
   } catch (error) {
-    throw new InvokeError(
-      `no AWS credentials to sign with (${error instanceof Error ? error.message : 'unknown error'})`,
-      EXIT_USAGE,
-    );
+    throw new InvokeError(`no AWS credentials to sign with (${errorMessage(error)})`, EXIT_USAGE);
   }
   const signals = [AbortSignal.timeout(timeoutS * 1000), ...(io.signal ? [io.signal] : [])];
   const signal = AbortSignal.any(signals);

@@ -1,26 +1,30 @@
 /**
- * The CLI: `run`, `checks`, `sandbox`, `drill`, `invoke`. Exit codes: 0 all pass (degraded and skipped allowed),
- * 1 a check failed or errored, 2 a usage or config error (one line on stderr, nothing on stdout).
+ * The CLI: `run`, `checks`, `sandbox`, `drill`, `invoke`. It parses arguments, calls a use case
+ * (functions/app/) and renders the answer; exit codes are bin/cli/errors.ts's.
  */
 import { constants } from 'node:fs';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { displayUrl } from '../../functions/adapters/http.ts';
 import { openPorts } from '../../functions/adapters/index.ts';
-import { createSecretResolver, type SecretResolver } from '../../functions/adapters/secrets.ts';
-import { type AlertPublisher, createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
+import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
 import { createFileStateStore } from '../../functions/adapters/state-file.ts';
-import { type AlertStateStore, createMemoryStateStore, StateStoreError } from '../../functions/adapters/state-store.ts';
-import { createTenantSource, TenantSourceError } from '../../functions/adapters/tenant-source.ts';
-import { type AlertEvent, evaluateAlerts } from '../../functions/alerting.ts';
-import { alertPolicyOptions } from '../../functions/core/alert-policy.ts';
+import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
+import { createTenantSource } from '../../functions/adapters/tenant-source.ts';
+import { type LocalRunOutcome, localRun } from '../../functions/app/local-run.ts';
 import { CATALOG, type CheckId, isCheckId } from '../../functions/core/catalog.ts';
-import { type Config, ConfigError, parseConfig, parseConfigText } from '../../functions/core/config.ts';
-import { planRun } from '../../functions/core/plan.ts';
-import { isFailing, type Report } from '../../functions/core/types.ts';
-import { runChecks } from '../../functions/run.ts';
+import {
+  type Config,
+  isIsoInstant,
+  parseConfig,
+  parseConfigText,
+  unreadableFileError,
+} from '../../functions/core/config.ts';
+import { isFailing } from '../../functions/core/types.ts';
+import { type AlertStateStore, displayUrl, StateStoreError } from '../../functions/ports.ts';
 import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
+import { EXIT_FAILING, EXIT_OK, EXIT_USAGE, exitFor, oneLine, UsageError } from './errors.ts';
 import type { InvokeOptions } from './invoke.ts';
 import { renderCatalog, renderReport, styleFor } from './render.ts';
 
@@ -33,15 +37,6 @@ export interface CliIo {
   /** Tests start the embedded sandbox with their own options. */
   sandboxOptions?: SandboxOptions;
 }
-
-/** A usage problem found after commander's own parsing. */
-class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-const EXIT_OK = 0;
-const EXIT_FAILING = 1;
-const EXIT_USAGE = 2;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -135,23 +130,11 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
       // Help and version are not errors; everything else commander rejects is usage.
       return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
-    if (
-      error instanceof ConfigError ||
-      error instanceof UsageError ||
-      error instanceof StateStoreError ||
-      error instanceof TenantSourceError ||
-      // By name: importing the sandbox module would load PGlite for every command.
-      (error instanceof Error && error.name === 'SandboxStartError')
-    ) {
-      io.stderr.write(`tenant-canary: ${oneLine(error.message)}`);
-      return EXIT_USAGE;
-    }
-    throw error;
+    const exit = exitFor(error);
+    if (exit === undefined) throw error;
+    io.stderr.write(exit.line);
+    return exit.code;
   }
-}
-
-function oneLine(text: string): string {
-  return `${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
 }
 
 interface RunOptions {
@@ -179,57 +162,52 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
     );
   }
   const secrets = createSecretResolver({ env: io.env });
+  const configured = options.config === undefined ? undefined : await loadConfigFile(options.config);
+  const publisher =
+    configured !== undefined && options.publish
+      ? createSnsPublisherFromConfig(configured, { clientConfig: snsClientConfig(configured) })
+      : null;
+  const store = await openAlertState(options.state, alertClock);
   let sandbox: Sandbox | undefined;
-  let config: Config;
   let target: string;
-  let publisher: AlertPublisher | null = null;
-  let store: AlertStateStore;
-  if (options.config !== undefined) {
-    config = await loadConfigFile(options.config);
-    target = displayUrl(config.platform.baseUrl);
-    if (options.publish) publisher = createSnsPublisherFromConfig(config, { clientConfig: snsClientConfig(config) });
-    store = await openAlertState(options.state, alertClock);
-    config = await withSourcedTenants(config, secrets, io);
-  } else {
-    store = await openAlertState(options.state, alertClock);
-    sandbox = await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io));
-    config = parseConfig(sandbox.config);
-    target = `the embedded sandbox at ${sandbox.baseUrl} (PostgreSQL: ${sandbox.info.database}, queue: ${sandbox.info.redis})`;
-  }
-  const filters = { tenantIds: options.tenant, checkIds };
-  let report: Report;
+  let outcome: LocalRunOutcome;
   try {
-    const tenantsInRun = planRun(config, filters).tenants.map((tenant) => tenant.tenantId);
-    const ports = await openPorts(config, { secrets });
-    try {
-      report = await runChecks({ config, ports, secrets, filters, signal: io.signal });
-    } finally {
-      await ports.close();
+    let config: Config;
+    if (configured === undefined) {
+      sandbox = await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io));
+      config = parseConfig(sandbox.config);
+      target = `the embedded sandbox at ${sandbox.baseUrl} (PostgreSQL: ${sandbox.info.database}, queue: ${sandbox.info.redis})`;
+    } else {
+      config = configured;
+      target = displayUrl(config.platform.baseUrl);
     }
-    const events: AlertEvent[] = [];
-    const alerts = await evaluateAlerts({
-      report,
-      tenants: tenantsInRun,
+    outcome = await localRun({
+      config,
+      tenantSource: createTenantSource(config, { secrets }),
+      openPorts: (current) => openPorts(current, { secrets }),
+      secrets,
+      filters: { tenantIds: options.tenant, checkIds },
       store,
       publisher,
-      now: alertClock ?? new Date(report.startedAt),
-      options: alertPolicyOptions(config),
-      onEvent: (event) => events.push(event),
+      now: alertClock,
+      signal: io.signal,
     });
-    report = { ...report, alerts };
-    for (const event of events) {
-      if (event.type === 'undelivered') {
-        io.stderr.write(
-          `tenant-canary: alert ${event.id} could not be published (${event.reason}); it stays pending in ${options.state} and goes out on the next run\n`,
-        );
-      } else if (event.type === 'gave-up') {
-        io.stderr.write(
-          `tenant-canary: another run kept changing ${event.keys.join(', ')} in ${options.state}; left to that run\n`,
-        );
-      }
-    }
   } finally {
     await sandbox?.stop();
+  }
+  const { report } = outcome;
+  for (const skipped of outcome.skippedTenants)
+    io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`);
+  for (const event of outcome.alertEvents) {
+    if (event.type === 'undelivered') {
+      io.stderr.write(
+        `tenant-canary: alert ${event.id} could not be published (${event.reason}); it stays pending in ${options.state} and goes out on the next run\n`,
+      );
+    } else if (event.type === 'gave-up') {
+      io.stderr.write(
+        `tenant-canary: another run kept changing ${event.keys.join(', ')} in ${options.state}; left to that run\n`,
+      );
+    }
   }
   const json = `${JSON.stringify(report, null, 2)}\n`;
   if (options.report !== undefined) {
@@ -250,17 +228,13 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   return report.results.some((result) => isFailing(result.status)) ? EXIT_FAILING : EXIT_OK;
 }
 
-/** ISO 8601 with a time and a zone: `2026-11-27T10:05:00Z`, `2026-11-27T11:05+01:00`. */
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
 function parseInstant(value: string): Date {
-  const at = Date.parse(value);
-  if (!ISO_INSTANT.test(value) || Number.isNaN(at)) {
+  if (!isIsoInstant(value)) {
     throw new UsageError(
       `--now ${JSON.stringify(value.slice(0, 60))} is not an ISO 8601 date-time with a zone, such as 2026-11-27T10:05:00Z`,
     );
   }
-  return new Date(at);
+  return new Date(value);
 }
 
 /**
@@ -289,14 +263,6 @@ function snsClientConfig(config: Config): { region?: string } {
   return regions.size === 1 && region !== undefined ? { region } : {};
 }
 
-/** The config with the tenants of `tenantSource` (the config's own list when static). */
-async function withSourcedTenants(config: Config, secrets: SecretResolver, io: CliIo): Promise<Config> {
-  if (config.tenantSource.type === 'static') return config;
-  const listing = await createTenantSource(config, { secrets }).list();
-  for (const skipped of listing.skipped) io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`);
-  return { ...config, tenants: listing.tenants };
-}
-
 function parseCheckIds(values: string[] | undefined): CheckId[] | undefined {
   if (values === undefined) return undefined;
   const unknown = values.filter((value) => !isCheckId(value));
@@ -313,11 +279,9 @@ async function loadConfigFile(path: string): Promise<Config> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError([`--config ${path} could not be read (${code})`], { cause: error });
+    throw unreadableFileError(`--config ${path}`, error);
   }
-  const config = parseConfigText(text, path);
-  return config;
+  return parseConfigText(text, path);
 }
 
 function sandboxOptionsFrom(database: string | undefined, redis: string | undefined, io: CliIo): SandboxOptions {

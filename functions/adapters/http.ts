@@ -3,51 +3,9 @@
  * a response-size cap, follows no redirects, and never throws for what the server does:
  * a hang, a reset, a huge or non-JSON body all come back as an {@link HttpResult}.
  */
-import { createSecureContext, rootCertificates } from 'node:tls';
 import { Agent, request as undiciRequest } from 'undici';
-
-export interface HttpRequest {
-  method: 'GET' | 'POST';
-  url: string;
-  headers?: Record<string, string>;
-  body?: string | Uint8Array;
-  /** Deadline for the whole exchange, connect to last body byte. */
-  timeoutMs: number;
-  /** Bytes of body kept; reading stops (and the connection is dropped) past this. */
-  maxBytes: number;
-  /** Cancels the request early (the check's budget or the run's). */
-  signal?: AbortSignal;
-}
-
-export type HttpResult =
-  | {
-      kind: 'response';
-      status: number;
-      headers: Record<string, string>;
-      /** The body as UTF-8 text, at most maxBytes of it. */
-      bodyText: string;
-      /** The body parsed as JSON, or undefined when it is not JSON or was truncated. */
-      json: unknown;
-      /** True when the body was longer than maxBytes. */
-      truncated: boolean;
-      elapsedMs: number;
-    }
-  | {
-      kind: 'timeout';
-      phase: 'connect' | 'response';
-      elapsedMs: number;
-      message: string;
-      /** True when the caller's signal ended the request, not the request's own deadline. */
-      cancelled?: boolean;
-    }
-  | { kind: 'network'; code: string; message: string; elapsedMs: number };
-
-export interface HttpClient {
-  request(request: HttpRequest): Promise<HttpResult>;
-  /** Requests sent since the client was made (benchmarks count load on the platform). */
-  readonly requestCount: number;
-  close(): Promise<void>;
-}
+import type { HttpClient, HttpRequest, HttpResult } from '../ports.ts';
+import { trustingAlso } from './tls.ts';
 
 export interface HttpClientOptions {
   connectTimeoutMs: number;
@@ -60,11 +18,7 @@ export interface HttpClientOptions {
  * request still in flight.
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  // Passing `ca` replaces Node's bundled roots, so add them back.
-  // One TLS context for every connection: given `ca`, Node would otherwise parse all the roots
-  // again for each new connection (measured: most of a sweep's CPU, see bench/README.md).
-  const secureContext =
-    options.ca === undefined ? undefined : createSecureContext({ ca: [...rootCertificates, options.ca] });
+  const secureContext = trustingAlso(options.ca);
   const agent = new Agent({
     connect: { timeout: options.connectTimeoutMs, ...(secureContext ? { secureContext } : {}) },
     keepAliveTimeout: 4_000,
@@ -278,38 +232,7 @@ function errorMessage(error: unknown): string {
   return String(error);
 }
 
-/** `baseUrl` + `path`, keeping any path prefix of the base URL (`https://h/api` + `/health`). */
-export function endpointUrl(baseUrl: string, path: string): string {
-  const url = new URL(baseUrl);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
-  url.search = '';
-  url.hash = '';
-  return url.toString();
-}
-
-/** A URL safe to report: no user name, password, query or fragment. */
-export function displayUrl(raw: string): string {
-  try {
-    const url = new URL(raw);
-    url.username = '';
-    url.password = '';
-    url.search = '';
-    url.hash = '';
-    return url.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}
-
-/** What went wrong when no response came back, as a phrase: "did not answer within 5000 ms". */
-export function describeNoResponse(result: Exclude<HttpResult, { kind: 'response' }>, timeoutMs: number): string {
-  if (result.kind === 'network') return `could not be reached (${result.code}: ${oneLine(result.message)})`;
-  if (result.cancelled) return "did not answer before the check's time budget ran out";
-  if (result.phase === 'connect') return `did not accept a connection in time (${result.message})`;
-  return `did not answer within ${timeoutMs} ms`;
-}
-
-function oneLine(text: string): string {
+function _oneLine(text: string): string {
   const line = text.replace(/\s+/g, ' ').trim();
   return line.length > 160 ? `${line.slice(0, 157)}...` : line;
 }

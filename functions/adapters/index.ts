@@ -4,21 +4,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type Config, ConfigError } from '../core/config.ts';
-import type { Ports } from '../probes/types.ts';
+import { type Config, unreadableFileError } from '../core/config.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { OpenPorts, PgPort, RedisPort, SecretResolver } from '../ports.ts';
 import { createHttpClient } from './http.ts';
-import { createPgPort, type PgPort } from './postgres.ts';
-import { createRedisPort, type RedisPort } from './redis.ts';
-import { createSecretResolver, type SecretResolver } from './secrets.ts';
+import { createPgPort } from './postgres.ts';
+import { createRedisPort } from './redis.ts';
+import { createSecretResolver } from './secrets.ts';
+import { createTlsPort } from './tls.ts';
 
 export interface PortsOptions {
   now?: () => Date;
   /** Reads `database.secretId`. @default a resolver over `process.env` */
   secrets?: SecretResolver;
-}
-
-export interface OpenPorts extends Ports {
-  close(): Promise<void>;
 }
 
 export async function openPorts(config: Config, options: PortsOptions = {}): Promise<OpenPorts> {
@@ -27,6 +25,7 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
     connectTimeoutMs: Math.min(Math.ceil(config.thresholds.requestTimeoutMs / 2), 3000),
     ca,
   });
+  const tls = createTlsPort(ca === undefined ? {} : { ca });
   let pg: PgPort | undefined;
   const database = config.database;
   if (database !== undefined) {
@@ -51,6 +50,7 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
   }
   return {
     http,
+    tls,
     ...(pg ? { pg } : {}),
     ...(redis ? { redis } : {}),
     now: options.now ?? (() => new Date()),
@@ -72,7 +72,7 @@ async function databaseUrl(
     return (await (secrets ?? createSecretResolver({ env: process.env })).resolveDatabaseUrl(secretId)).reveal();
   } catch (error) {
     // Resolver errors name the secret id, never a value.
-    return { reason: `database.secretId cannot be read: ${error instanceof Error ? error.message : 'unknown error'}` };
+    return { reason: `database.secretId cannot be read: ${errorMessage(error)}` };
   }
 }
 
@@ -95,7 +95,6 @@ async function readCaFile(path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new ConfigError([`platform.caFile could not be read (${code}): ${path}`], { cause: error });
+    throw unreadableFileError('platform.caFile', error, { path });
   }
 }

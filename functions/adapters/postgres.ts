@@ -5,35 +5,7 @@
  * connection). SQL is parameterised; identifiers come only from validated config.
  */
 import pg from 'pg';
-
-export interface SqlSession {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
-    sql: string,
-    params?: readonly unknown[],
-  ): Promise<pg.QueryResult<R>>;
-}
-
-export interface TransactionOptions {
-  /** `SET LOCAL ROLE` to this role first (config `database.probeAsRole`). */
-  role: string | null;
-  /** Transaction-scoped settings, e.g. the tenant context: `set_config(name, value, true)`. */
-  settings?: Readonly<Record<string, string>>;
-}
-
-export interface PgPort {
-  /** Runs `work` inside BEGIN … ROLLBACK: nothing a probe does is ever committed. */
-  inRolledBackTransaction<T>(options: TransactionOptions, work: (session: SqlSession) => Promise<T>): Promise<T>;
-  /**
-   * SQL statements sent since the port was opened, each statement of a multi-statement query
-   * counted (benchmarks and tests count load on the platform).
-   */
-  readonly statementCount: number;
-  /** Queries sent (network round trips) since the port was opened; absent on a port that sends none. */
-  readonly roundTripCount?: number;
-  /** Connections opened since the port was opened. */
-  readonly connectionCount: number;
-  close(): Promise<void>;
-}
+import { type PgPort, quoteIdent, type SqlSession } from '../ports.ts';
 
 export interface PgPortOptions {
   connectionString: string;
@@ -43,14 +15,6 @@ export interface PgPortOptions {
   maxConnections?: number;
   /** Receives pool errors (a dropped idle connection); never rethrown. */
   onError?: (error: Error) => void;
-}
-
-/** Double-quotes an identifier (already validated by the config schema); `a.b` quotes each part. */
-export function quoteIdent(name: string): string {
-  return name
-    .split('.')
-    .map((part) => `"${part.replace(/"/g, '""')}"`)
-    .join('.');
 }
 
 /** Statements in a query text: `;`-separated, ignoring `;` inside quotes and trailing empties. */
@@ -162,19 +126,4 @@ export function createPgPort(options: PgPortOptions): PgPort {
       await pool.end();
     },
   };
-}
-
-/** The SQLSTATE of a PostgreSQL error, if it is one. */
-export function sqlState(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
-}
-
-/** A one-line description of a database error, safe to report (no connection string). */
-export function describeDbError(error: unknown): string {
-  if (error instanceof Error) {
-    const state = sqlState(error);
-    return state ? `${error.message} (SQLSTATE ${state})` : error.message;
-  }
-  return String(error);
 }

@@ -5,18 +5,8 @@
  * decrypted secrets).
  */
 import { Redis } from 'ioredis';
-
-export interface QueueLength {
-  key: string;
-  length: number;
-}
-
-export interface RedisPort {
-  /** `LLEN` of each key, in one round trip. */
-  listLengths(keys: readonly string[]): Promise<QueueLength[]>;
-  readonly commandCount: number;
-  close(): Promise<void>;
-}
+import { errorClass } from '../core/errors.ts';
+import type { RedisPort } from '../ports.ts';
 
 export interface RedisPortOptions {
   url: string;
@@ -24,9 +14,8 @@ export interface RedisPortOptions {
   commandTimeoutMs: number;
 }
 
-export class RedisUnavailableError extends Error {
-  override name = 'RedisUnavailableError';
-}
+export const RedisUnavailableError = errorClass('RedisUnavailableError', 'unavailable');
+export type RedisUnavailableError = InstanceType<typeof RedisUnavailableError>;
 
 export function createRedisPort(options: RedisPortOptions): RedisPort {
   let commands = 0;

@@ -7,22 +7,13 @@
 
 import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
-import type { SecretRef } from '../core/config.ts';
+import { errorClass } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
+import type { SecretResolver } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
 
-export class SecretError extends Error {
-  override name = 'SecretError';
-}
-
-export interface SecretResolver {
-  resolve(ref: SecretRef): Promise<Secret>;
-  /**
-   * A postgres:// URL from an RDS-style JSON secret (`username`, `password`, `host`, `port`,
-   * `dbname`), as Secrets Manager's RDS rotation writes it (config `database.secretId`).
-   */
-  resolveDatabaseUrl(secretId: string): Promise<Secret>;
-}
+export const SecretError = errorClass('SecretError', 'secret');
+export type SecretError = InstanceType<typeof SecretError>;
 
 export interface SecretResolverOptions {
   env: Readonly<Record<string, string | undefined>>;

@@ -16,18 +16,8 @@ import { type RenderedAlert, renderAlert, SNS_MAX_BYTES } from '../core/alert-me
 import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { TIERS, type Tier } from '../core/types.ts';
+import type { AlertPublisher, PublishOutcome } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
-
-export interface PublishOutcome {
-  /** Ids of the messages SNS accepted. */
-  delivered: string[];
-  /** Messages SNS did not accept, with a reason (an error code, never message content). */
-  failed: { id: string; reason: string }[];
-}
-
-export interface AlertPublisher {
-  publish(messages: readonly AlertMessage[]): Promise<PublishOutcome>;
-}
 
 export interface SnsPublisherOptions {
   /** One topic ARN per tier. */

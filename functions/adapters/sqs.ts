@@ -10,22 +10,8 @@ import {
   type SQSClientConfig,
 } from '@aws-sdk/client-sqs';
 import { mapWithConcurrency } from '../core/concurrency.ts';
+import type { EnqueueOutcome, TenantMessage, TenantQueue } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
-
-/** The body of a probe message: which tenant to probe, and the sweep it belongs to (for logs). */
-export interface TenantMessage {
-  tenantId: string;
-  runId: string;
-}
-
-export interface EnqueueOutcome {
-  sent: number;
-  failed: { tenantId: string; reason: string }[];
-}
-
-export interface TenantQueue {
-  send(messages: readonly TenantMessage[]): Promise<EnqueueOutcome>;
-}
 
 export interface TenantQueueOptions {
   queueUrl: string;

@@ -24,24 +24,11 @@ import {
   type QueryCommandOutput,
 } from '@aws-sdk/lib-dynamodb';
 import { trimEvidence } from '../core/alert-message.ts';
-import { type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
+import { DEFAULT_RESOLVED_TTL_DAYS, expiryOf, type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
+import { STATE_TABLE } from '../core/tables.ts';
+import { type AlertStateStore, type SaveResult, StateStoreError, type VersionedIncident } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
-import {
-  type AlertStateStore,
-  DEFAULT_RESOLVED_TTL_DAYS,
-  expiryOf,
-  type SaveResult,
-  StateStoreError,
-  type VersionedIncident,
-} from './state-store.ts';
-
-/** The table's shape, for the CDK stack: partition key, TTL attribute, the sparse index of open incidents. */
-export const STATE_TABLE = {
-  partitionKey: 'dedupKey',
-  ttlAttribute: 'expiresAt',
-  openIndex: { indexName: 'open', partitionKey: 'openShard' },
-} as const;
 
 /** The one `openShard` value: a few thousand open keys are one Query; shard if ever more. */
 const OPEN_SHARD = 'open';

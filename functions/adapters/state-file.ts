@@ -6,15 +6,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { open, readFile, rename, rm } from 'node:fs/promises';
-import { type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
-import {
-  type AlertStateStore,
-  DEFAULT_RESOLVED_TTL_DAYS,
-  expiryOf,
-  type SaveResult,
-  StateStoreError,
-  type VersionedIncident,
-} from './state-store.ts';
+import { DEFAULT_RESOLVED_TTL_DAYS, expiryOf, type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
+import { type AlertStateStore, type SaveResult, StateStoreError, type VersionedIncident } from '../ports.ts';
 
 const FORMAT = 'tenant-canary/alert-state@1';
 

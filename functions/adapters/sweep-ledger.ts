@@ -33,11 +33,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { trimEvidence } from '../core/alert-message.ts';
 import { catalogEntry, isCheckId } from '../core/catalog.ts';
+import { errorClass } from '../core/errors.ts';
 import type { CheckResult } from '../core/types.ts';
+import type { SweepLedger, SweepTenantResults } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
-
-/** The table's shape, for the CDK stack. */
-export const SWEEP_TABLE = { partitionKey: 'sweepId', sortKey: 'part', ttlAttribute: 'expiresAt' } as const;
 
 const META = '#meta';
 const PENDING = '#pending';
@@ -47,43 +46,13 @@ const EVIDENCE_BYTES = 2_000;
 /** Items live a day: long enough for the next sweeps to judge a late one. */
 const TTL_SECONDS = 86_400;
 
-export class SweepLedgerError extends Error {
-  override name = 'SweepLedgerError';
-}
-
-export interface SweepTenantResults {
-  tenantId: string;
-  results: readonly CheckResult[];
-}
-
-export interface SweepLedger {
-  /** Opens a sweep that will hand out `expected` tenants. */
-  open(sweepId: string, expected: number, now: Date): Promise<void>;
-  /**
-   * Records these tenants' results (one probe invocation's: one item, one counter update) and
-   * counts them in. A tenant recorded twice keeps its first results.
-   * `claimed`: this call completed the sweep and won the right to judge it.
-   */
-  report(sweepId: string, tenants: readonly SweepTenantResults[], now: Date): Promise<{ claimed: boolean }>;
-  /** Claims an incomplete sweep for judging; false if another caller already has. */
-  claim(sweepId: string, now: Date): Promise<boolean>;
-  /** Every recorded tenant's results. */
-  results(sweepId: string): Promise<SweepTenantResults[]>;
-  /** Unjudged sweeps opened before `sweepId` (ids sort by time). */
-  pendingBefore(sweepId: string): Promise<string[]>;
-  /** Forgets a judged sweep's pending marker. */
-  close(sweepId: string): Promise<void>;
-}
+export const SweepLedgerError = errorClass('SweepLedgerError', 'ledger');
+export type SweepLedgerError = InstanceType<typeof SweepLedgerError>;
 
 export interface SweepLedgerOptions {
   tableName: string;
   client?: DynamoDBClient;
   clientConfig?: DynamoDBClientConfig;
-}
-
-/** A sweep id: `sweep-` and the ISO instant, so ids sort by time. */
-export function sweepIdAt(now: Date): string {
-  return `sweep-${now.toISOString()}`;
 }
 
 export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {

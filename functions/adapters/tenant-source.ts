@@ -7,32 +7,13 @@
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { type Config, TENANT_ID_PATTERN, type TenantConfig, type TenantSourceConfig } from '../core/config.ts';
+import { errorClass, errorMessage } from '../core/errors.ts';
 import { FernetError, fernetDecrypt } from '../core/fernet.ts';
 import { Secret } from '../core/secret.ts';
-import type { SecretResolver } from './secrets.ts';
+import type { SecretResolver, TenantListing, TenantSource } from '../ports.ts';
 
-export interface SkippedTenant {
-  /** 1-based row of the query's answer. */
-  row: number;
-  /** Why; names the tenant only when its id is valid. */
-  reason: string;
-}
-
-export interface TenantListing {
-  /** Usable tenants, as the config's `tenants` (secrets from the database are redacting refs). */
-  tenants: TenantConfig[];
-  skipped: SkippedTenant[];
-}
-
-export interface TenantSource {
-  readonly kind: TenantSourceConfig['type'];
-  list(): Promise<TenantListing>;
-}
-
-/** The tenant list cannot be read at all (as opposed to single rows, which are skipped). */
-export class TenantSourceError extends Error {
-  override name = 'TenantSourceError';
-}
+export const TenantSourceError = errorClass('TenantSourceError', 'source');
+export type TenantSourceError = InstanceType<typeof TenantSourceError>;
 
 export interface TenantSourceDeps {
   secrets: SecretResolver;
@@ -71,7 +52,7 @@ async function listFromDatabase(source: DatabaseSource, deps: TenantSourceDeps):
   try {
     key = (await deps.secrets.resolve(source.encryptionKey)).reveal();
   } catch (error) {
-    throw new TenantSourceError(`tenantSource.encryptionKey cannot be read: ${messageOf(error)}`, { cause: error });
+    throw new TenantSourceError(`tenantSource.encryptionKey cannot be read: ${errorMessage(error)}`, { cause: error });
   }
   let connectionString: string;
   if (source.url !== undefined) {
@@ -80,7 +61,7 @@ async function listFromDatabase(source: DatabaseSource, deps: TenantSourceDeps):
     try {
       connectionString = (await deps.secrets.resolveDatabaseUrl(source.secretId as string)).reveal();
     } catch (error) {
-      throw new TenantSourceError(`tenantSource.secretId cannot be read: ${messageOf(error)}`, { cause: error });
+      throw new TenantSourceError(`tenantSource.secretId cannot be read: ${errorMessage(error)}`, { cause: error });
     }
   }
   const rows = await queryTenants(source, connectionString);
@@ -187,8 +168,4 @@ function pgReason(error: unknown): string {
   if (typeof code === 'string') return code;
   if (error instanceof Error && /timeout/i.test(error.message)) return 'timed out';
   return error instanceof Error ? error.name : 'error';
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : 'unknown error';
 }

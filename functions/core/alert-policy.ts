@@ -12,7 +12,8 @@
  * pending and is offered again next run, so nothing is lost (at-least-once).
  */
 import { type CatalogEntry, catalogEntry, isCheckId } from './catalog.ts';
-import type { Config } from './config.ts';
+import { ALERT_DEFAULTS, type Config } from './config.ts';
+import { tierFor } from './results.ts';
 import { type AlertState, type AlertSummary, type CheckResult, type Evidence, TIERS, type Tier } from './types.ts';
 
 export type IncidentKind = 'check' | 'breadth' | 'canary';
@@ -102,11 +103,11 @@ export interface AlertPolicyOptions {
 }
 
 export const DEFAULT_ALERT_POLICY: AlertPolicyOptions = {
-  fireAfterRuns: { P0: 1, P1: 2, P2: 2, P3: 2 },
-  resolveAfterRuns: 2,
-  reminderMinutes: { P0: 15, P1: 30, P2: 120, P3: null },
-  escalateAfterMinutes: { P0: null, P1: null, P2: 60, P3: null },
-  breadth: { minTenants: 3, minRatio: 0.5 },
+  fireAfterRuns: { ...ALERT_DEFAULTS.fireAfterRuns },
+  resolveAfterRuns: ALERT_DEFAULTS.resolveAfterRuns,
+  reminderMinutes: { ...ALERT_DEFAULTS.reminderMinutes },
+  escalateAfterMinutes: { ...ALERT_DEFAULTS.escalateAfterMinutes },
+  breadth: { ...ALERT_DEFAULTS.breadth },
   maintenance: [],
 };
 
@@ -289,10 +290,9 @@ function entryOf(checkId: string): CatalogEntry | undefined {
   return isCheckId(checkId) ? catalogEntry(checkId) : undefined;
 }
 
-/** The tier of a failing result: `degraded` is P2, `fail` its reported tier. */
+/** The tier of a failing (fail or degraded) result. */
 function failingTier(result: CheckResult): Tier {
-  if (result.status === 'degraded') return 'P2';
-  return result.tier ?? entryOf(result.checkId)?.defaultTier ?? 'P1';
+  return tierFor(result.status, result.tier, result.checkId) ?? 'P1';
 }
 
 const isDecided = (r: CheckResult) => r.status === 'pass' || r.status === 'fail' || r.status === 'degraded';
@@ -640,4 +640,16 @@ function emit(record: IncidentRecord, o: Observation, now: Date, e: Emission): I
     claimedUntil: null,
   };
   return { ...record, seq, pending: [...record.pending, message] };
+}
+
+/** Resolved incidents are kept this long (history, seq continuity), then expire. */
+export const DEFAULT_RESOLVED_TTL_DAYS = 7;
+
+/**
+ * When a record may be forgotten: an incident at rest with an empty outbox, `ttlDays` after it
+ * came to rest; null while anything is open or pending.
+ */
+export function expiryOf(record: IncidentRecord, ttlDays: number): Date | null {
+  if (record.phase !== 'ok' || record.pending.length > 0 || record.resolvedAt === null) return null;
+  return new Date(Date.parse(record.resolvedAt) + ttlDays * 86_400_000);
 }

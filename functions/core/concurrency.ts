@@ -49,3 +49,12 @@ export async function withBudget<R>(
     if (!controller.signal.aborted) controller.abort(new Error('check finished'));
   }
 }
+
+/**
+ * A signal that ends a run `reserveMs` before the function's own timeout, leaving time to
+ * report (undefined when the remaining time is unknown: a run without a deadline).
+ */
+export function deadlineSignal(remainingMs: number | undefined, reserveMs = 10_000): AbortSignal | undefined {
+  if (remainingMs === undefined || !Number.isFinite(remainingMs)) return undefined;
+  return AbortSignal.timeout(Math.max(1_000, remainingMs - reserveMs));
+}

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { CHECK_IDS, type CheckId, isCheckId } from './catalog.ts';
+import { CanaryError } from './errors.ts';
 import { TIERS, type Tier } from './types.ts';
 
 export const TENANT_ID_PATTERN = /^[a-z0-9-]{1,100}$/;
@@ -12,11 +13,15 @@ const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*$/;
 const TICKET_PREFIX = /^[A-Z0-9-]{1,40}$/;
 
 /** A configuration problem; `issues` lists each one with its field path. */
-export class ConfigError extends Error {
+export class ConfigError extends CanaryError {
   override name = 'ConfigError';
   readonly issues: readonly string[];
   constructor(issues: readonly string[], options?: { cause?: unknown }) {
-    super(issues.length === 1 ? (issues[0] ?? '') : `${issues.length} problems: ${issues.join('; ')}`, options);
+    super(
+      'config',
+      issues.length === 1 ? (issues[0] ?? '') : `${issues.length} problems: ${issues.join('; ')}`,
+      options,
+    );
     this.issues = issues;
   }
 }
@@ -153,11 +158,15 @@ const snsTopicArn = z
   });
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const isoInstant = z
-  .string({ error: 'must be an ISO 8601 date-time (a string)' })
-  .refine((value) => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)), {
-    error: 'must be an ISO 8601 date-time with a time zone, such as 2026-11-27T22:00:00Z',
-  });
+
+/** ISO 8601 with a time and a zone: `2026-11-27T10:05:00Z`, `2026-11-27T11:05+01:00`. */
+export function isIsoInstant(value: string): boolean {
+  return ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+const isoInstant = z.string({ error: 'must be an ISO 8601 date-time (a string)' }).refine(isIsoInstant, {
+  error: 'must be an ISO 8601 date-time with a time zone, such as 2026-11-27T22:00:00Z',
+});
 
 const runsCount = positiveInt.max(100, { error: 'must be a positive integer of at most 100' });
 const minutesOrNever = z
@@ -186,7 +195,8 @@ const maintenanceWindowSchema = z
     path: ['end'],
   });
 
-const ALERT_DEFAULTS = {
+/** The alert policy's defaults (the guide's); `alertPolicyOptions` of an empty `alerts` section. */
+export const ALERT_DEFAULTS = {
   fireAfterRuns: { P0: 1, P1: 2, P2: 2, P3: 2 },
   resolveAfterRuns: 2,
   reminderMinutes: { P0: 15, P1: 30, P2: 120, P3: null },
@@ -194,39 +204,30 @@ const ALERT_DEFAULTS = {
   breadth: { minTenants: 3, minRatio: 0.5 },
 } as const;
 
+/** One value per tier, each defaulted (and the whole object when absent). */
+function perTier<T extends number | null>(value: z.ZodType<T>, defaults: Readonly<Record<Tier, T>>) {
+  return z
+    .strictObject({
+      P0: value.default(defaults.P0),
+      P1: value.default(defaults.P1),
+      P2: value.default(defaults.P2),
+      P3: value.default(defaults.P3),
+    })
+    .default({ ...defaults });
+}
+
 /** Alerting: SNS topics per tier and the policy's thresholds (defaults follow the guide). */
 const alertsSchema = z.strictObject({
   /** One standard SNS topic per tier; required only to publish (`run --publish`, the Lambdas). */
   topics: z.strictObject({ P0: snsTopicArn, P1: snsTopicArn, P2: snsTopicArn, P3: snsTopicArn }).optional(),
   /** Consecutive failing runs before an incident fires, by tier. */
-  fireAfterRuns: z
-    .strictObject({
-      P0: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P0),
-      P1: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P1),
-      P2: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P2),
-      P3: runsCount.default(ALERT_DEFAULTS.fireAfterRuns.P3),
-    })
-    .default({ ...ALERT_DEFAULTS.fireAfterRuns }),
+  fireAfterRuns: perTier(runsCount, ALERT_DEFAULTS.fireAfterRuns),
   /** Consecutive passing runs before a firing incident is resolved. */
   resolveAfterRuns: runsCount.default(ALERT_DEFAULTS.resolveAfterRuns),
   /** Minutes between reminders while an incident fires, by tier; null: no reminders. */
-  reminderMinutes: z
-    .strictObject({
-      P0: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P0),
-      P1: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P1),
-      P2: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P2),
-      P3: minutesOrNever.default(ALERT_DEFAULTS.reminderMinutes.P3),
-    })
-    .default({ ...ALERT_DEFAULTS.reminderMinutes }),
+  reminderMinutes: perTier(minutesOrNever, ALERT_DEFAULTS.reminderMinutes),
   /** Minutes of failing after which an incident of this tier is re-sent one tier higher; null: never. */
-  escalateAfterMinutes: z
-    .strictObject({
-      P0: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P0),
-      P1: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P1),
-      P2: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P2),
-      P3: minutesOrNever.default(ALERT_DEFAULTS.escalateAfterMinutes.P3),
-    })
-    .default({ ...ALERT_DEFAULTS.escalateAfterMinutes }),
+  escalateAfterMinutes: perTier(minutesOrNever, ALERT_DEFAULTS.escalateAfterMinutes),
   /** One platform-wide incident when a tenant check fails for this many tenants (null: off). */
   breadth: z
     .strictObject({
@@ -347,7 +348,8 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type TenantConfig = Config['tenants'][number];
 export type Thresholds = Config['thresholds'];
 
-function formatPath(path: readonly PropertyKey[]): string {
+/** A field path as config errors name it: `tenants[2].signingSecret`. */
+export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
@@ -356,8 +358,8 @@ function formatPath(path: readonly PropertyKey[]): string {
   return out === '' ? '(config)' : out;
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
-  const path = formatPath(issue.path);
+/** One zod issue as a config error line, named by its path (`path` when it is nested elsewhere). */
+export function formatIssue(issue: z.core.$ZodIssue, path = formatPath(issue.path)): string {
   if (issue.code === 'unrecognized_keys') {
     const keys = issue.keys.map((key) => `"${key}"`).join(', ');
     return `${path} has unknown field${issue.keys.length > 1 ? 's' : ''} ${keys}`;
@@ -369,7 +371,7 @@ function formatIssue(issue: z.core.$ZodIssue): string {
 /** Validate an already-parsed JSON value. Throws {@link ConfigError} naming every bad field. */
 export function parseConfig(input: unknown): Config {
   const result = configSchema.safeParse(input, { reportInput: true });
-  if (!result.success) throw new ConfigError(result.error.issues.map(formatIssue));
+  if (!result.success) throw new ConfigError(result.error.issues.map((issue) => formatIssue(issue)));
   return result.data;
 }
 
@@ -378,13 +380,38 @@ export function parseConfig(input: unknown): Config {
  * and the input may hold secrets. Only the line and column are reported.
  */
 export function parseConfigText(text: string, source: string): Config {
-  let json: unknown;
+  return parseConfig(parseJsonText(text, source));
+}
+
+/** JSON text of a config file. Throws {@link ConfigError} with the line and column, never the text. */
+export function parseJsonText(text: string, source: string): unknown {
   try {
-    json = JSON.parse(text);
+    return JSON.parse(text);
   } catch (error) {
     throw new ConfigError([`${source} is not valid JSON${jsonErrorLocation(text, error)}`]);
   }
-  return parseConfig(json);
+}
+
+/** JSON text that must hold an object (a config file). */
+export function parseJsonObjectText(text: string, source: string): Record<string, unknown> {
+  const json = parseJsonText(text, source);
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ConfigError([`${source} must be a JSON object`]);
+  }
+  return json as Record<string, unknown>;
+}
+
+/**
+ * The {@link ConfigError} of a file the config names (or is) that cannot be read:
+ * `platform.caFile could not be read (ENOENT): certs/ca.pem`. Callers do the reading.
+ */
+export function unreadableFileError(
+  what: string,
+  error: unknown,
+  { path, phrase = 'could not be read' }: { path?: string; phrase?: string } = {},
+): ConfigError {
+  const code = (error as NodeJS.ErrnoException | null)?.code ?? 'unreadable';
+  return new ConfigError([`${what} ${phrase} (${code})${path === undefined ? '' : `: ${path}`}`], { cause: error });
 }
 
 function jsonErrorLocation(text: string, error: unknown): string {
@@ -399,7 +426,7 @@ function jsonErrorLocation(text: string, error: unknown): string {
   return ` (line ${line}, column ${column})`;
 }
 
-/** The tier of a plain fail of this check: the config's override, else the catalog's. */
-export function tierOverride(config: Config, checkId: CheckId): Tier | undefined {
+/** The config's tier for a plain fail of this check (`checks.tiers`), if it sets one. */
+export function tierOverride(config: Pick<Config, 'checks'>, checkId: CheckId): Tier | undefined {
   return (config.checks.tiers as Partial<Record<string, Tier>>)[checkId];
 }

@@ -7,6 +7,7 @@
  * Pure: node:crypto only, the clock and the IV can be injected.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CanaryError } from './errors.ts';
 
 const VERSION = 0x80;
 const HEADER_BYTES = 1 + 8 + 16;
@@ -29,11 +30,11 @@ export type FernetErrorReason =
   | 'padding';
 
 /** A token (or key) that cannot be used. `reason` says which rule it broke; no key material is included. */
-export class FernetError extends Error {
+export class FernetError extends CanaryError {
   override name = 'FernetError';
   readonly reason: FernetErrorReason;
   constructor(reason: FernetErrorReason, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('crypto', message, options);
     this.reason = reason;
   }
 }

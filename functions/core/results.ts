@@ -1,25 +1,44 @@
 /**
  * From a probe's {@link Outcome} to a report line: tier, runbook and ordering. Pure.
  */
-import { type CheckId, catalogEntry, catalogIndex } from './catalog.ts';
+import { type CheckId, catalogEntry, catalogIndex, isCheckId } from './catalog.ts';
 import { type Config, tierOverride } from './config.ts';
 import type { CheckResult, CheckStatus, Outcome, Tier } from './types.ts';
 
 /**
- * The tier of a result: a plain `fail` takes the config's override or the catalog's default;
- * a probe may name a tier for a specific failure; `degraded` and `error` default to P2.
+ * The tier rule, in one place. `pass` and `skipped` have none; a `fail` takes the tier its probe
+ * named for that failure, else the config's override (`checks.tiers`), else the catalog's
+ * default (P1 for a check id the catalog does not know); `degraded` is always P2; an `error`
+ * takes the tier its probe named, else P2.
  */
-export function tierOf(config: Config, checkId: CheckId, outcome: Outcome): Tier | null {
-  switch (outcome.status) {
+export function tierFor(
+  status: CheckStatus,
+  named: Tier | null | undefined,
+  checkId: string,
+  config?: Pick<Config, 'checks'>,
+): Tier | null {
+  switch (status) {
     case 'pass':
     case 'skipped':
       return null;
-    case 'fail':
-      return outcome.tier ?? tierOverride(config, checkId) ?? catalogEntry(checkId).defaultTier;
+    case 'fail': {
+      const known = isCheckId(checkId);
+      return (
+        named ??
+        (config && known ? tierOverride(config, checkId) : undefined) ??
+        (known ? catalogEntry(checkId).defaultTier : 'P1')
+      );
+    }
     case 'degraded':
+      return 'P2';
     case 'error':
-      return outcome.tier ?? 'P2';
+      return named ?? 'P2';
   }
+}
+
+/** The tier of a probe's outcome under the config ({@link tierFor}). */
+export function tierOf(config: Config, checkId: CheckId, outcome: Outcome): Tier | null {
+  return tierFor(outcome.status, outcome.tier, checkId, config);
 }
 
 export function toResult(

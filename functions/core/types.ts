@@ -48,6 +48,8 @@ export interface Report {
   runId: string;
   startedAt: string;
   finishedAt: string;
+  /** The tenants the run covered, in report order (breadth and recovery count against them). */
+  tenants: string[];
   results: CheckResult[];
   alerts: AlertSummary[];
 }

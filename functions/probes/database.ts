@@ -3,10 +3,10 @@
  * canary's effective role: the tenant tables (RLS flags, owner, policies), the platform's
  * application role, the canary's own role, and connection use. Five platform checks read it.
  */
-import { describeDbError, type PgPort } from '../adapters/postgres.ts';
 import type { Config } from '../core/config.ts';
 import { errored } from '../core/results.ts';
 import type { Outcome } from '../core/types.ts';
+import { describeDbError, type PgPort } from '../ports.ts';
 import type { ProbeContext } from './types.ts';
 
 export interface PolicyFacts {

@@ -3,10 +3,10 @@
  * (tenant, ticket) in the tenant's context with backoff, never a long fixed sleep (waiting is
  * what a Lambda pays for). The quality check reads the text of the same row.
  */
-import { describeDbError } from '../adapters/postgres.ts';
 import { errored, skipped } from '../core/results.ts';
 import { syntheticLikePattern } from '../core/synthetic.ts';
 import type { Outcome } from '../core/types.ts';
+import { describeDbError } from '../ports.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
 import type { AcceptedTicket } from './webhook.ts';
 

@@ -1,8 +1,8 @@
 /**
  * `api.health`: the API answers `GET healthPath` with 200 and JSON `status: "healthy"` in time.
  */
-import { describeNoResponse, displayUrl, endpointUrl } from '../adapters/http.ts';
 import type { Outcome } from '../core/types.ts';
+import { describeNoResponse, displayUrl, endpointUrl } from '../ports.ts';
 import type { PlatformProbe } from './types.ts';
 
 const MAX_DEPENDENCIES = 20;

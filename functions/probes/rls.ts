@@ -3,10 +3,10 @@
  * as the canary's effective role in rolled-back transactions, each with a positive control
  * (the tenant's own rows are visible) so that "0 rows" means something.
  */
-import { describeDbError, quoteIdent, type SqlSession, sqlState } from '../adapters/postgres.ts';
 import type { Config } from '../core/config.ts';
 import { errored, skipped } from '../core/results.ts';
 import type { Outcome } from '../core/types.ts';
+import { describeDbError, quoteIdent, type SqlSession, sqlState } from '../ports.ts';
 import { probeRoleBypass, type TableFacts, whenProbeRoleSafe, withSnapshot } from './database.ts';
 import type { PlatformProbe, ProbeContext, TenantProbe } from './types.ts';
 

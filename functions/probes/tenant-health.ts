@@ -3,10 +3,10 @@
  * "Check Tenant Health" step reads it: success rate, latency, ticket-history volume. One
  * rolled-back transaction in the tenant's context serves all three checks.
  */
-import { describeDbError } from '../adapters/postgres.ts';
 import { errored, skipped } from '../core/results.ts';
 import { syntheticLikePattern } from '../core/synthetic.ts';
 import type { Outcome } from '../core/types.ts';
+import { describeDbError } from '../ports.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
 
 /** Requests at least this many of which completed none: the tenant's tickets all fail (P1). */

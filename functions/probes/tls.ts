@@ -1,13 +1,12 @@
 /**
  * `api.tls_certificate`: the https base URL's certificate is trusted, matches the host and has
  * at least `certMinDays` days left. Verification is done by Node (the system roots plus
- * `platform.caFile`); the probe connects with verification reporting instead of refusing, so
- * it can say what is wrong with the certificate it was shown.
+ * `platform.caFile`) through the TLS port, which reports verification instead of refusing, so
+ * the probe can say what is wrong with the certificate it was shown.
  */
-import { readFile } from 'node:fs/promises';
-import { isIP } from 'node:net';
-import { connect, type PeerCertificate, rootCertificates } from 'node:tls';
+import type { PeerCertificate } from 'node:tls';
 import type { Evidence, Outcome } from '../core/types.ts';
+import type { TlsHandshake } from '../ports.ts';
 import type { PlatformProbe } from './types.ts';
 
 const DAY_MS = 86_400_000;
@@ -24,12 +23,6 @@ const UNTRUSTED = new Set([
   'INVALID_CA',
 ]);
 
-type Handshake =
-  | { kind: 'handshake'; authorized: boolean; authorizationError: string | undefined; cert: PeerCertificate }
-  | { kind: 'timeout'; phase: 'connect' | 'handshake' }
-  | { kind: 'failed'; phase: 'connect' | 'handshake'; code: string }
-  | { kind: 'cancelled' };
-
 export const probeTlsCertificate: PlatformProbe = async (ctx) => {
   const { platform, thresholds } = ctx.config;
   const base = new URL(platform.baseUrl);
@@ -40,20 +33,13 @@ export const probeTlsCertificate: PlatformProbe = async (ctx) => {
   const port = base.port === '' ? 443 : Number(base.port);
   const target = `${base.hostname}:${port}`;
 
-  let ca: string[] | undefined;
-  if (platform.caFile !== null) {
-    try {
-      ca = [...rootCertificates, await readFile(platform.caFile, 'utf8')];
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
-      return undecided(`platform.caFile could not be read (${code}), so the certificate of ${target} was not checked`, {
-        host: target,
-      });
-    }
-  }
-
   const started = performance.now();
-  const shake = await handshake({ host, port, ca, timeoutMs: thresholds.requestTimeoutMs, signal: ctx.signal });
+  const shake = await ctx.ports.tls.handshake({
+    host,
+    port,
+    timeoutMs: thresholds.requestTimeoutMs,
+    signal: ctx.signal,
+  });
   const elapsedMs = Math.round(performance.now() - started);
 
   switch (shake.kind) {
@@ -82,7 +68,7 @@ export const probeTlsCertificate: PlatformProbe = async (ctx) => {
 };
 
 function judgeCertificate(
-  shake: Extract<Handshake, { kind: 'handshake' }>,
+  shake: Extract<TlsHandshake, { kind: 'handshake' }>,
   { target, now, minDays, elapsedMs }: { target: string; now: Date; minDays: number; elapsedMs: number },
 ): Outcome {
   const { cert } = shake;
@@ -152,61 +138,6 @@ function judgeCertificate(
 
 function undecided(summary: string, evidence: Evidence): Outcome {
   return { status: 'error', tier: 'P2', summary, evidence };
-}
-
-/** Connects and completes a handshake without refusing a bad certificate, then hangs up. */
-function handshake(options: {
-  host: string;
-  port: number;
-  ca: string[] | undefined;
-  timeoutMs: number;
-  signal: AbortSignal;
-}): Promise<Handshake> {
-  return new Promise<Handshake>((resolve) => {
-    let tcpConnected = false;
-    let settled = false;
-    const socket = connect({
-      host: options.host,
-      port: options.port,
-      // SNI takes host names only; an IP address is checked against the certificate's IP SANs.
-      ...(isIP(options.host) === 0 ? { servername: options.host } : {}),
-      ...(options.ca ? { ca: options.ca } : {}),
-      rejectUnauthorized: false,
-    });
-    const finish = (result: Handshake) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
-      socket.destroy();
-      resolve(result);
-    };
-    const onAbort = () => finish({ kind: 'cancelled' });
-    const timer = setTimeout(
-      () => finish({ kind: 'timeout', phase: tcpConnected ? 'handshake' : 'connect' }),
-      options.timeoutMs,
-    );
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    if (options.signal.aborted) onAbort();
-    socket.once('connect', () => {
-      tcpConnected = true;
-    });
-    socket.once('secureConnect', () => {
-      finish({
-        kind: 'handshake',
-        authorized: socket.authorized,
-        authorizationError: socket.authorizationError === undefined ? undefined : String(socket.authorizationError),
-        cert: socket.getPeerCertificate(),
-      });
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => {
-      finish({
-        kind: 'failed',
-        phase: tcpConnected ? 'handshake' : 'connect',
-        code: error.code ?? error.name,
-      });
-    });
-  });
 }
 
 function formatName(name: PeerCertificate['subject'] | undefined): string {

@@ -3,31 +3,10 @@
  * returns an {@link Outcome}. It never throws for a platform fault: that is a result.
  * An exception escaping a probe is a canary bug; the run reports it as `error`.
  */
-import type { HttpClient } from '../adapters/http.ts';
-import type { PgPort } from '../adapters/postgres.ts';
-import type { RedisPort } from '../adapters/redis.ts';
 import type { CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
-import type { Secret } from '../core/secret.ts';
 import type { Outcome } from '../core/types.ts';
-
-export interface ResolvedTenant {
-  tenantId: string;
-  signingSecret: Secret;
-}
-
-/** Adapters a probe may use; built once per run by the adapters factory. */
-export interface Ports {
-  http: HttpClient;
-  /** The current time (injected so tests and replays control it). */
-  now: () => Date;
-  /** A fresh UUID v4. */
-  uuid: () => string;
-  /** Present when the config has a `database` section. */
-  pg?: PgPort;
-  /** Present when the config has a `redis` section. */
-  redis?: RedisPort;
-}
+import type { Ports, ResolvedTenant } from '../ports.ts';
 
 export interface ProbeContext {
   config: Config;

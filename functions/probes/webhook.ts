@@ -7,10 +7,10 @@
  * scrubbed of both in case the platform echoes them.
  */
 import { randomBytes } from 'node:crypto';
-import { describeNoResponse, endpointUrl, type HttpResult } from '../adapters/http.ts';
 import { SIGNATURE_HEADER, signBody } from '../core/signing.ts';
 import { type SyntheticTicket, syntheticTicket } from '../core/synthetic.ts';
 import type { Evidence, Outcome } from '../core/types.ts';
+import { describeNoResponse, endpointUrl, type HttpResult } from '../ports.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
 
 const DETAIL_MAX_CHARS = 200;

@@ -30,6 +30,7 @@ const report = (status: 'pass' | 'fail', tenantId: string): Report => ({
   runId: '2026-11-27T10:05:00Z-ab12',
   startedAt: '2026-11-27T10:05:00.000Z',
   finishedAt: '2026-11-27T10:05:03.000Z',
+  tenants: [tenantId],
   results: [
     {
       checkId: 'webhook.bad_signature_rejected',

@@ -18,14 +18,13 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SWEEP_TABLE } from '../../functions/adapters/sweep-ledger.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { createProbeHandler } from '../../functions/handlers/probe.ts';
 import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
 import { createSweepHandler } from '../../functions/handlers/sweep.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
-import { stateTableShape } from '../support/dynamo.ts';
+import { stateTableShape, sweepTableShape } from '../support/dynamo.ts';
 
 type DynaliteFactory = (options: { createTableMs: number }) => Server;
 const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
@@ -115,15 +114,7 @@ beforeEach(async () => {
   await client.send(
     new CreateTableCommand({
       TableName: `${tableName}-sweeps`,
-      AttributeDefinitions: [
-        { AttributeName: SWEEP_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: SWEEP_TABLE.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: SWEEP_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: SWEEP_TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
+      ...sweepTableShape,
     }),
   );
   client.destroy();

@@ -3,8 +3,9 @@
  * trip as BEGIN when they are plain, parameters when they are not, and the counters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPgPort, type PgPort } from '../../functions/adapters/postgres.ts';
+import { createPgPort } from '../../functions/adapters/postgres.ts';
 import { type Config, parseConfig } from '../../functions/core/config.ts';
+import type { PgPort } from '../../functions/ports.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 
 let sandbox: Sandbox;

@@ -8,13 +8,14 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { AlertPublisher } from '../../functions/adapters/sns.ts';
-import { createDynamoStateStore, STATE_TABLE } from '../../functions/adapters/state-dynamodb.ts';
-import type { AlertStateStore } from '../../functions/adapters/state-store.ts';
-import { type AlertEvent, evaluateAlerts } from '../../functions/alerting.ts';
+import { createDynamoStateStore } from '../../functions/adapters/state-dynamodb.ts';
+import { type AlertEvent, evaluateAlerts } from '../../functions/app/alerting.ts';
 import { type AlertMessage, DEFAULT_ALERT_POLICY, type IncidentRecord } from '../../functions/core/alert-policy.ts';
+import { STATE_TABLE } from '../../functions/core/tables.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
+import type { AlertPublisher, AlertStateStore } from '../../functions/ports.ts';
 import { stateTableShape } from '../support/dynamo.ts';
+import { racingStores } from '../support/stores.ts';
 
 type DynaliteFactory = (options: { createTableMs: number; deleteTableMs: number; updateTableMs: number }) => Server;
 const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
@@ -245,31 +246,7 @@ describe('DynamoDB state store', () => {
 
 describe('evaluateAlerts on DynamoDB', () => {
   /** Two Lambdas, each with its own client, that both read before either writes. */
-  function racingStores(): [AlertStateStore, AlertStateStore] {
-    let arrived = 0;
-    let release: () => void = () => {};
-    const barrier = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const racer = (): AlertStateStore => {
-      const inner = storeFor();
-      let loads = 0;
-      return {
-        openKeys: () => inner.openKeys(),
-        async load(keys) {
-          const items = await inner.load(keys);
-          if (loads++ === 0) {
-            arrived += 1;
-            if (arrived === 2) release();
-            await barrier;
-          }
-          return items;
-        },
-        save: (writes) => inner.save(writes),
-      };
-    };
-    return [racer(), racer()];
-  }
+  const racing = () => racingStores(() => storeFor());
 
   it('sends a firing once when two runs race on one incident; the loser re-reads and sends nothing', async () => {
     // The incident has one failing run already: the next failing run fires it (P1).
@@ -284,7 +261,7 @@ describe('evaluateAlerts on DynamoDB', () => {
     });
     const publishers = [recordingPublisher(), recordingPublisher()];
     const events: AlertEvent[] = [];
-    const stores = racingStores();
+    const stores = racing();
     const sent = await Promise.all(
       stores.map((store, i) =>
         evaluateAlerts({
@@ -365,7 +342,7 @@ describe('evaluateAlerts on DynamoDB', () => {
     }
     const publishers = [recordingPublisher(), recordingPublisher()];
     await Promise.all(
-      racingStores().map((store, i) =>
+      racing().map((store, i) =>
         evaluateAlerts({
           report: { results: [read('pass')] },
           tenants: ['acme'],

@@ -7,16 +7,12 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  batchItem,
-  createSweepLedger,
-  itemBytes,
-  SWEEP_TABLE,
-  type SweepLedger,
-  sweepIdAt,
-} from '../../functions/adapters/sweep-ledger.ts';
+import { batchItem, createSweepLedger, itemBytes } from '../../functions/adapters/sweep-ledger.ts';
 import { CATALOG, catalogEntry } from '../../functions/core/catalog.ts';
+import { sweepIdAt } from '../../functions/core/tables.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
+import type { SweepLedger } from '../../functions/ports.ts';
+import { sweepTableShape } from '../support/dynamo.ts';
 
 type DynaliteFactory = (options: { createTableMs: number }) => Server;
 const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
@@ -46,15 +42,7 @@ beforeEach(async () => {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
-      AttributeDefinitions: [
-        { AttributeName: SWEEP_TABLE.partitionKey, AttributeType: 'S' },
-        { AttributeName: SWEEP_TABLE.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: SWEEP_TABLE.partitionKey, KeyType: 'HASH' },
-        { AttributeName: SWEEP_TABLE.sortKey, KeyType: 'RANGE' },
-      ],
-      BillingMode: 'PAY_PER_REQUEST',
+      ...sweepTableShape,
     }),
   );
   ledger = createSweepLedger({ tableName, client });

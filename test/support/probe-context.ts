@@ -2,12 +2,14 @@
  * Probe contexts for tests: a parsed config, real Secrets, a real HTTP client.
  */
 import { randomUUID } from 'node:crypto';
-import type { HttpClient } from '../../functions/adapters/http.ts';
-import { type CheckId, catalogEntry } from '../../functions/core/catalog.ts';
+import { createTlsPort } from '../../functions/adapters/tls.ts';
+import type { CheckId } from '../../functions/core/catalog.ts';
 import { type Config, type ConfigInput, parseConfig } from '../../functions/core/config.ts';
+import { tierFor } from '../../functions/core/results.ts';
 import { Secret } from '../../functions/core/secret.ts';
 import type { Outcome, Tier } from '../../functions/core/types.ts';
-import type { ProbeContext, ResolvedTenant, TenantProbeContext } from '../../functions/probes/types.ts';
+import type { HttpClient, ResolvedTenant, TlsPort } from '../../functions/ports.ts';
+import type { ProbeContext, TenantProbeContext } from '../../functions/probes/types.ts';
 
 /** A config for `baseUrl` with the given tenants (tenantId → secret value). */
 export interface TestConfigExtra {
@@ -28,6 +30,8 @@ export function resolveTenants(secrets: Record<string, string>): ResolvedTenant[
 }
 
 export interface ContextOptions {
+  /** @default a TLS port trusting the system roots */
+  tls?: TlsPort;
   now?: () => Date;
   uuid?: () => string;
   signal?: AbortSignal;
@@ -37,7 +41,12 @@ export function platformContext(config: Config, http: HttpClient, options: Conte
   const shared = new Map<string, Promise<unknown>>();
   return {
     config,
-    ports: { http, now: options.now ?? (() => new Date()), uuid: options.uuid ?? randomUUID },
+    ports: {
+      http,
+      tls: options.tls ?? createTlsPort(),
+      now: options.now ?? (() => new Date()),
+      uuid: options.uuid ?? randomUUID,
+    },
     signal: options.signal ?? new AbortController().signal,
     tenants: [],
     once<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -70,7 +79,5 @@ export function tenantContext(
 
 /** The tier the run would report for this outcome (the probe's, else the catalog default). */
 export function effectiveTier(checkId: CheckId, outcome: Outcome): Tier | null {
-  if (outcome.status === 'pass' || outcome.status === 'skipped') return null;
-  if (outcome.status === 'fail') return outcome.tier ?? catalogEntry(checkId).defaultTier;
-  return outcome.tier ?? 'P2';
+  return tierFor(outcome.status, outcome.tier, checkId);
 }

@@ -6,18 +6,18 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AlertPublisher } from '../../functions/adapters/sns.ts';
 import { createFileStateStore } from '../../functions/adapters/state-file.ts';
-import {
-  type AlertStateStore,
-  createMemoryStateStore,
-  type IncidentWrite,
-  openStateStore,
-  StateStoreError,
-} from '../../functions/adapters/state-store.ts';
-import { type AlertEvent, evaluateAlerts } from '../../functions/alerting.ts';
+import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
+import { type AlertEvent, evaluateAlerts } from '../../functions/app/alerting.ts';
 import { type AlertMessage, DEFAULT_ALERT_POLICY } from '../../functions/core/alert-policy.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
+import {
+  type AlertPublisher,
+  type AlertStateStore,
+  type IncidentWrite,
+  StateStoreError,
+} from '../../functions/ports.ts';
+import { racingStores } from '../support/stores.ts';
 
 const T0 = Date.parse('2026-11-27T10:00:00Z');
 const at = (minute: number) => new Date(T0 + minute * 60_000);
@@ -108,7 +108,7 @@ describe('evaluateAlerts', () => {
     ];
     for (const [minute, status, expected] of plan) {
       // A new store (as a new process would open) for every run.
-      const store = await openStateStore({ kind: 'file', path });
+      const store = createFileStateStore({ path });
       const alerts = await evaluateAlerts({
         report: { results: [read(status)] },
         tenants: ['acme'],
@@ -147,36 +147,16 @@ describe('evaluateAlerts', () => {
 
   it('lets exactly one of two racing runs send, and the other re-reads and sends nothing', async () => {
     const shared = createMemoryStateStore();
-    let arrived = 0;
-    let release: () => void = () => {};
-    const barrier = new Promise<void>((resolve) => {
-      release = resolve;
-    });
     // Both runs read before either writes: the worst interleaving.
-    const racer = (): AlertStateStore => {
-      let loads = 0;
-      return {
-        openKeys: () => shared.openKeys(),
-        async load(keys) {
-          const items = await shared.load(keys);
-          if (loads++ === 0) {
-            arrived += 1;
-            if (arrived === 2) release();
-            await barrier;
-          }
-          return items;
-        },
-        save: (writes) => shared.save(writes),
-      };
-    };
+    const stores = racingStores(() => shared);
     const publishers = [recordingPublisher(), recordingPublisher()];
     const events: AlertEvent[] = [];
     const results = await Promise.all(
-      publishers.map((publisher) =>
+      publishers.map((publisher, i) =>
         evaluateAlerts({
           report: { results: [read('fail')] },
           tenants: ['acme'],
-          store: racer(),
+          store: stores[i] as AlertStateStore,
           publisher,
           now: at(0),
           options: DEFAULT_ALERT_POLICY,

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, type HttpClient, type HttpResult } from '../../functions/adapters/http.ts';
+import { createHttpClient } from '../../functions/adapters/http.ts';
+import type { HttpClient, HttpResult } from '../../functions/ports.ts';
 import { makeTestCertificates, type TestCertificates } from '../support/certs.ts';
 import {
   closedPort,

@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, type HttpClient } from '../../functions/adapters/http.ts';
+import { createHttpClient } from '../../functions/adapters/http.ts';
 import type { Outcome } from '../../functions/core/types.ts';
+import type { HttpClient } from '../../functions/ports.ts';
 import { probeHealth } from '../../functions/probes/health.ts';
 import { effectiveTier, platformContext, type TestConfigExtra, testConfig } from '../support/probe-context.ts';
 import {

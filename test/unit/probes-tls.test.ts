@@ -1,8 +1,14 @@
 import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, type HttpClient } from '../../functions/adapters/http.ts';
+import { createHttpClient } from '../../functions/adapters/http.ts';
+import { openPorts } from '../../functions/adapters/index.ts';
+import { createTlsPort } from '../../functions/adapters/tls.ts';
+import { withPorts } from '../../functions/app/with-ports.ts';
+import { ConfigError } from '../../functions/core/config.ts';
 import type { Outcome } from '../../functions/core/types.ts';
+import type { HttpClient } from '../../functions/ports.ts';
 import { probeTlsCertificate } from '../../functions/probes/tls.ts';
 import { makeTestCertificates, type TestCertificates } from '../support/certs.ts';
 import { effectiveTier, platformContext, testConfig } from '../support/probe-context.ts';
@@ -42,7 +48,9 @@ async function check(
       },
     },
   );
-  return probeTlsCertificate(platformContext(config, http, { now: options.now }));
+  const caFile = config.platform.caFile;
+  const tls = createTlsPort(caFile === null ? {} : { ca: await readFile(caFile, 'utf8') });
+  return probeTlsCertificate(platformContext(config, http, { now: options.now, tls }));
 }
 
 beforeAll(async () => {
@@ -175,13 +183,36 @@ describe('probeTlsCertificate', () => {
     expect(outcome).toMatchObject({ status: 'error', tier: 'P2' });
     expect(outcome.summary).toContain('the TLS handshake with 127.0.0.1:');
   });
+});
 
-  it('reports an error when caFile cannot be read', async () => {
+describe('the TLS port that openPorts builds', () => {
+  it('trusts platform.caFile: the certificate check passes through it, and fails without it', async () => {
     const server = await serveTls(certs.valid);
+    const outcomeWith = async (caFile: string | null) => {
+      const config = testConfig(server.url, { 'acme-corp': 'unused-secret' }, { platform: { caFile } });
+      return withPorts(openPorts, config, (ports) =>
+        probeTlsCertificate(platformContext(config, ports.http, { tls: ports.tls })),
+      );
+    };
 
-    const outcome = await check(server.url, { caFile: join(certs.dir, 'missing.pem') });
+    expect(await outcomeWith(certs.caFile)).toMatchObject({ status: 'pass' });
+    expect(await outcomeWith(null)).toMatchObject({
+      status: 'fail',
+      evidence: { verifyError: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' },
+    });
+  });
 
-    expect(outcome).toMatchObject({ status: 'error', tier: 'P2' });
-    expect(outcome.summary).toContain('platform.caFile could not be read (ENOENT)');
+  it('refuses a platform.caFile that cannot be read with a config error naming the field and the path', async () => {
+    const missing = join(certs.dir, 'missing.pem');
+    const config = testConfig(
+      'https://127.0.0.1:1',
+      { 'acme-corp': 'unused-secret' },
+      { platform: { caFile: missing } },
+    );
+
+    const opened = openPorts(config);
+
+    await expect(opened).rejects.toBeInstanceOf(ConfigError);
+    await expect(opened).rejects.toThrow(`platform.caFile could not be read (ENOENT): ${missing}`);
   });
 });

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createHttpClient, type HttpClient } from '../../functions/adapters/http.ts';
+import { createHttpClient } from '../../functions/adapters/http.ts';
 import type { TenantCheckId } from '../../functions/core/catalog.ts';
 import { verifySignature } from '../../functions/core/signing.ts';
 import { syntheticTicket } from '../../functions/core/synthetic.ts';
 import type { Outcome } from '../../functions/core/types.ts';
+import type { HttpClient } from '../../functions/ports.ts';
 import type { TenantProbe } from '../../functions/probes/types.ts';
 import {
   type AcceptedTicket,

@@ -8,6 +8,7 @@ const report: Report = {
   runId: '2026-11-28T05:00:00Z-ab12',
   startedAt: '2026-11-28T05:00:00.000Z',
   finishedAt: '2026-11-28T05:00:01.500Z',
+  tenants: ['acme-corp'],
   results: [
     {
       checkId: 'api.health',

@@ -3,10 +3,10 @@
  * tickets, judged without waiting. The database is a fake port that returns the given rows.
  */
 import { describe, expect, it } from 'vitest';
-import type { PgPort, SqlSession } from '../../functions/adapters/postgres.ts';
 import { parseConfig } from '../../functions/core/config.ts';
 import { Secret } from '../../functions/core/secret.ts';
 import type { Outcome } from '../../functions/core/types.ts';
+import type { PgPort, SqlSession } from '../../functions/ports.ts';
 import {
   deferredWindowS,
   PREVIOUS_TICKETS_SQL,
@@ -56,7 +56,7 @@ function run(rows: Row[], accepted: Outcome = { status: 'pass', summary: '', dat
   };
   const ctx: TenantProbeContext = {
     config,
-    ports: { http: {} as never, now: () => new Date(), uuid: () => '0', pg },
+    ports: { http: {} as never, tls: {} as never, now: () => new Date(), uuid: () => '0', pg },
     signal: new AbortController().signal,
     tenants: [],
     tenant: { tenantId: 'acme-corp', signingSecret: new Secret('x') },

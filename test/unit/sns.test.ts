@@ -9,8 +9,8 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSnsClient, createSnsPublisher, createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
-import { createMemoryStateStore } from '../../functions/adapters/state-store.ts';
-import { evaluateAlerts } from '../../functions/alerting.ts';
+import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
+import { evaluateAlerts } from '../../functions/app/alerting.ts';
 import { SNS_MAX_BYTES } from '../../functions/core/alert-message.ts';
 import { type AlertMessage, DEFAULT_ALERT_POLICY } from '../../functions/core/alert-policy.ts';
 import { ConfigError, parseConfig } from '../../functions/core/config.ts';

@@ -1,10 +1,23 @@
 /**
- * EMF metrics of a run: result counts per check and status, round-trip latencies, alerts per
- * tier. Never a tenant dimension (see functions/core/telemetry.ts).
+ * What a run tells CloudWatch: EMF metrics (result counts per check and status, round-trip
+ * latencies, alerts per tier; never a tenant dimension, see functions/core/telemetry.ts) and
+ * the structured log line of a probed tenant (tenant detail lives in logs).
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { countStatuses } from '../core/results.ts';
 import { DIMENSION, METRIC } from '../core/telemetry.ts';
-import type { AlertSummary, CheckResult } from '../core/types.ts';
+import type { AlertSummary, CheckResult, Report } from '../core/types.ts';
+
+export function logTenantReport(log: Logger, report: Report): void {
+  log.info('tenant probed', {
+    runId: report.runId,
+    statuses: countStatuses(report.results),
+    failing: report.results
+      .filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'degraded')
+      .map((r) => ({ checkId: r.checkId, status: r.status, tier: r.tier, summary: r.summary })),
+  });
+}
 
 export function recordResultMetrics(metrics: Metrics, results: readonly CheckResult[]): void {
   const counts = new Map<string, { check: string; status: string; count: number }>();

@@ -4,17 +4,19 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { evaluateAlerts } from '../alerting.ts';
 import { alertPolicyOptions } from '../core/alert-policy.ts';
 import type { Config } from '../core/config.ts';
+import { describeError } from '../core/errors.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { AlertSummary, CheckResult } from '../core/types.ts';
-import { collectSweep } from '../fanout.ts';
-import type { LambdaDeps } from './runtime.ts';
+import type { SweepLedger } from '../ports.ts';
+import { evaluateAlerts } from './alerting.ts';
+import type { AppDeps } from './deps.ts';
 import { recordAlertMetrics } from './telemetry.ts';
 
+/** Judges `results` as one run over `tenants` and publishes; returns the alerts sent ([] when the path failed). */
 export async function publishAlerts(
-  deps: LambdaDeps,
+  deps: AppDeps,
   logger: Logger,
   config: Config,
   results: readonly CheckResult[],
@@ -35,7 +37,7 @@ export async function publishAlerts(
     return alerts;
   } catch (error) {
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-    logger.error('the alert path failed: alerts of this run are not sent', { error: describe(error) });
+    logger.error('the alert path failed: alerts of this run are not sent', { error: describeError(error) });
     return [];
   }
 }
@@ -44,7 +46,7 @@ export async function publishAlerts(
  * Judges a whole sweep: every tenant's recorded results as one run (platform-wide incidents
  * and the canary's own incidents see all tenants), then forgets the sweep's pending marker.
  */
-export async function judgeSweep(deps: LambdaDeps, logger: Logger, config: Config, sweepId: string): Promise<void> {
+export async function judgeSweep(deps: AppDeps, logger: Logger, config: Config, sweepId: string): Promise<void> {
   try {
     const ledger = await deps.sweepLedger();
     const { results, tenants } = await collectSweep(ledger, sweepId);
@@ -53,19 +55,18 @@ export async function judgeSweep(deps: LambdaDeps, logger: Logger, config: Confi
     logger.info('sweep judged', { sweepId, tenants: tenants.length, results: results.length, alerts: alerts.length });
   } catch (error) {
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-    logger.error('the sweep could not be judged: its tenant alerts are not sent', { sweepId, error: describe(error) });
+    logger.error('the sweep could not be judged: its tenant alerts are not sent', {
+      sweepId,
+      error: describeError(error),
+    });
   }
 }
 
-/** An error for a log line: name and message (ours never carry secret values). */
-export function describe(error: unknown): { name: string; message: string } {
-  return error instanceof Error
-    ? { name: error.name, message: error.message }
-    : { name: 'Error', message: String(error) };
-}
-
-/** Ends a run before the function's own timeout, leaving time to report. */
-export function deadlineSignal(remainingMs: number | undefined, reserveMs = 10_000): AbortSignal | undefined {
-  if (remainingMs === undefined || !Number.isFinite(remainingMs)) return undefined;
-  return AbortSignal.timeout(Math.max(1_000, remainingMs - reserveMs));
+/** Every result a sweep's probes recorded, and the tenants they cover: one run, for the alert policy. */
+export async function collectSweep(
+  ledger: SweepLedger,
+  sweepId: string,
+): Promise<{ results: CheckResult[]; tenants: string[] }> {
+  const parts = await ledger.results(sweepId);
+  return { results: parts.flatMap((part) => part.results), tenants: parts.map((part) => part.tenantId) };
 }

@@ -7,8 +7,6 @@
  * be published stays in the incident's outbox and goes out next run (at-least-once); a run that
  * dies after claiming leaves a claim that expires after `claimMs`.
  */
-import type { AlertPublisher } from './adapters/sns.ts';
-import type { AlertStateStore, IncidentWrite } from './adapters/state-store.ts';
 import {
   type AlertMessage,
   type AlertPolicyOptions,
@@ -19,8 +17,9 @@ import {
   type IncidentRecord,
   settleAlerts,
   toAlertSummary,
-} from './core/alert-policy.ts';
-import type { AlertSummary, Report } from './core/types.ts';
+} from '../core/alert-policy.ts';
+import type { AlertSummary, Report } from '../core/types.ts';
+import type { AlertPublisher, AlertStateStore, IncidentWrite } from '../ports.ts';
 
 export interface EvaluateAlertsInput {
   report: Pick<Report, 'results'>;

@@ -5,11 +5,11 @@
  */
 import type { LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { TENANT_ID_PATTERN } from '../core/config.ts';
+import { TENANT_ID_PATTERN } from './config.ts';
+import { errorClass } from './errors.ts';
 
-export class EventError extends Error {
-  override name = 'EventError';
-}
+export const EventError = errorClass('EventError', 'event');
+export type EventError = InstanceType<typeof EventError>;
 
 const tenantId = z
   .string({ error: (issue) => (issue.input === undefined ? 'tenantId is required' : 'tenantId must be a string') })

@@ -1,0 +1,33 @@
+/**
+ * What the deployed use cases need from the outside world: telemetry, the embedded config, and
+ * factories for ports and stores. The Lambda runtime (functions/handlers/runtime.ts) builds the
+ * production set; tests build their own.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import type { Config } from '../core/config.ts';
+import type {
+  AlertPublisher,
+  AlertStateStore,
+  OpenPorts,
+  SecretResolver,
+  SweepLedger,
+  TenantQueue,
+  TenantSource,
+} from '../ports.ts';
+
+export interface AppDeps {
+  logger: Logger;
+  metrics: Metrics;
+  config(): Promise<Config>;
+  secrets: SecretResolver;
+  openPorts(config: Config): Promise<OpenPorts>;
+  tenantSource(config: Config): TenantSource;
+  stateStore(): Promise<AlertStateStore>;
+  /** Where probes record results so a whole sweep is judged at once. */
+  sweepLedger(): Promise<SweepLedger>;
+  publisher(config: Config): AlertPublisher;
+  /** The sweep's fan-out queue. */
+  tenantQueue(): Promise<TenantQueue>;
+  now(): Date;
+}

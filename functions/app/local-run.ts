@@ -1,0 +1,57 @@
+/**
+ * A local run (the CLI's `run`): the tenants of the tenant source, every check once on ports
+ * opened for the run, then the alert path against the caller's state store and publisher (or
+ * none: a dry run). Returns the report with its alerts, and what the alert path reported.
+ */
+import { alertPolicyOptions } from '../core/alert-policy.ts';
+import type { Config } from '../core/config.ts';
+import type { PlanFilters } from '../core/plan.ts';
+import type { Report } from '../core/types.ts';
+import type { AlertPublisher, AlertStateStore, SecretResolver, SkippedTenant, TenantSource } from '../ports.ts';
+import { type AlertEvent, evaluateAlerts } from './alerting.ts';
+import { withSourcedTenants } from './tenants.ts';
+import { type PortsOpener, runWithPorts } from './with-ports.ts';
+
+export interface LocalRunInput {
+  config: Config;
+  /** Where the tenants come from (the config's own list for a static source). */
+  tenantSource: TenantSource;
+  openPorts: PortsOpener;
+  secrets: SecretResolver;
+  filters?: PlanFilters;
+  store: AlertStateStore;
+  /** null: a dry run (alerts are decided and recorded, not sent). */
+  publisher: AlertPublisher | null;
+  /** The alert clock. @default the report's start */
+  now?: Date | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface LocalRunOutcome {
+  report: Report;
+  /** Rows of the tenant source that could not be used (the run went on without them). */
+  skippedTenants: SkippedTenant[];
+  /** What the alert path reported besides the alerts: undelivered messages, lost races. */
+  alertEvents: AlertEvent[];
+}
+
+export async function localRun(input: LocalRunInput): Promise<LocalRunOutcome> {
+  const { config, skipped } = await withSourcedTenants(input.config, input.tenantSource);
+  const report = await runWithPorts(input.openPorts, {
+    config,
+    secrets: input.secrets,
+    ...(input.filters ? { filters: input.filters } : {}),
+    signal: input.signal,
+  });
+  const alertEvents: AlertEvent[] = [];
+  const alerts = await evaluateAlerts({
+    report,
+    tenants: report.tenants,
+    store: input.store,
+    publisher: input.publisher,
+    now: input.now ?? new Date(report.startedAt),
+    options: alertPolicyOptions(config),
+    onEvent: (event) => alertEvents.push(event),
+  });
+  return { report: { ...report, alerts }, skippedTenants: skipped, alertEvents };
+}

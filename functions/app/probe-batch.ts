@@ -1,0 +1,120 @@
+/**
+ * A batch of tenant messages from the sweep: the batch's tenants probed concurrently on one set
+ * of ports, each sweep's tenants recorded in the sweep ledger (one item per sweep), the sweeps
+ * this batch completes judged, and only the records that could not be probed reported failed
+ * (Powertools batch: SQS delivers those again, then to the dead-letter queue).
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { describeError, errorClass } from '../core/errors.ts';
+import { parseTenantMessage } from '../core/events.ts';
+import { METRIC } from '../core/telemetry.ts';
+import type { CheckResult } from '../core/types.ts';
+import type { OpenPorts, SweepTenantResults } from '../ports.ts';
+import type { AppDeps } from './deps.ts';
+import { judgeSweep, publishAlerts } from './judge-sweep.ts';
+import { logTenantReport, recordResultMetrics } from './telemetry.ts';
+import { probeTenant, withSourcedTenants } from './tenants.ts';
+import { withPorts } from './with-ports.ts';
+
+/** A record whose tenant could not be probed: SQS delivers it again, then to the DLQ. */
+export const TenantNotProbedError = errorClass('TenantNotProbedError', 'not-probed');
+
+export async function probeBatch(
+  deps: AppDeps,
+  event: SQSEvent,
+  context: Context | undefined,
+  signal: AbortSignal | undefined,
+): Promise<SQSBatchResponse> {
+  const { logger, metrics } = deps;
+  // A config or tenant list that cannot be read fails the whole batch: SQS delivers it again.
+  const loaded = await deps.config();
+  const { config } = await withSourcedTenants(loaded, deps.tenantSource(loaded));
+  const known = new Set(config.tenants.map((tenant) => tenant.tenantId));
+  const results: CheckResult[] = [];
+  // Results of messages from no sweep (sent by hand): judged with this batch alone.
+  const unswept: { results: CheckResult[]; tenants: string[] } = { results: [], tenants: [] };
+  /** Each sweep's tenants of this batch: recorded together (one ledger item, one count) after probing. */
+  const swept = new Map<string, SweepTenantResults[]>();
+  const sweptTenant = (sweepId: string, tenantId: string, tenantResults: readonly CheckResult[]) => {
+    const list = swept.get(sweepId) ?? [];
+    list.push({ tenantId, results: tenantResults });
+    swept.set(sweepId, list);
+  };
+
+  const probeRecord = async (ports: OpenPorts, record: SQSRecord): Promise<void> => {
+    const message = parseTenantMessage(record.body);
+    const log = logger.createChild({
+      persistentKeys: { tenantId: message.tenantId, messageId: record.messageId, sweepRunId: message.runId },
+    });
+    if (!known.has(message.tenantId)) {
+      // Gone since the sweep listed it (deactivated): nothing to retry, but it counts as reported.
+      log.warn('tenant is no longer among the canary tenants; message dropped');
+      if (message.runId !== undefined) sweptTenant(message.runId, message.tenantId, []);
+      return;
+    }
+    const outcome = await probeTenant({ config, ports, secrets: deps.secrets, tenantId: message.tenantId, signal });
+    results.push(...outcome.report.results);
+    logTenantReport(log, outcome.report);
+    if (message.runId === undefined) {
+      unswept.results.push(...outcome.report.results);
+      unswept.tenants.push(message.tenantId);
+    } else {
+      // Recorded even when the record fails below: the sweep completes (a redelivery is not judged twice).
+      sweptTenant(message.runId, message.tenantId, outcome.report.results);
+    }
+    if (outcome.unprobed !== undefined) {
+      throw new TenantNotProbedError(`tenant ${message.tenantId}: ${outcome.unprobed}`);
+    }
+  };
+
+  const response = await withPorts(deps.openPorts, config, (ports) =>
+    processPartialResponse(
+      event,
+      async (record: SQSRecord) => {
+        try {
+          await probeRecord(ports, record);
+        } catch (error) {
+          logger.error('record failed; SQS delivers it again, then to the dead-letter queue', {
+            messageId: record.messageId,
+            error: describeError(error),
+          });
+          throw error;
+        }
+      },
+      new BatchProcessor(EventType.SQS),
+      {
+        ...(context ? { context } : {}),
+        // Every record failing is still a partial-batch answer, not a function error.
+        throwOnFullBatchFailure: false,
+      },
+    ),
+  );
+
+  // Counts the tenants into their sweep; the probe that completes a sweep judges it.
+  const complete = new Set<string>();
+  for (const [sweepId, tenants] of swept) {
+    try {
+      const ledger = await deps.sweepLedger();
+      if ((await ledger.report(sweepId, tenants, deps.now())).claimed) complete.add(sweepId);
+    } catch (error) {
+      // The probing itself succeeded: do not make SQS deliver it again for this.
+      metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+      logger.error("the tenants' results could not be recorded for their sweep's alerts", {
+        sweepRunId: sweepId,
+        tenantIds: tenants.map((t) => t.tenantId),
+        error: describeError(error),
+      });
+    }
+  }
+  recordResultMetrics(metrics, results);
+  if (unswept.tenants.length > 0) await publishAlerts(deps, logger, config, unswept.results, unswept.tenants);
+  for (const sweepId of complete) await judgeSweep(deps, logger, config, sweepId);
+  logger.info('batch done', {
+    records: event.Records.length,
+    failed: response.batchItemFailures.length,
+    sweepsJudged: complete.size,
+  });
+  return response;
+}

@@ -1,0 +1,341 @@
+/**
+ * The ports: every interface the probes and use cases need from the outside world, and the
+ * small pure helpers that go with them. Probes and use cases import this file and core/ only;
+ * the adapters (functions/adapters/) implement these interfaces, and the factories that pick
+ * an adapter live with whoever picks (the Lambda runtime, the CLI, tests).
+ */
+
+import type { PeerCertificate } from 'node:tls';
+import type { AlertMessage, IncidentRecord } from './core/alert-policy.ts';
+import type { SecretRef, TenantConfig, TenantSourceConfig } from './core/config.ts';
+import { errorClass } from './core/errors.ts';
+import type { Secret } from './core/secret.ts';
+import type { CheckResult } from './core/types.ts';
+
+// ---------------------------------------------------------------------------------------------
+// What a probe uses
+
+export interface ResolvedTenant {
+  tenantId: string;
+  signingSecret: Secret;
+}
+
+/** Adapters a probe may use; built once per run by the adapters factory (`openPorts`). */
+export interface Ports {
+  http: HttpClient;
+  /** TLS handshakes that report on the certificate instead of refusing it. */
+  tls: TlsPort;
+  /** The current time (injected so tests and replays control it). */
+  now: () => Date;
+  /** A fresh UUID v4. */
+  uuid: () => string;
+  /** Present when the config has a `database` section. */
+  pg?: PgPort;
+  /** Present when the config has a `redis` section. */
+  redis?: RedisPort;
+}
+
+/** Ports of one run, with the connections they hold; {@link withPorts} closes them. */
+export interface OpenPorts extends Ports {
+  close(): Promise<void>;
+}
+
+// HTTP
+
+export interface HttpRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** Deadline for the whole exchange, connect to last body byte. */
+  timeoutMs: number;
+  /** Bytes of body kept; reading stops (and the connection is dropped) past this. */
+  maxBytes: number;
+  /** Cancels the request early (the check's budget or the run's). */
+  signal?: AbortSignal;
+}
+
+export type HttpResult =
+  | {
+      kind: 'response';
+      status: number;
+      headers: Record<string, string>;
+      /** The body as UTF-8 text, at most maxBytes of it. */
+      bodyText: string;
+      /** The body parsed as JSON, or undefined when it is not JSON or was truncated. */
+      json: unknown;
+      /** True when the body was longer than maxBytes. */
+      truncated: boolean;
+      elapsedMs: number;
+    }
+  | {
+      kind: 'timeout';
+      phase: 'connect' | 'response';
+      elapsedMs: number;
+      message: string;
+      /** True when the caller's signal ended the request, not the request's own deadline. */
+      cancelled?: boolean;
+    }
+  | { kind: 'network'; code: string; message: string; elapsedMs: number };
+
+export interface HttpClient {
+  request(request: HttpRequest): Promise<HttpResult>;
+  /** Requests sent since the client was made (benchmarks count load on the platform). */
+  readonly requestCount: number;
+  close(): Promise<void>;
+}
+
+// TLS
+
+export type TlsHandshake =
+  | { kind: 'handshake'; authorized: boolean; authorizationError: string | undefined; cert: PeerCertificate }
+  | { kind: 'timeout'; phase: 'connect' | 'handshake' }
+  | { kind: 'failed'; phase: 'connect' | 'handshake'; code: string }
+  | { kind: 'cancelled' };
+
+export interface TlsHandshakeRequest {
+  host: string;
+  port: number;
+  /** Connect plus handshake. */
+  timeoutMs: number;
+  /** Ends the attempt early (the check's budget): the answer is `cancelled`. */
+  signal: AbortSignal;
+}
+
+export interface TlsPort {
+  /** Connects and completes a handshake without refusing a bad certificate, then hangs up. */
+  handshake(request: TlsHandshakeRequest): Promise<TlsHandshake>;
+}
+
+// SQL
+
+/** A row as the driver returns it. */
+export type SqlRow = object;
+
+/** What one statement answers (a multi-statement text answers an array of these at run time). */
+export interface SqlResult<R extends SqlRow = SqlRow> {
+  rows: R[];
+  rowCount: number | null;
+}
+
+export interface SqlSession {
+  query<R extends SqlRow = SqlRow>(sql: string, params?: readonly unknown[]): Promise<SqlResult<R>>;
+}
+
+export interface TransactionOptions {
+  /** `SET LOCAL ROLE` to this role first (config `database.probeAsRole`). */
+  role: string | null;
+  /** Transaction-scoped settings, e.g. the tenant context: `set_config(name, value, true)`. */
+  settings?: Readonly<Record<string, string>>;
+}
+
+export interface PgPort {
+  /** Runs `work` inside BEGIN … ROLLBACK: nothing a probe does is ever committed. */
+  inRolledBackTransaction<T>(options: TransactionOptions, work: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * SQL statements sent since the port was opened, each statement of a multi-statement query
+   * counted (benchmarks and tests count load on the platform).
+   */
+  readonly statementCount: number;
+  /** Queries sent (network round trips) since the port was opened; absent on a port that sends none. */
+  readonly roundTripCount?: number;
+  /** Connections opened since the port was opened. */
+  readonly connectionCount: number;
+  close(): Promise<void>;
+}
+
+// Redis
+
+export interface QueueLength {
+  key: string;
+  length: number;
+}
+
+export interface RedisPort {
+  /** `LLEN` of each key, in one round trip. */
+  listLengths(keys: readonly string[]): Promise<QueueLength[]>;
+  readonly commandCount: number;
+  close(): Promise<void>;
+}
+
+// Secrets
+
+export interface SecretResolver {
+  resolve(ref: SecretRef): Promise<Secret>;
+  /**
+   * A postgres:// URL from an RDS-style JSON secret (`username`, `password`, `host`, `port`,
+   * `dbname`), as Secrets Manager's RDS rotation writes it (config `database.secretId`).
+   */
+  resolveDatabaseUrl(secretId: string): Promise<Secret>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the use cases use besides
+
+export interface PublishOutcome {
+  /** Ids of the messages SNS accepted. */
+  delivered: string[];
+  /** Messages SNS did not accept, with a reason (an error code, never message content). */
+  failed: { id: string; reason: string }[];
+}
+
+export interface AlertPublisher {
+  publish(messages: readonly AlertMessage[]): Promise<PublishOutcome>;
+}
+
+export interface VersionedIncident {
+  record: IncidentRecord;
+  /** Incremented by every write; the condition of the next one. */
+  version: number;
+}
+
+export interface IncidentWrite {
+  record: IncidentRecord;
+  /** The version read; null: the key must not exist yet. */
+  expectedVersion: number | null;
+}
+
+export interface SaveResult {
+  /** New version of each written key. */
+  written: Map<string, number>;
+  /** Keys whose stored version was not the expected one: nothing was written for them. */
+  conflicts: string[];
+}
+
+export interface AlertStateStore {
+  /** The stored records of these keys (absent keys are missing from the map). */
+  load(keys: readonly string[]): Promise<Map<string, VersionedIncident>>;
+  /**
+   * The keys of every open incident ({@link isOpenIncident}), to {@link load} with the keys of a
+   * run's failing results instead of every key the run touches. May also name incidents that
+   * have just come to rest (the DynamoDB index is eventually consistent); load reads them as they are.
+   */
+  openKeys(): Promise<string[]>;
+  /** Writes each record if its key is still at `expectedVersion`. */
+  save(writes: readonly IncidentWrite[]): Promise<SaveResult>;
+}
+
+/** A store that cannot be read or written (not a conflict: those are a {@link SaveResult}). */
+/** A store that cannot be read or written (not a conflict: those are a {@link SaveResult}). */
+export const StateStoreError = errorClass('StateStoreError', 'state');
+export type StateStoreError = InstanceType<typeof StateStoreError>;
+
+export interface SweepTenantResults {
+  tenantId: string;
+  results: readonly CheckResult[];
+}
+
+export interface SweepLedger {
+  /** Opens a sweep that will hand out `expected` tenants. */
+  open(sweepId: string, expected: number, now: Date): Promise<void>;
+  /**
+   * Records these tenants' results (one probe invocation's: one item, one counter update) and
+   * counts them in. A tenant recorded twice keeps its first results.
+   * `claimed`: this call completed the sweep and won the right to judge it.
+   */
+  report(sweepId: string, tenants: readonly SweepTenantResults[], now: Date): Promise<{ claimed: boolean }>;
+  /** Claims an incomplete sweep for judging; false if another caller already has. */
+  claim(sweepId: string, now: Date): Promise<boolean>;
+  /** Every recorded tenant's results. */
+  results(sweepId: string): Promise<SweepTenantResults[]>;
+  /** Unjudged sweeps opened before `sweepId` (ids sort by time). */
+  pendingBefore(sweepId: string): Promise<string[]>;
+  /** Forgets a judged sweep's pending marker. */
+  close(sweepId: string): Promise<void>;
+}
+
+/** The body of a probe message: which tenant to probe, and the sweep it belongs to (for logs). */
+export interface TenantMessage {
+  tenantId: string;
+  runId: string;
+}
+
+export interface EnqueueOutcome {
+  sent: number;
+  failed: { tenantId: string; reason: string }[];
+}
+
+export interface TenantQueue {
+  send(messages: readonly TenantMessage[]): Promise<EnqueueOutcome>;
+}
+
+export interface SkippedTenant {
+  /** 1-based row of the query's answer. */
+  row: number;
+  /** Why; names the tenant only when its id is valid. */
+  reason: string;
+}
+
+export interface TenantListing {
+  /** Usable tenants, as the config's `tenants` (secrets from the database are redacting refs). */
+  tenants: TenantConfig[];
+  skipped: SkippedTenant[];
+}
+
+export interface TenantSource {
+  readonly kind: TenantSourceConfig['type'];
+  list(): Promise<TenantListing>;
+}
+
+/** The tenant list cannot be read at all (as opposed to single rows, which are skipped). */
+// ---------------------------------------------------------------------------------------------
+// Pure helpers of the ports
+
+/** Double-quotes an identifier (already validated by the config schema); `a.b` quotes each part. */
+export function quoteIdent(name: string): string {
+  return name
+    .split('.')
+    .map((part) => `"${part.replace(/"/g, '""')}"`)
+    .join('.');
+}
+
+/** The SQLSTATE of a PostgreSQL error, if it is one. */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** A one-line description of a database error, safe to report (no connection string). */
+export function describeDbError(error: unknown): string {
+  if (error instanceof Error) {
+    const state = sqlState(error);
+    return state ? `${error.message} (SQLSTATE ${state})` : error.message;
+  }
+  return String(error);
+}
+
+/** `baseUrl` + `path`, keeping any path prefix of the base URL (`https://h/api` + `/health`). */
+export function endpointUrl(baseUrl: string, path: string): string {
+  const url = new URL(baseUrl);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
+
+/** A URL safe to report: no user name, password, query or fragment. */
+export function displayUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    url.username = '';
+    url.password = '';
+    url.search = '';
+    url.hash = '';
+    return url.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
+
+/** What went wrong when no response came back, as a phrase: "did not answer within 5000 ms". */
+export function describeNoResponse(result: Exclude<HttpResult, { kind: 'response' }>, timeoutMs: number): string {
+  if (result.kind === 'network') return `could not be reached (${result.code}: ${oneLine(result.message)})`;
+  if (result.cancelled) return "did not answer before the check's time budget ran out";
+  if (result.phase === 'connect') return `did not accept a connection in time (${result.message})`;
+  return `did not answer within ${timeoutMs} ms`;
+}
+
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
+}
