@@ -223,6 +223,20 @@ const DEFINITIONS = [
     },
   },
   {
+    name: 'update-policy-open-with-check',
+    description:
+      'An extra permissive FOR UPDATE policy on ticket_history, scoped USING but WITH CHECK (true): reads and inserts stay scoped, an own row can be moved to another tenant.',
+    target: 'platform',
+    expect: [expectation('rls.cross_tenant_write', 'P0', 'all')],
+    effect: {
+      sql: {
+        apply: () =>
+          `CREATE POLICY ticket_history_reassign ON public.ticket_history FOR UPDATE USING (${TENANT_MATCH}) WITH CHECK (true);`,
+        revert: () => 'DROP POLICY ticket_history_reassign ON public.ticket_history;',
+      },
+    },
+  },
+  {
     name: 'policy-open-with-check',
     description:
       "system_inventory's policy filters reads but has WITH CHECK (true): a tenant can write rows as another.",

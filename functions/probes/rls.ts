@@ -269,19 +269,40 @@ export const probeCrossTenantRead: TenantProbe = (ctx) =>
     }
   });
 
+/** The cursor over one own row that the move updates. */
+const OWN_ROW_CURSOR = 'tenant_canary_own_row';
+
 /**
  * The two write attempts on `table`, parameter-free: the tenant and the other tenant travel in
- * transaction settings. The move picks one own row through the tenant_id index.
+ * transaction settings.
+ *
+ * Neither statement reads a column of the table. An UPDATE or INSERT that reads one (in its
+ * WHERE, SET or RETURNING) needs SELECT rights, and PostgreSQL then also checks the new row
+ * against the SELECT policies: a tenant-scoped SELECT policy would refuse the move even when
+ * the UPDATE policy's WITH CHECK is open, hiding the hole. So the move takes one own row through
+ * a cursor (`ownRow`: the tenant_id index, `FOR UPDATE` so only a row the UPDATE policies let
+ * this tenant touch) and updates it `WHERE CURRENT OF` that cursor, which reads nothing: the
+ * new row meets only the UPDATE policies' WITH CHECK, as the platform's own UPDATE would.
  */
-export function crossTenantWriteSql(table: string, tenantSetting: string): { move: string; insert: string } {
+export function crossTenantWriteSql(
+  table: string,
+  tenantSetting: string,
+): { ownRow: string; move: string; insert: string } {
   const t = quoteIdent(table);
   const current = `current_setting('${tenantSetting}')`;
   const target = `current_setting('${OTHER_TENANT_SETTING}')`;
+  const ownRow = `SELECT 1 FROM ${t} WHERE tenant_id = ${current} LIMIT 1 FOR UPDATE`;
   return {
-    move: `UPDATE ${t} SET tenant_id = ${target} WHERE ctid = (SELECT ctid FROM ${t} WHERE tenant_id = ${current} LIMIT 1)`,
+    ownRow,
+    move:
+      `DECLARE ${OWN_ROW_CURSOR} CURSOR FOR ${ownRow}; FETCH 1 FROM ${OWN_ROW_CURSOR}; ` +
+      `UPDATE ${t} SET tenant_id = ${target} WHERE CURRENT OF ${OWN_ROW_CURSOR}`,
     insert: `INSERT INTO ${t} (tenant_id) VALUES (${target})`,
   };
 }
+
+/** `WHERE CURRENT OF` a cursor that found no row: the tenant has no own row here to move. */
+const NO_CURSOR_ROW = '24000';
 
 /** SQLSTATEs raised after RLS let a row through (constraints are checked after policies). */
 const AFTER_POLICY_STATES = new Set(['23502', '23503', '23505', '23514', '23P01']);
@@ -325,7 +346,9 @@ export const probeCrossTenantWrite: TenantProbe = (ctx) =>
               }
             } catch (error) {
               const state = sqlState(error);
-              if (state === '42501')
+              if (state === NO_CURSOR_ROW && kind.startsWith('move'))
+                attempts.push({ table, attempt: kind, verdict: 'no-own-row', detail: 'no own row to move' });
+              else if (state === '42501')
                 attempts.push({ table, attempt: kind, verdict: 'refused', detail: describeDbError(error) });
               else if (state !== undefined && AFTER_POLICY_STATES.has(state)) {
                 attempts.push({

@@ -39,6 +39,7 @@ const EXPECTED: Record<string, string[]> = {
   ],
   'policy-leaks-all-rows': ['rls.no_context_denied fail P0 platform', 'rls.cross_tenant_read fail P0 all'],
   'policy-open-with-check': ['rls.cross_tenant_write fail P0 all'],
+  'update-policy-open-with-check': ['rls.cross_tenant_write fail P0 all'],
   'no-context-fail-open': ['rls.no_context_denied fail P0 platform'],
   'app-role-owns-table': ['rls.app_role_enforced fail P0 platform'],
   'app-role-superuser': ['rls.app_role_enforced fail P0 platform'],
