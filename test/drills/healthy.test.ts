@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { withPorts } from '../../functions/app/with-ports.ts';
 import { parseConfig } from '../../functions/core/config.ts';
 import { runChecks } from '../../functions/run.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
@@ -34,8 +35,7 @@ describe.each(backends)('20 runs against the healthy sandbox on %s', (_name, url
     const config = parseConfig(sandbox.config);
     const latencies: number[] = [];
     for (let run = 1; run <= RUNS; run++) {
-      const ports = await openPorts(config);
-      try {
+      await withPorts(openPorts, config, async (ports) => {
         const report = await runChecks({ config, ports, secrets: createSecretResolver({ env: {} }) });
         const alarms = report.results
           .filter((r) => r.status === 'fail' || r.status === 'degraded' || r.status === 'error')
@@ -54,9 +54,7 @@ describe.each(backends)('20 runs against the healthy sandbox on %s', (_name, url
         for (const result of report.results.filter((r) => r.checkId === 'enhancement.round_trip')) {
           latencies.push(Number(result.evidence.latencyS));
         }
-      } finally {
-        await ports.close();
-      }
+      });
     }
     // The jitter really happened: some round trips were quick, some took over a second.
     expect(Math.min(...latencies)).toBeLessThan(1);

@@ -10,9 +10,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { runWithPorts } from '../../functions/app/with-ports.ts';
 import { parseConfig } from '../../functions/core/config.ts';
 import type { Report } from '../../functions/core/types.ts';
-import { runChecks, SECRET_LOOKUP_BUDGET_MS } from '../../functions/run.ts';
+import { SECRET_LOOKUP_BUDGET_MS } from '../../functions/run.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { runCli } from '../support/cli.ts';
 import { startSilentTcpServer } from '../support/servers.ts';
@@ -89,14 +90,12 @@ it('errors only the tenant whose secret never comes, naming the secret id, withi
 
 it('stops waiting for the secret when the run is cancelled', async () => {
   const config = parseConfig(withSlowTenant());
-  const ports = await openPorts(config);
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(new Error('interrupted')), 300);
   try {
     const started = performance.now();
-    const report = await runChecks({
+    const report = await runWithPorts(openPorts, {
       config,
-      ports,
       secrets: createSecretResolver({ env: {} }),
       signal: controller.signal,
     });
@@ -112,6 +111,5 @@ it('stops waiting for the secret when the run is cancelled', async () => {
     }
   } finally {
     clearTimeout(timer);
-    await ports.close();
   }
 }, 60_000);

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
+import { withPorts } from '../../functions/app/with-ports.ts';
 import type { TenantCheckId } from '../../functions/core/catalog.ts';
 import { type Config, parseConfig } from '../../functions/core/config.ts';
 import { syntheticLikePattern } from '../../functions/core/synthetic.ts';
@@ -30,9 +31,8 @@ afterAll(async () => {
   await sandbox?.stop();
 });
 
-async function statementsFor(checkId: TenantCheckId): Promise<{ statements: number; connections: number }> {
-  const ports = await openPorts(config);
-  try {
+function statementsFor(checkId: TenantCheckId): Promise<{ statements: number; connections: number }> {
+  return withPorts(openPorts, config, async (ports) => {
     const report = await runChecks({
       config,
       ports,
@@ -41,9 +41,7 @@ async function statementsFor(checkId: TenantCheckId): Promise<{ statements: numb
     });
     expect(report.results.map((r) => [r.checkId, r.status])).toEqual([[checkId, 'pass']]);
     return { statements: ports.pg?.statementCount ?? 0, connections: ports.pg?.connectionCount ?? 0 };
-  } finally {
-    await ports.close();
-  }
+  });
 }
 
 describe('SQL statements per tenant check', () => {
@@ -75,8 +73,7 @@ describe('SQL statements per tenant check', () => {
   });
 
   it('a whole run for every tenant stays within 10 statements per tenant-check', async () => {
-    const ports = await openPorts(config);
-    try {
+    await withPorts(openPorts, config, async (ports) => {
       const report = await runChecks({ config, ports, secrets: createSecretResolver({ env: {} }) });
       const tenantChecks = report.results.filter((r) => r.tenantId !== null && r.status !== 'skipped').length;
       expect(report.results.filter((r) => r.status !== 'pass' && r.status !== 'skipped')).toEqual([]);
@@ -84,9 +81,7 @@ describe('SQL statements per tenant check', () => {
       expect(perTenantCheck).toBeLessThanOrEqual(10);
       // One pool for the run, never more connections than its size.
       expect(ports.pg?.connectionCount).toBeLessThanOrEqual(4);
-    } finally {
-      await ports.close();
-    }
+    });
   }, 120_000);
 });
 
