@@ -191,13 +191,12 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
       publisher,
       now: alertClock,
       signal: io.signal,
+      onSkippedTenant: (skipped) => io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`),
     });
   } finally {
     await sandbox?.stop();
   }
   const { report } = outcome;
-  for (const skipped of outcome.skippedTenants)
-    io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`);
   for (const event of outcome.alertEvents) {
     if (event.type === 'undelivered') {
       io.stderr.write(

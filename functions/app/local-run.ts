@@ -5,7 +5,7 @@
  */
 import { alertPolicyOptions } from '../core/alert-policy.ts';
 import type { Config } from '../core/config.ts';
-import type { PlanFilters } from '../core/plan.ts';
+import { type PlanFilters, planRun } from '../core/plan.ts';
 import type { Report } from '../core/types.ts';
 import type { AlertPublisher, AlertStateStore, SecretResolver, SkippedTenant, TenantSource } from '../ports.ts';
 import { type AlertEvent, evaluateAlerts } from './alerting.ts';
@@ -25,18 +25,21 @@ export interface LocalRunInput {
   /** The alert clock. @default the report's start */
   now?: Date | undefined;
   signal?: AbortSignal | undefined;
+  /** Rows of the tenant source that could not be used (told before the run; it goes on without them). */
+  onSkippedTenant?: (skipped: SkippedTenant) => void;
 }
 
 export interface LocalRunOutcome {
   report: Report;
-  /** Rows of the tenant source that could not be used (the run went on without them). */
-  skippedTenants: SkippedTenant[];
   /** What the alert path reported besides the alerts: undelivered messages, lost races. */
   alertEvents: AlertEvent[];
 }
 
 export async function localRun(input: LocalRunInput): Promise<LocalRunOutcome> {
   const { config, skipped } = await withSourcedTenants(input.config, input.tenantSource);
+  for (const row of skipped) input.onSkippedTenant?.(row);
+  // An unknown --tenant or --check is refused before any connection is opened.
+  planRun(config, input.filters);
   const report = await runWithPorts(input.openPorts, {
     config,
     secrets: input.secrets,
@@ -53,5 +56,5 @@ export async function localRun(input: LocalRunInput): Promise<LocalRunOutcome> {
     options: alertPolicyOptions(config),
     onEvent: (event) => alertEvents.push(event),
   });
-  return { report: { ...report, alerts }, skippedTenants: skipped, alertEvents };
+  return { report: { ...report, alerts }, alertEvents };
 }

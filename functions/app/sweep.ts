@@ -10,11 +10,12 @@ import { countStatuses } from '../core/results.ts';
 import { sweepIdAt } from '../core/tables.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { Report } from '../core/types.ts';
-import type { EnqueueOutcome, SweepLedger, TenantListing } from '../ports.ts';
+import type { EnqueueOutcome, SweepLedger, TenantListing, TenantQueue } from '../ports.ts';
+import { runChecks } from '../run.ts';
 import type { AppDeps } from './deps.ts';
 import { judgeSweep, publishAlerts } from './judge-sweep.ts';
 import { recordResultMetrics } from './telemetry.ts';
-import { runWithPorts } from './with-ports.ts';
+import { withPorts } from './with-ports.ts';
 
 const PLATFORM_CHECKS: CheckId[] = CATALOG.filter((entry) => entry.scope === 'platform').map((entry) => entry.id);
 
@@ -37,28 +38,37 @@ export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepS
   const { logger, metrics } = deps;
   const started = performance.now();
   const config = await deps.config();
-  const _queue = await deps.tenantQueue();
+  const queue = await deps.tenantQueue();
   const ledger = await deps.sweepLedger();
   const sweepId = sweepIdAt(deps.now());
 
-  let listing: TenantListing | undefined;
-  let listingError: Error | undefined;
-  try {
-    listing = await deps.tenantSource(config).list();
-  } catch (error) {
-    listingError = asError(error);
-  }
-  const tenantIds = listing?.tenants.map((tenant) => tenant.tenantId) ?? [];
-  // Queued while the platform checks run.
-  const queued = listing === undefined ? undefined : fanOut(deps, ledger, sweepId, tenantIds);
-  // Platform probes use the first tenant as a positive control; only its secret is read.
-  const report: Report = await runWithPorts(deps.openPorts, {
-    config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
-    secrets: deps.secrets,
-    filters: { checkIds: PLATFORM_CHECKS },
-    signal,
-  });
-  const { enqueue, unjudged } = (await queued) ?? { enqueue: { sent: 0, failed: [] }, unjudged: [] };
+  // Ports first: a sweep whose ports cannot open queues nothing.
+  const { listing, listingError, report, enqueue, unjudged } = await withPorts(
+    deps.openPorts,
+    config,
+    async (ports) => {
+      let listing: TenantListing | undefined;
+      let listingError: Error | undefined;
+      try {
+        listing = await deps.tenantSource(config).list();
+      } catch (error) {
+        listingError = asError(error);
+      }
+      // Queued while the platform checks run.
+      const queued = listing === undefined ? undefined : fanOut(deps, ledger, queue, sweepId, tenantIdsOf(listing));
+      // Platform probes use the first tenant as a positive control; only its secret is read.
+      const platformReport: Report = await runChecks({
+        config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
+        ports,
+        secrets: deps.secrets,
+        filters: { checkIds: PLATFORM_CHECKS },
+        signal,
+      });
+      const fannedOut = (await queued) ?? { enqueue: { sent: 0, failed: [] }, unjudged: [] };
+      return { listing, listingError, report: platformReport, ...fannedOut };
+    },
+  );
+  const tenantIds = listing === undefined ? [] : tenantIdsOf(listing);
 
   recordResultMetrics(metrics, report.results);
   metrics.addMetric(METRIC.tenantsEnqueued, MetricUnit.Count, enqueue.sent);
@@ -106,6 +116,8 @@ export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepS
   };
 }
 
+const tenantIdsOf = (listing: TenantListing): string[] => listing.tenants.map((tenant) => tenant.tenantId);
+
 /**
  * Opens the sweep in the ledger (before any message is sent: the first probe to report finds
  * it) and queues one message per tenant. A ledger that cannot be used is logged and counted:
@@ -114,6 +126,7 @@ export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepS
 async function fanOut(
   deps: AppDeps,
   ledger: SweepLedger,
+  queue: TenantQueue,
   sweepId: string,
   tenantIds: string[],
 ): Promise<{ enqueue: EnqueueOutcome; unjudged: string[] }> {
@@ -128,7 +141,6 @@ async function fanOut(
       error: describeError(error),
     });
   }
-  const queue = await deps.tenantQueue();
   const enqueue = await queue.send(tenantIds.map((tenantId) => ({ tenantId, runId: sweepId })));
   return { enqueue, unjudged };
 }

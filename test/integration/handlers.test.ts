@@ -18,6 +18,7 @@ import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConfigError } from '../../functions/core/config.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { createProbeHandler } from '../../functions/handlers/probe.ts';
@@ -377,6 +378,28 @@ describe('sweep', () => {
     const main = metrics().find((doc) => doc.metrics.includes('SweepHeartbeat'));
     expect(main?.values).toMatchObject({ SweepHeartbeat: 1, TenantsEnqueued: 12, TenantsNotEnqueued: 0 });
     expect(main?.metrics).toContain('SweepDuration');
+  });
+
+  it('queues nothing and opens no sweep when its ports cannot be opened', async () => {
+    sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const metrics = captureMetrics();
+    const deps = createLambdaDeps(env);
+    const handler = createSweepHandler({
+      ...deps,
+      openPorts: async () => {
+        throw new ConfigError(['platform.caFile could not be read (ENOENT): /var/task/ca.pem']);
+      },
+    });
+
+    await expect(handler({ source: 'tenant-canary.schedule' }, context())).rejects.toThrow(
+      'platform.caFile could not be read (ENOENT)',
+    );
+    // Anything a fan-out had started would have landed by now.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
+    expect(await (await deps.sweepLedger()).pendingBefore('sweep-9999')).toEqual([]);
+    expect(metrics().some((doc) => doc.metrics.includes('SweepHeartbeat'))).toBe(false);
   });
 
   it('counts the tenants SQS refused to queue', async () => {
