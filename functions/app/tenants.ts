@@ -57,7 +57,7 @@ export async function probeTenant(input: ProbeTenantInput): Promise<ProbeTenantO
     ports: input.ports,
     secrets: input.secrets,
     filters: { tenantIds: [input.tenantId], platform: false },
-    ...(input.signal ? { signal: input.signal } : {}),
+    signal: input.signal,
   });
   return { report, ...(unprobed === undefined ? {} : { unprobed }) };
 }

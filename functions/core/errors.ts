@@ -45,10 +45,6 @@ export class CanaryError extends Error {
   }
 }
 
-export function isCanaryError(error: unknown, ...kinds: ErrorKind[]): error is CanaryError {
-  return error instanceof CanaryError && (kinds.length === 0 || kinds.includes(error.kind));
-}
-
 /** An error for a log line: name and message (ours never carry secret values). */
 export function describeError(error: unknown): { name: string; message: string } {
   return error instanceof Error
