@@ -129,9 +129,28 @@ export interface TransactionOptions {
   settings?: Readonly<Record<string, string>>;
 }
 
+/** What a committed read-only transaction left on its connection (see {@link PgPort.inCommittedReadOnlyTransaction}). */
+export interface AfterCommit {
+  /** Each watched setting as the connection held it right after COMMIT (null: never set). */
+  afterCommit: Record<string, string | null>;
+  /** The same after the canary RESET them (the connection is closed when any still holds a value). */
+  afterReset: Record<string, string | null>;
+}
+
 export interface PgPort {
   /** Runs `work` inside BEGIN … ROLLBACK: nothing a probe does is ever committed. */
   inRolledBackTransaction<T>(options: TransactionOptions, work: (session: SqlSession) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` inside BEGIN READ ONLY … COMMIT (PostgreSQL refuses every write in it), then, in
+   * the same message as the COMMIT so no other client of a shared backend runs in between, reads
+   * the `watch` settings on that connection and RESETs them. The connection is closed rather than
+   * reused when a value survives the reset. For probes of what outlives a transaction on a
+   * pooled connection; `work` throwing rolls back instead.
+   */
+  inCommittedReadOnlyTransaction(
+    options: TransactionOptions & { watch: readonly string[] },
+    work: (session: SqlSession) => Promise<void>,
+  ): Promise<AfterCommit>;
   /**
    * SQL statements sent since the port was opened, each statement of a multi-statement query
    * counted (benchmarks and tests count load on the platform).

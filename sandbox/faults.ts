@@ -12,7 +12,7 @@ import type { Tier } from '../functions/core/types.ts';
 import type { SandboxDatabase } from './db.ts';
 import type { EnhancementJob, JobQueue } from './queue.ts';
 import { HEALTHY_RECEIVER, type ReceiverBehaviour } from './receiver.ts';
-import { quoteIdent, type SchemaRoles, TENANT_SETTING } from './schema.ts';
+import { CONTEXT_FUNCTION, contextFunctionSql, quoteIdent, type SchemaRoles, TENANT_SETTING } from './schema.ts';
 import { newSecret, type TenantDirectory } from './tenants.ts';
 import { HEALTHY_WORKER, type WorkerBehaviour } from './worker.ts';
 
@@ -74,6 +74,9 @@ const expectation = (
   status: FaultExpectation['status'] = 'fail',
 ): FaultExpectation => ({ checkId, status, tier, tenants });
 
+/** A fault that changes a tenant table's flags, owner, policies or grants, or the app role: the pinned digest no longer matches. */
+const SNAPSHOT_CHANGED = expectation('rls.isolation_snapshot', 'P2', 'platform');
+
 /** The canary's threshold on connection use in the sandbox's config (thresholds.dbConnectionsMaxRatio). */
 export const SANDBOX_CONNECTIONS_MAX_RATIO = 0.8;
 /** The sandbox's round-trip thresholds: short, so drills of a slow or stopped worker are quick. */
@@ -104,6 +107,12 @@ const deleteFaultEnhancements = (tag: string) =>
 const APP_ROLE_SUPERUSER: NonNullable<FaultEffect['sql']> = {
   apply: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} SUPERUSER;`,
   revert: (roles) => `ALTER ROLE ${quoteIdent(roles.app)} NOSUPERUSER;`,
+};
+
+/** The context function made session-scoped, as the platform's is (a fault of its own, and part of as-written). */
+const CONTEXT_SESSION_SCOPED: NonNullable<FaultEffect['sql']> = {
+  apply: () => contextFunctionSql('session'),
+  revert: () => contextFunctionSql('transaction'),
 };
 
 /** The isolation policy of schema.ts on `table`, with a different USING / WITH CHECK. */
@@ -178,8 +187,19 @@ const DEFINITIONS = [
     name: 'replay-window-off',
     description: 'The receiver accepts any created_at: replayed (stale) webhooks are queued.',
     target: 'every-tenant',
-    expect: [expectation('webhook.stale_timestamp_rejected', 'P1', 'all')],
+    expect: [
+      expectation('webhook.stale_timestamp_rejected', 'P1', 'all'),
+      expectation('webhook.future_timestamp_rejected', 'P1', 'all'),
+    ],
     effect: { receiver: { checkReplayWindow: false } },
+  },
+  {
+    name: 'future-timestamps-accepted',
+    description:
+      'The receiver checks only that created_at is not too old: a ticket dated hours ahead is queued, so a captured request replays until then.',
+    target: 'every-tenant',
+    expect: [expectation('webhook.future_timestamp_rejected', 'P1', 'all')],
+    effect: { receiver: { checkFutureWindow: false } },
   },
   {
     name: 'certificate-expiring',
@@ -201,6 +221,7 @@ const DEFINITIONS = [
       expectation('rls.no_context_denied', 'P0', 'platform'),
       expectation('rls.cross_tenant_read', 'P0', 'all'),
       expectation('rls.cross_tenant_write', 'P0', 'all'),
+      SNAPSHOT_CHANGED,
     ],
     effect: {
       sql: {
@@ -214,7 +235,11 @@ const DEFINITIONS = [
     description:
       'An extra permissive SELECT policy USING (true) on ticket_history: policies OR together, so it leaks every row.',
     target: 'platform',
-    expect: [expectation('rls.no_context_denied', 'P0', 'platform'), expectation('rls.cross_tenant_read', 'P0', 'all')],
+    expect: [
+      expectation('rls.no_context_denied', 'P0', 'platform'),
+      expectation('rls.cross_tenant_read', 'P0', 'all'),
+      SNAPSHOT_CHANGED,
+    ],
     effect: {
       sql: {
         apply: () => 'CREATE POLICY ticket_history_reporting ON public.ticket_history FOR SELECT USING (true);',
@@ -227,7 +252,7 @@ const DEFINITIONS = [
     description:
       'An extra permissive FOR UPDATE policy on ticket_history, scoped USING but WITH CHECK (true): reads and inserts stay scoped, an own row can be moved to another tenant.',
     target: 'platform',
-    expect: [expectation('rls.cross_tenant_write', 'P0', 'all')],
+    expect: [expectation('rls.cross_tenant_write', 'P0', 'all'), SNAPSHOT_CHANGED],
     effect: {
       sql: {
         apply: () =>
@@ -241,7 +266,7 @@ const DEFINITIONS = [
     description:
       "system_inventory's policy filters reads but has WITH CHECK (true): a tenant can write rows as another.",
     target: 'platform',
-    expect: [expectation('rls.cross_tenant_write', 'P0', 'all')],
+    expect: [expectation('rls.cross_tenant_write', 'P0', 'all'), SNAPSHOT_CHANGED],
     effect: {
       sql: {
         apply: () => replacePolicy('system_inventory', `USING (${TENANT_MATCH}) WITH CHECK (true)`),
@@ -250,10 +275,91 @@ const DEFINITIONS = [
     },
   },
   {
+    name: 'definer-view',
+    description:
+      "A reporting view over ticket_history owned by the tables' owner, without security_invoker, readable by the application: it shows every tenant's tickets.",
+    target: 'platform',
+    expect: [expectation('rls.views_respect_rls', 'P0', 'platform')],
+    effect: {
+      sql: {
+        apply: (roles) => `CREATE VIEW public.ticket_overview AS
+  SELECT tenant_id, ticket_id, subject, resolution FROM public.ticket_history;
+ALTER VIEW public.ticket_overview OWNER TO ${quoteIdent(roles.owner)};
+GRANT SELECT ON public.ticket_overview TO ${quoteIdent(roles.appUser)};`,
+        revert: () => 'DROP VIEW public.ticket_overview;',
+      },
+    },
+  },
+  {
+    name: 'partition-uncovered',
+    description:
+      "An archive table inherits from system_inventory without row-level security: queried directly, the parent's policies do not apply.",
+    target: 'platform',
+    expect: [expectation('rls.partitions_covered', 'P0', 'platform')],
+    effect: {
+      sql: {
+        apply: (roles) => `CREATE TABLE public.system_inventory_archive () INHERITS (public.system_inventory);
+ALTER TABLE public.system_inventory_archive OWNER TO ${quoteIdent(roles.owner)};
+GRANT SELECT ON public.system_inventory_archive TO ${quoteIdent(roles.appUser)};`,
+        revert: () => 'DROP TABLE public.system_inventory_archive;',
+      },
+    },
+  },
+  {
+    name: 'definer-function-open',
+    description:
+      "A SECURITY DEFINER search function owned by the tables' owner, executable by PUBLIC: any caller reads every tenant's tickets through it.",
+    target: 'platform',
+    expect: [expectation('rls.definer_functions', 'P2', 'platform')],
+    effect: {
+      sql: {
+        apply: (
+          roles,
+        ) => `CREATE FUNCTION public.search_ticket_history(p_query text) RETURNS SETOF public.ticket_history
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+AS $fn$ SELECT * FROM public.ticket_history WHERE description ILIKE '%' || p_query || '%' $fn$;
+ALTER FUNCTION public.search_ticket_history(text) OWNER TO ${quoteIdent(roles.owner)};`,
+        revert: () => 'DROP FUNCTION public.search_ticket_history(text);',
+      },
+    },
+  },
+  {
+    name: 'context-function-search-path',
+    description: `${CONTEXT_FUNCTION} (SECURITY DEFINER) runs with the caller's search_path: a caller's own objects can stand in for the ones it uses.`,
+    target: 'platform',
+    expect: [expectation('rls.definer_functions', 'P2', 'platform')],
+    effect: {
+      sql: {
+        apply: () => `ALTER FUNCTION public.${CONTEXT_FUNCTION}(varchar) RESET search_path;`,
+        revert: () => `ALTER FUNCTION public.${CONTEXT_FUNCTION}(varchar) SET search_path = public, pg_temp;`,
+      },
+    },
+  },
+  {
+    name: 'context-session-scoped',
+    description: `${CONTEXT_FUNCTION} sets the tenant for the whole session (set_config(..., false)), as the platform's does: a pooled connection keeps it for the next request.`,
+    target: 'platform',
+    expect: [expectation('rls.context_scope', 'P2', 'platform')],
+    effect: { sql: CONTEXT_SESSION_SCOPED },
+  },
+  {
+    name: 'policy-changed-since-pinned',
+    description:
+      "tenant_configs' policy was rewritten (same isolation, different expression) after the isolation digest was pinned.",
+    target: 'platform',
+    expect: [SNAPSHOT_CHANGED],
+    effect: {
+      sql: {
+        apply: () => replacePolicy('tenant_configs', `USING (tenant_id = current_setting('${TENANT_SETTING}', true))`),
+        revert: () => restorePolicy('tenant_configs'),
+      },
+    },
+  },
+  {
     name: 'no-context-fail-open',
     description: "enhancement_history's policy lets everything through when no tenant context is set.",
     target: 'platform',
-    expect: [expectation('rls.no_context_denied', 'P0', 'platform')],
+    expect: [expectation('rls.no_context_denied', 'P0', 'platform'), SNAPSHOT_CHANGED],
     effect: {
       sql: {
         apply: () =>
@@ -269,7 +375,7 @@ const DEFINITIONS = [
     name: 'app-role-owns-table',
     description: 'The application role owns system_inventory without FORCE ROW LEVEL SECURITY: RLS skips it there.',
     target: 'platform',
-    expect: [expectation('rls.app_role_enforced', 'P0', 'platform')],
+    expect: [expectation('rls.app_role_enforced', 'P0', 'platform'), SNAPSHOT_CHANGED],
     effect: {
       sql: {
         apply: (roles) => `ALTER TABLE public.system_inventory OWNER TO ${quoteIdent(roles.app)};`,
@@ -281,7 +387,7 @@ const DEFINITIONS = [
     name: 'app-role-superuser',
     description: 'The application role is a superuser: row-level security never applies to the platform.',
     target: 'platform',
-    expect: [expectation('rls.app_role_enforced', 'P0', 'platform')],
+    expect: [expectation('rls.app_role_enforced', 'P0', 'platform'), SNAPSHOT_CHANGED],
     effect: {
       sql: APP_ROLE_SUPERUSER,
     },
@@ -295,6 +401,7 @@ const DEFINITIONS = [
       expectation('rls.no_context_denied', 'P2', 'platform', 'error'),
       expectation('rls.cross_tenant_read', 'P2', 'all', 'error'),
       expectation('rls.cross_tenant_write', 'P2', 'all', 'error'),
+      SNAPSHOT_CHANGED,
     ],
     effect: {
       sql: {
@@ -413,15 +520,20 @@ DROP TABLE public.sandbox_fault_ticket_history;`,
   {
     name: 'as-written',
     description:
-      'The platform as its code stands: nothing consumes the queue, and the application role is a superuser.',
+      'The platform as its code stands: nothing consumes the queue, the application role is a superuser, and the context function sets the tenant for the whole session.',
     target: 'every-tenant',
     expect: [
       expectation('rls.app_role_enforced', 'P0', 'platform'),
+      expectation('rls.context_scope', 'P2', 'platform'),
+      SNAPSHOT_CHANGED,
       expectation('enhancement.round_trip', 'P1', 'all'),
     ],
     effect: {
       worker: { consuming: false },
-      sql: APP_ROLE_SUPERUSER,
+      sql: {
+        apply: (roles) => `${APP_ROLE_SUPERUSER.apply(roles)}\n${CONTEXT_SESSION_SCOPED.apply(roles)}`,
+        revert: (roles) => `${CONTEXT_SESSION_SCOPED.revert(roles)}\n${APP_ROLE_SUPERUSER.revert(roles)}`,
+      },
     },
   },
 ] as const satisfies readonly FaultDefinition[];

@@ -6,10 +6,12 @@
  *
  * Never deployed; functions/ never imports it.
  */
+import { createPgPort } from '../functions/adapters/postgres.ts';
 import type { ConfigInput } from '../functions/core/config.ts';
 import { errorClass } from '../functions/core/errors.ts';
 import { generateFernetKey } from '../functions/core/fernet.ts';
 import type { SignatureFormat } from '../functions/core/signing.ts';
+import { isolationDigest, readIsolationSnapshot } from '../functions/probes/isolation.ts';
 import { type SandboxDatabase, startDatabase } from './db.ts';
 import {
   type Behaviour,
@@ -177,6 +179,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         worker?.notify();
       },
     );
+    // Pinned before any fault, as a reviewer pins the healthy platform's after a migration.
+    const isolationDigestPinned = await healthyIsolationDigest(db);
     await switchboard.set(options.faults ?? []);
 
     worker = new EnhancementWorker({
@@ -217,6 +221,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         enhancementTextColumn: ENHANCEMENT_TEXT_COLUMN,
         connectTimeoutMs: 3_000,
         statementTimeoutMs: 5_000,
+        isolationDigest: isolationDigestPinned,
       },
       ...(queue.url === null ? {} : { redis: { url: queue.url, queueKeys: [QUEUE_KEY] } }),
       tenants: tenants.map((tenant) => ({ tenantId: tenant.tenantId, signingSecret: { value: tenant.secret } })),
@@ -273,6 +278,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     throw new SandboxStartError(`the sandbox could not start: ${withoutCredentials(message, options)}`, {
       cause: error,
     });
+  }
+}
+
+/** The isolation digest the canary reads from this database, read the way `tenant-canary snapshot` does. */
+async function healthyIsolationDigest(db: SandboxDatabase): Promise<string> {
+  const pg = createPgPort({ connectionString: db.canary.url, connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 });
+  try {
+    const scope = { tenantTables: [...TENANT_TABLES], appRole: db.canary.appRole, probeAsRole: db.canary.probeAsRole };
+    return isolationDigest(await readIsolationSnapshot(pg, scope));
+  } finally {
+    await pg.close();
   }
 }
 

@@ -23,12 +23,15 @@ export interface ReceiverBehaviour {
   verifySignatures: boolean;
   /** false: `created_at` may be any time. */
   checkReplayWindow: boolean;
+  /** false: only the age is checked; `created_at` may lie any time ahead. */
+  checkFutureWindow: boolean;
 }
 
 export const HEALTHY_RECEIVER: Readonly<ReceiverBehaviour> = {
   health: 'real',
   verifySignatures: true,
   checkReplayWindow: true,
+  checkFutureWindow: true,
 };
 
 export const WEBHOOK_PATH = '/webhook/servicedesk';
@@ -201,7 +204,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     }
     if (mode.checkReplayWindow) {
       const age = now() - payload.createdAtMs;
-      if (age > REPLAY_MAX_AGE_MS || age < -REPLAY_MAX_AHEAD_MS) return invalid();
+      if (age > REPLAY_MAX_AGE_MS || (mode.checkFutureWindow && age < -REPLAY_MAX_AHEAD_MS)) return invalid();
     }
     const jobId = randomUUID();
     try {

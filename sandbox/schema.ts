@@ -1,8 +1,10 @@
 /**
  * The platform's database as PLATFORM.md describes it: four tenant tables with row-level
  * security, the SECURITY DEFINER context function, and the roles around them. Unlike the real
- * platform (whose application role is very likely the tables' owner), the sandbox's application
- * role is subject to RLS, so a healthy sandbox passes every check and a fault can break one.
+ * platform (whose application role is very likely the tables' owner, and whose context function
+ * sets the tenant for the whole session), the sandbox's application role is subject to RLS and
+ * its context function is transaction-scoped, so a healthy sandbox passes every check and a
+ * fault can break one.
  */
 
 /** Role names. Cluster-wide on a real PostgreSQL, so they carry a per-sandbox suffix there. */
@@ -27,6 +29,27 @@ export const ENHANCEMENT_TEXT_COLUMN = 'llm_output';
 export function quoteIdent(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
   return `"${name}"`;
+}
+
+/**
+ * The context function. A fixed platform sets the tenant for the transaction (`set_config(...,
+ * true)`); the real platform's sets it for the session (PLATFORM.md), so on a pooled connection
+ * it survives into the next request: the `context-session-scoped` fault. `CREATE OR REPLACE`
+ * keeps the owner and grants when a fault swaps the body.
+ */
+export function contextFunctionSql(scope: 'transaction' | 'session'): string {
+  return `CREATE OR REPLACE FUNCTION public.${CONTEXT_FUNCTION}(p_tenant_id varchar) RETURNS void
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $fn$
+BEGIN
+  IF p_tenant_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM public.tenant_configs WHERE tenant_id = p_tenant_id AND is_active
+  ) THEN
+    RAISE EXCEPTION 'Invalid tenant_id value' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM set_config('${TENANT_SETTING}', p_tenant_id, ${scope === 'transaction' ? 'true' : 'false'});
+END;
+$fn$;`;
 }
 
 /**
@@ -104,18 +127,7 @@ CREATE TABLE public.system_inventory (
 );
 ${policies}
 
-CREATE FUNCTION public.${CONTEXT_FUNCTION}(p_tenant_id varchar) RETURNS void
-  LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
-AS $fn$
-BEGIN
-  IF p_tenant_id IS NULL OR NOT EXISTS (
-    SELECT 1 FROM public.tenant_configs WHERE tenant_id = p_tenant_id AND is_active
-  ) THEN
-    RAISE EXCEPTION 'Invalid tenant_id value' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  PERFORM set_config('${TENANT_SETTING}', p_tenant_id, false);
-END;
-$fn$;
+${contextFunctionSql('transaction')}
 ALTER FUNCTION public.${CONTEXT_FUNCTION}(varchar) OWNER TO ${owner};
 REVOKE ALL ON FUNCTION public.${CONTEXT_FUNCTION}(varchar) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.${CONTEXT_FUNCTION}(varchar) TO ${appUser};

@@ -1,5 +1,5 @@
 /**
- * The CLI: `run`, `checks`, `sandbox`, `drill`, `invoke`. It parses arguments, calls a use case
+ * The CLI: `run`, `checks`, `sandbox`, `drill`, `snapshot`, `invoke`. It parses arguments, calls a use case
  * (functions/app/) and renders the answer; exit codes are bin/cli/errors.ts's.
  */
 import { constants } from 'node:fs';
@@ -106,6 +106,18 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .addOption(new Option('--sandbox-redis <url|memory>', 'this Redis, or "memory" for no Redis'))
     .action(async (faults: string[], options: DrillOptions) => {
       exitCode = await drillCommand(faults, options, io);
+    });
+
+  program
+    .command('snapshot')
+    .description('print the normalised isolation snapshot and its digest (pin it as database.isolationDigest)')
+    .option('--config <file>', 'config JSON (default: start the embedded sandbox and read its database)')
+    .option('--json', 'print {digest, pinned, matches, snapshot} as JSON')
+    .addOption(
+      new Option('--sandbox-database <url>', 'embedded sandbox: a real PostgreSQL admin URL instead of PGlite'),
+    )
+    .action(async (options: SnapshotOptions) => {
+      exitCode = await snapshotCommandFromCli(options, io);
     });
 
   program
@@ -301,6 +313,33 @@ async function startEmbeddedSandbox(options: SandboxOptions): Promise<Sandbox> {
   // Loaded only when needed: the sandbox pulls in PGlite.
   const { startSandbox } = await import('../../sandbox/index.ts');
   return startSandbox(options);
+}
+
+interface SnapshotOptions {
+  config?: string;
+  json?: boolean;
+  sandboxDatabase?: string;
+}
+
+async function snapshotCommandFromCli(options: SnapshotOptions, io: CliIo): Promise<number> {
+  const { snapshotCommand } = await import('./snapshot.ts');
+  const secrets = createSecretResolver({ env: io.env });
+  const configured = options.config === undefined ? undefined : await loadConfigFile(options.config);
+  const sandbox =
+    configured === undefined
+      ? await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, 'memory', io))
+      : undefined;
+  try {
+    return await snapshotCommand({
+      config: configured ?? parseConfig(sandbox!.config),
+      open: (config) => openPorts(config, { secrets }),
+      json: options.json === true,
+      stdout: io.stdout,
+      stderr: io.stderr,
+    });
+  } finally {
+    await sandbox?.stop();
+  }
 }
 
 interface DrillOptions {

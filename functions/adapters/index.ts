@@ -87,6 +87,9 @@ function unavailablePgPort(reason: string): PgPort {
     inRolledBackTransaction: async () => {
       throw new Error(reason);
     },
+    inCommittedReadOnlyTransaction: async () => {
+      throw new Error(reason);
+    },
     close: async () => {},
   };
 }

@@ -1,11 +1,12 @@
 /**
  * PostgreSQL for probes: one pool per run, explicit connect/statement/idle timeouts, an error
- * listener on the pool, and one way in: a transaction that is always rolled back, with
- * `SET LOCAL ROLE` and transaction-scoped settings only (never session state on a pooled
- * connection). SQL is parameterised; identifiers come only from validated config.
+ * listener on the pool, and two ways in: a transaction that is always rolled back, and a
+ * READ ONLY one that is committed and then cleans the settings it watched off the connection.
+ * Both use `SET LOCAL ROLE` and transaction-scoped settings only (never session state on a
+ * pooled connection). SQL is parameterised; identifiers come only from validated config.
  */
 import pg from 'pg';
-import { type PgPort, quoteIdent, type SqlSession } from '../ports.ts';
+import { type PgPort, quoteIdent, type SqlSession, type TransactionOptions } from '../ports.ts';
 
 export interface PgPortOptions {
   connectionString: string;
@@ -72,6 +73,31 @@ export function createPgPort(options: PgPortOptions): PgPort {
     connections += 1;
   });
 
+  const countedSession = (client: pg.PoolClient): SqlSession => ({
+    query: (sql, params) => {
+      statements += countStatements(sql);
+      roundTrips += 1;
+      return client.query(sql, params as unknown[] | undefined);
+    },
+  });
+
+  /** BEGIN, the role and the transaction-scoped settings, in one round trip when they are plain. */
+  const begin = async (session: SqlSession, command: string, transaction: TransactionOptions): Promise<void> => {
+    const opening = transaction.role === null ? command : `${command}; SET LOCAL ROLE ${quoteIdent(transaction.role)}`;
+    const settings = Object.entries(transaction.settings ?? {});
+    if (settings.length > 0 && settings.every(([name, value]) => INLINE_NAME.test(name) && INLINE_VALUE.test(value))) {
+      // Plain names and values (tenant ids): one round trip for BEGIN, the role and the context.
+      const calls = settings.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ');
+      await session.query(`${opening}; SELECT ${calls}`);
+      return;
+    }
+    await session.query(opening);
+    if (settings.length > 0) {
+      const calls = settings.map((_, i) => `set_config($${i * 2 + 1}, $${i * 2 + 2}, true)`).join(', ');
+      await session.query(`SELECT ${calls}`, settings.flat());
+    }
+  };
+
   return {
     get statementCount() {
       return statements;
@@ -84,31 +110,10 @@ export function createPgPort(options: PgPortOptions): PgPort {
     },
     async inRolledBackTransaction(transaction, work) {
       const client = await pool.connect();
+      const session = countedSession(client);
       let broken: Error | undefined;
-      const session: SqlSession = {
-        query: (sql, params) => {
-          statements += countStatements(sql);
-          roundTrips += 1;
-          return client.query(sql, params as unknown[] | undefined);
-        },
-      };
       try {
-        const begin = transaction.role === null ? 'BEGIN' : `BEGIN; SET LOCAL ROLE ${quoteIdent(transaction.role)}`;
-        const settings = Object.entries(transaction.settings ?? {});
-        if (
-          settings.length > 0 &&
-          settings.every(([name, value]) => INLINE_NAME.test(name) && INLINE_VALUE.test(value))
-        ) {
-          // Plain names and values (tenant ids): one round trip for BEGIN, the role and the context.
-          const calls = settings.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ');
-          await session.query(`${begin}; SELECT ${calls}`);
-        } else {
-          await session.query(begin);
-          if (settings.length > 0) {
-            const calls = settings.map((_, i) => `set_config($${i * 2 + 1}, $${i * 2 + 2}, true)`).join(', ');
-            await session.query(`SELECT ${calls}`, settings.flat());
-          }
-        }
+        await begin(session, 'BEGIN', transaction);
         return await work(session);
       } finally {
         try {
@@ -119,6 +124,37 @@ export function createPgPort(options: PgPortOptions): PgPort {
           broken = error as Error;
         }
         // A connection whose rollback failed is not trusted again.
+        client.release(broken);
+      }
+    },
+    async inCommittedReadOnlyTransaction(transaction, work) {
+      const names = transaction.watch;
+      const unsafe = names.find((name) => !INLINE_NAME.test(name));
+      if (unsafe !== undefined) throw new Error(`not a plain setting name: ${JSON.stringify(unsafe)}`);
+      const client = await pool.connect();
+      const session = countedSession(client);
+      let broken: Error | undefined;
+      try {
+        await begin(session, 'BEGIN READ ONLY', transaction);
+        await work(session);
+        const read = names.map((name, i) => `current_setting('${name}', true) AS "${i}"`).join(', ');
+        const reset = names.map((name) => `RESET ${name}`).join('; ');
+        const results = (await session.query(`COMMIT; SELECT ${read}; ${reset}; SELECT ${read}`)) as unknown as {
+          rows: Record<string, string | null>[];
+        }[];
+        const values = (result: { rows: Record<string, string | null>[] } | undefined) =>
+          Object.fromEntries(names.map((name, i) => [name, result?.rows[0]?.[String(i)] ?? null]));
+        const afterCommit = values(results[1]);
+        const afterReset = values(results.at(-1));
+        if (names.some((name) => (afterReset[name] ?? '') !== '')) {
+          broken = new Error('a watched setting survived RESET: the connection is closed, not reused');
+        }
+        return { afterCommit, afterReset };
+      } catch (error) {
+        // Closing the connection ends the transaction; one that failed here is not reused.
+        broken ??= error as Error;
+        throw error;
+      } finally {
         client.release(broken);
       }
     },

@@ -110,6 +110,54 @@ export const CATALOG = [
     firstStep:
       'Give the canary a login role that is not superuser, has no BYPASSRLS and owns no tenant table (or set probeAsRole).',
   },
+  {
+    id: 'rls.views_respect_rls',
+    scope: 'platform',
+    proves:
+      'no view or materialized view reads a tenant table with the rights of a role that bypasses row-level security',
+    defaultTier: 'P0',
+    runbook: RUNBOOK.isolation,
+    firstStep:
+      'Revoke SELECT on the view named in the evidence, then recreate it WITH (security_invoker = true) or drop the materialized view.',
+  },
+  {
+    id: 'rls.partitions_covered',
+    scope: 'platform',
+    proves: 'every partition and inheritance child of a tenant table has row-level security and a tenant policy',
+    defaultTier: 'P0',
+    runbook: RUNBOOK.isolation,
+    firstStep:
+      'Revoke access to the child table named in the evidence, then ENABLE ROW LEVEL SECURITY on it and copy the tenant policy.',
+  },
+  {
+    id: 'rls.definer_functions',
+    scope: 'platform',
+    proves:
+      'no SECURITY DEFINER function that bypasses row-level security is open to the application, and the context function pins its search_path',
+    defaultTier: 'P2',
+    runbook: RUNBOOK.isolation,
+    firstStep:
+      'Review each function in the evidence: REVOKE EXECUTE from PUBLIC and the application role, or make it SECURITY INVOKER; SET search_path on the context function.',
+  },
+  {
+    id: 'rls.context_scope',
+    scope: 'platform',
+    proves: 'the context function sets the tenant for the transaction only, so a pooled connection forgets it',
+    defaultTier: 'P2',
+    runbook: RUNBOOK.isolation,
+    firstStep:
+      'Change the context function to set_config(..., true) (transaction scope), or reset the setting whenever a connection returns to the pool.',
+  },
+  {
+    id: 'rls.isolation_snapshot',
+    scope: 'platform',
+    proves:
+      'the isolation configuration (RLS flags, owners, policies, grants, the app role) is the one pinned after review',
+    defaultTier: 'P2',
+    runbook: RUNBOOK.isolation,
+    firstStep:
+      'Compare `tenant-canary snapshot` with the pinned one; review the migration that changed it, then pin the new digest.',
+  },
   // Tenant checks, for each tenant each sweep.
   {
     id: 'webhook.signed_accepted',
@@ -158,6 +206,14 @@ export const CATALOG = [
     defaultTier: 'P1',
     runbook: RUNBOOK.signature,
     firstStep: "Check the receiver's created_at window (300 s old, 30 s ahead).",
+  },
+  {
+    id: 'webhook.future_timestamp_rejected',
+    scope: 'tenant',
+    proves: 'a correctly signed ticket dated in the future is rejected (the replay window is closed ahead)',
+    defaultTier: 'P1',
+    runbook: RUNBOOK.signature,
+    firstStep: 'Check the receiver refuses created_at more than 30 s ahead of its clock (and that its clock is right).',
   },
   {
     id: 'enhancement.round_trip',

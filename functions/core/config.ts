@@ -82,6 +82,9 @@ const tenantSchema = z.strictObject({
   signingSecret: secretRef,
 });
 
+/** What `tenant-canary snapshot` prints as the digest of the isolation configuration. */
+export const ISOLATION_DIGEST = /^sha256:[0-9a-f]{64}$/;
+
 const DEFAULT_TABLES = ['tenant_configs', 'enhancement_history', 'ticket_history', 'system_inventory'];
 
 const databaseSchema = z
@@ -110,6 +113,12 @@ const databaseSchema = z
      * the canary's footprint on the platform at one connection per invocation; queries are short.
      */
     maxConnections: positiveInt.max(20, { error: 'must be an integer from 1 to 20' }).default(1),
+    /** The digest `tenant-canary snapshot` printed after the last reviewed migration (rls.isolation_snapshot). */
+    isolationDigest: z
+      .string({ error: 'must be a digest printed by `tenant-canary snapshot` (sha256:<64 hex>) or null' })
+      .regex(ISOLATION_DIGEST, { error: 'must be a digest printed by `tenant-canary snapshot` (sha256:<64 hex>)' })
+      .nullable()
+      .default(null),
   })
   .refine((db) => (db.url === undefined) !== (db.secretId === undefined), {
     error: 'needs exactly one of "url" or "secretId"',
@@ -138,6 +147,7 @@ const thresholdsSchema = z.strictObject({
   historyMinTickets: positiveInt.default(50),
   enhancementMinChars: positiveInt.default(1),
   staleTimestampAgeS: positiveInt.default(600),
+  futureTimestampAgeS: positiveInt.default(120),
   certMinDays: positiveInt.default(14),
 });
 

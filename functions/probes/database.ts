@@ -144,6 +144,13 @@ export async function withSnapshot(
   return result.ok ? judge(result.snapshot) : errored(result.reason);
 }
 
+/** Whether a policy expression reads `setting` (`current_setting('<setting>'...)`). */
+export function readsSetting(expression: string | null, setting: string): boolean {
+  if (expression === null) return false;
+  const escaped = setting.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`current_setting\\(\\s*'${escaped}'`).test(expression);
+}
+
 /**
  * Why the canary's effective role could bypass RLS (so its data probes would prove nothing),
  * or null when it cannot.

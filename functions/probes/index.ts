@@ -7,6 +7,13 @@ import { probeDbConnections, probeQueueDepth } from './capacity.ts';
 import { probeQuality, probeRoundTrip } from './enhancement.ts';
 import { probeHealth } from './health.ts';
 import {
+  probeContextScope,
+  probeDefinerFunctions,
+  probeIsolationSnapshot,
+  probePartitionsCovered,
+  probeViewsRespectRls,
+} from './isolation.ts';
+import {
   probeAppRoleEnforced,
   probeContextFunction,
   probeCrossTenantRead,
@@ -22,6 +29,7 @@ import type { PlatformProbe, TenantProbe } from './types.ts';
 import {
   probeBadSignatureRejected,
   probeCrossTenantSignatureRejected,
+  probeFutureTimestampRejected,
   probeMissingSignatureRejected,
   probeSignedAccepted,
   probeStaleTimestampRejected,
@@ -56,6 +64,11 @@ export const PLATFORM_PROBES: Record<PlatformCheckId, Registration<PlatformProbe
   },
   'db.connections': { probe: probeDbConnections, requires: 'database', budgetMs: sqlBudget },
   'canary.probe_role_safe': { probe: probeProbeRoleSafe, requires: 'database', budgetMs: sqlBudget },
+  'rls.views_respect_rls': { probe: probeViewsRespectRls, requires: 'database', budgetMs: sqlBudget },
+  'rls.partitions_covered': { probe: probePartitionsCovered, requires: 'database', budgetMs: sqlBudget },
+  'rls.definer_functions': { probe: probeDefinerFunctions, requires: 'database', budgetMs: sqlBudget },
+  'rls.context_scope': { probe: probeContextScope, requires: 'database', budgetMs: sqlBudget },
+  'rls.isolation_snapshot': { probe: probeIsolationSnapshot, requires: 'database', budgetMs: sqlBudget },
 };
 
 export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
@@ -65,6 +78,7 @@ export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
   'webhook.tampered_body_rejected': { probe: probeTamperedBodyRejected, budgetMs: httpBudget },
   'webhook.cross_tenant_signature_rejected': { probe: probeCrossTenantSignatureRejected, budgetMs: httpBudget },
   'webhook.stale_timestamp_rejected': { probe: probeStaleTimestampRejected, budgetMs: httpBudget },
+  'webhook.future_timestamp_rejected': { probe: probeFutureTimestampRejected, budgetMs: httpBudget },
   'enhancement.round_trip': {
     probe: probeRoundTrip,
     requires: 'database',

@@ -7,7 +7,7 @@ import type { Config } from '../core/config.ts';
 import { errored, skipped } from '../core/results.ts';
 import type { Outcome } from '../core/types.ts';
 import { describeDbError, quoteIdent, type SqlSession, sqlState } from '../ports.ts';
-import { probeRoleBypass, type TableFacts, whenProbeRoleSafe, withSnapshot } from './database.ts';
+import { probeRoleBypass, readsSetting, type TableFacts, whenProbeRoleSafe, withSnapshot } from './database.ts';
 import type { PlatformProbe, ProbeContext, TenantProbe } from './types.ts';
 
 const OTHER_TENANT_SETTING = 'tenant_canary.other_tenant';
@@ -49,12 +49,6 @@ export const probeTablesEnabled: PlatformProbe = (ctx) =>
       tables: tables.map((t) => ({ table: t.name, force: t.forceRowSecurity })),
     });
   });
-
-function readsSetting(expression: string | null, setting: string): boolean {
-  if (expression === null) return false;
-  const escaped = setting.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`current_setting\\(\\s*'${escaped}'`).test(expression);
-}
 
 export const probePoliciesPresent: PlatformProbe = (ctx) =>
   withSnapshot(ctx, ({ tables }) => {

@@ -170,6 +170,24 @@ export const probeStaleTimestampRejected: TenantProbe = async (ctx) => {
   });
 };
 
+/**
+ * `webhook.future_timestamp_rejected`: correctly signed, `created_at` ahead of now by more than
+ * the receiver's allowance for clock skew, gets 4xx. A receiver that takes it keeps a captured
+ * request replayable for as long as its date lies ahead.
+ */
+export const probeFutureTimestampRejected: TenantProbe = async (ctx) => {
+  const secret = ctx.tenant.signingSecret.reveal();
+  const aheadS = ctx.config.thresholds.futureTimestampAgeS;
+  const ticket = newTicket(ctx, new Date(ctx.ports.now().getTime() + aheadS * 1000));
+  const body = JSON.stringify(ticket);
+  const delivery = await deliver(ctx, ticket, body, sign(ctx, body, secret), [secret]);
+  delivery.evidence.createdAt = ticket.created_at;
+  return judgeRejection(ctx, delivery, {
+    what: `a correctly signed ticket dated ${aheadS} s in the future`,
+    consequence: 'the replay window is open to the future, so a captured webhook replays for longer',
+  });
+};
+
 interface Forgery {
   /** The request, as the subject of a sentence: "a ticket signed with a wrong secret". */
   what: string;

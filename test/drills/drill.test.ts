@@ -29,26 +29,42 @@ const EXPECTED: Record<string, string[]> = {
     'webhook.cross_tenant_signature_rejected fail P0 all',
   ],
   'secret-mismatch': ['webhook.signed_accepted fail P1 target'],
-  'replay-window-off': ['webhook.stale_timestamp_rejected fail P1 all'],
+  'replay-window-off': [
+    'webhook.stale_timestamp_rejected fail P1 all',
+    'webhook.future_timestamp_rejected fail P1 all',
+  ],
+  'future-timestamps-accepted': ['webhook.future_timestamp_rejected fail P1 all'],
   'certificate-expiring': ['api.tls_certificate fail P2 platform'],
   'rls-disabled': [
     'rls.tables_enabled fail P0 platform',
     'rls.no_context_denied fail P0 platform',
     'rls.cross_tenant_read fail P0 all',
     'rls.cross_tenant_write fail P0 all',
+    'rls.isolation_snapshot fail P2 platform',
   ],
-  'policy-leaks-all-rows': ['rls.no_context_denied fail P0 platform', 'rls.cross_tenant_read fail P0 all'],
-  'policy-open-with-check': ['rls.cross_tenant_write fail P0 all'],
-  'update-policy-open-with-check': ['rls.cross_tenant_write fail P0 all'],
-  'no-context-fail-open': ['rls.no_context_denied fail P0 platform'],
-  'app-role-owns-table': ['rls.app_role_enforced fail P0 platform'],
-  'app-role-superuser': ['rls.app_role_enforced fail P0 platform'],
+  'policy-leaks-all-rows': [
+    'rls.no_context_denied fail P0 platform',
+    'rls.cross_tenant_read fail P0 all',
+    'rls.isolation_snapshot fail P2 platform',
+  ],
+  'policy-open-with-check': ['rls.cross_tenant_write fail P0 all', 'rls.isolation_snapshot fail P2 platform'],
+  'update-policy-open-with-check': ['rls.cross_tenant_write fail P0 all', 'rls.isolation_snapshot fail P2 platform'],
+  'no-context-fail-open': ['rls.no_context_denied fail P0 platform', 'rls.isolation_snapshot fail P2 platform'],
+  'app-role-owns-table': ['rls.app_role_enforced fail P0 platform', 'rls.isolation_snapshot fail P2 platform'],
+  'app-role-superuser': ['rls.app_role_enforced fail P0 platform', 'rls.isolation_snapshot fail P2 platform'],
   'canary-owner-credentials': [
     'canary.probe_role_safe fail P2 platform',
     'rls.no_context_denied error P2 platform',
     'rls.cross_tenant_read error P2 all',
     'rls.cross_tenant_write error P2 all',
+    'rls.isolation_snapshot fail P2 platform',
   ],
+  'definer-view': ['rls.views_respect_rls fail P0 platform'],
+  'partition-uncovered': ['rls.partitions_covered fail P0 platform'],
+  'definer-function-open': ['rls.definer_functions fail P2 platform'],
+  'context-function-search-path': ['rls.definer_functions fail P2 platform'],
+  'context-session-scoped': ['rls.context_scope fail P2 platform'],
+  'policy-changed-since-pinned': ['rls.isolation_snapshot fail P2 platform'],
   'workers-stopped': ['queue.depth fail P2 platform', 'enhancement.round_trip fail P1 all'],
   'workers-slow': ['enhancement.round_trip degraded P2 all'],
   'enhancements-failing': ['enhancement.round_trip fail P1 all'],
@@ -57,7 +73,12 @@ const EXPECTED: Record<string, string[]> = {
   'slow-tenant': ['tenant.latency degraded P2 target'],
   'thin-history': ['tenant.history_volume fail P3 target'],
   'connections-near-limit': ['db.connections fail P1 platform'],
-  'as-written': ['rls.app_role_enforced fail P0 platform', 'enhancement.round_trip fail P1 all'],
+  'as-written': [
+    'rls.app_role_enforced fail P0 platform',
+    'rls.context_scope fail P2 platform',
+    'rls.isolation_snapshot fail P2 platform',
+    'enhancement.round_trip fail P1 all',
+  ],
 };
 
 function expand(lines: string[], withRedis: boolean): DrillExpectation[] {
@@ -107,12 +128,17 @@ describe('drill --all on the embedded sandbox', () => {
     expect(run.code).toBe(0);
   }, 240_000);
 
-  it('as-written reports rls.app_role_enforced P0 and enhancement.round_trip P1 and nothing else', async () => {
+  it('as-written reports the superuser app role, the session-scoped context and the stopped queue, and nothing else', async () => {
     const run = await runCli(['drill', 'as-written', '--json']);
     const [row] = JSON.parse(run.stdout) as DrillRow[];
     expect(row?.ok).toBe(true);
     const fired = [...new Set(row?.got.map((g) => `${g.checkId} ${g.status} ${g.tier}`))].sort();
-    expect(fired).toEqual(['enhancement.round_trip fail P1', 'rls.app_role_enforced fail P0']);
+    expect(fired).toEqual([
+      'enhancement.round_trip fail P1',
+      'rls.app_role_enforced fail P0',
+      'rls.context_scope fail P2',
+      'rls.isolation_snapshot fail P2',
+    ]);
     expect(run.code).toBe(0);
   }, 120_000);
 

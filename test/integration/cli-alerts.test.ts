@@ -222,14 +222,14 @@ describe('breadth: one check failing for every tenant', () => {
     const state = fresh('state');
     const runs: AlertSummary[][] = [];
     try {
-      await sandbox.setFaults(['replay-window-off']);
+      await sandbox.setFaults(['future-timestamps-accepted']);
       for (const i of [0, 1, 2]) {
         runs.push((await run(['--config', configFile, '--state', state, '--now', at(i)])).report.alerts);
       }
     } finally {
       await sandbox.setFaults([]);
     }
-    expect(runs).toEqual([[], [alert('firing', 'P0', 'webhook.stale_timestamp_rejected', null)], []]);
+    expect(runs).toEqual([[], [alert('firing', 'P0', 'webhook.future_timestamp_rejected', null)], []]);
   });
 });
 

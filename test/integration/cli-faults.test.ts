@@ -36,7 +36,11 @@ const EXPECTATIONS: Partial<Record<SandboxFaultName, Expected[]>> = {
   'health-huge-body': [{ checkId: 'api.health', tenantId: null, status: 'fail', tier: 'P0' }],
   'forged-signatures-accepted': FORGED.flatMap((checkId) => everyTenant(checkId, 'P0')),
   'secret-mismatch': [{ checkId: 'webhook.signed_accepted', tenantId: 'acme-corp', status: 'fail', tier: 'P1' }],
-  'replay-window-off': everyTenant('webhook.stale_timestamp_rejected', 'P1'),
+  'replay-window-off': [
+    ...everyTenant('webhook.stale_timestamp_rejected', 'P1'),
+    ...everyTenant('webhook.future_timestamp_rejected', 'P1'),
+  ],
+  'future-timestamps-accepted': everyTenant('webhook.future_timestamp_rejected', 'P1'),
 };
 
 let sandbox: Sandbox;
@@ -85,6 +89,7 @@ describe('the CLI against the healthy sandbox', () => {
         ['webhook.tampered_body_rejected', 'pass'],
         ['webhook.cross_tenant_signature_rejected', 'pass'],
         ['webhook.stale_timestamp_rejected', 'pass'],
+        ['webhook.future_timestamp_rejected', 'pass'],
       ]);
     }
     for (const result of report.results.filter((r) => r.status === 'skipped')) {

@@ -15,6 +15,7 @@ import type { CheckResult } from '../../functions/core/types.ts';
 import { type SandboxDatabase, startDatabase } from '../../sandbox/db.ts';
 import { TENANT_SETTING, TENANT_TABLES } from '../../sandbox/schema.ts';
 import { databaseUrl } from '../support/services.ts';
+import { seedOneRowEach } from '../support/tenant-rows.ts';
 
 const TENANT = 'acme-corp';
 const OTHER = 'globex';
@@ -98,19 +99,6 @@ const SHAPES: { shape: string; policies: string[]; holes: Hole[] }[] = [
   },
 ];
 
-/** One row of each tenant in every tenant table, as the superuser. */
-async function seed(db: SandboxDatabase): Promise<void> {
-  for (const tenant of [TENANT, OTHER]) {
-    await db.admin(
-      `INSERT INTO public.tenant_configs (tenant_id, name, servicedesk_url) VALUES ($1, $1, 'https://sd.example')`,
-      [tenant],
-    );
-    await db.admin(`INSERT INTO public.enhancement_history (tenant_id, ticket_id) VALUES ($1, 'REQ-1')`, [tenant]);
-    await db.admin(`INSERT INTO public.ticket_history (tenant_id, ticket_id) VALUES ($1, 'REQ-1')`, [tenant]);
-    await db.admin(`INSERT INTO public.system_inventory (tenant_id, ip_address) VALUES ($1, '10.0.0.1')`, [tenant]);
-  }
-}
-
 async function usePolicies(db: SandboxDatabase, policies: readonly string[]): Promise<void> {
   const { rows } = await db.admin('SELECT policyname FROM pg_policies WHERE schemaname = $1 AND tablename = $2', [
     'public',
@@ -140,7 +128,7 @@ function writeSuite(name: string, url: string | undefined) {
 
     beforeAll(async () => {
       db = await startDatabase({ ...(url ? { databaseUrl: url } : {}), log: () => {} });
-      await seed(db);
+      await seedOneRowEach(db, [TENANT, OTHER]);
       config = parseConfig({
         platform: { baseUrl: 'http://127.0.0.1:9' },
         database: {

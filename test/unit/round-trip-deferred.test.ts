@@ -52,6 +52,9 @@ function run(rows: Row[], accepted: Outcome = { status: 'pass', summary: '', dat
       transactions.push(options);
       return work(session);
     },
+    inCommittedReadOnlyTransaction: async () => {
+      throw new Error('the round trip never commits');
+    },
     close: async () => {},
   };
   const ctx: TenantProbeContext = {
