@@ -13,7 +13,6 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { EMBEDDED_CONFIG_FILE } from '../functions/core/lambda-env.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/telemetry.ts';
-import { BUNDLED_CA_FILE } from './config.ts';
 
 /** The repository root: entries, lock file and esbuild are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
@@ -23,10 +22,10 @@ export interface CanaryFunctionProps {
   entry: string;
   description: string;
   role: iam.IRole;
-  /** A directory holding `canary-config.json` (and the CA bundle, if any) to copy into the bundle. */
+  /** A directory holding `canary-config.json` (and the CA bundles, if any) to copy into the bundle. */
   embedDir: string;
-  /** Copy the CA bundle too. @default false */
-  embedCa?: boolean;
+  /** The CA bundle files in `embedDir` to copy too. @default [] */
+  caFiles?: readonly string[];
   /** @default Duration.minutes(2) */
   timeout?: Duration;
   /** @default 512 */
@@ -52,7 +51,7 @@ export class CanaryFunction extends NodejsFunction {
       removalPolicy: RemovalPolicy.DESTROY,
     });
     const copies = [`cp "${join(props.embedDir, EMBEDDED_CONFIG_FILE)}" "{OUT}/${EMBEDDED_CONFIG_FILE}"`];
-    if (props.embedCa) copies.push(`cp "${join(props.embedDir, BUNDLED_CA_FILE)}" "{OUT}/${BUNDLED_CA_FILE}"`);
+    for (const name of props.caFiles ?? []) copies.push(`cp "${join(props.embedDir, name)}" "{OUT}/${name}"`);
     super(scope, id, {
       entry: join(PROJECT_ROOT, props.entry),
       handler: 'handler',
@@ -100,7 +99,11 @@ export class CanaryFunction extends NodejsFunction {
 }
 
 /** Writes the files every canary function embeds into a fresh directory under `outdir`. */
-export function writeEmbedDir(dir: string, embedded: Record<string, unknown>, caBundle?: string): void {
+export function writeEmbedDir(
+  dir: string,
+  embedded: Record<string, unknown>,
+  caFiles: Readonly<Record<string, string>> = {},
+): void {
   writeFileSync(join(dir, EMBEDDED_CONFIG_FILE), `${JSON.stringify(embedded, null, 2)}\n`);
-  if (caBundle !== undefined) writeFileSync(join(dir, BUNDLED_CA_FILE), caBundle);
+  for (const [name, pem] of Object.entries(caFiles)) writeFileSync(join(dir, name), pem);
 }

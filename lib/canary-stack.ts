@@ -49,7 +49,7 @@ export class TenantCanaryStack extends Stack {
     super(scope, id, props);
     const { deployment, secretIds } = props.config;
     const embedDir = props.embedDir ?? mkdtempSync(join(tmpdir(), 'tenant-canary-embed-'));
-    writeEmbedDir(embedDir, props.config.embedded, props.config.caBundle);
+    writeEmbedDir(embedDir, props.config.embedded, props.config.caFiles);
 
     // Alert topics, encrypted with a key CloudWatch alarms may use too (the AWS-managed SNS key does not allow it).
     const topicKey = new kms.Key(this, 'TopicKey', {
@@ -143,7 +143,7 @@ export class TenantCanaryStack extends Stack {
       ...Object.fromEntries(TIERS.map((tier) => [LAMBDA_ENV.topic[tier], this.topics[tier].topicArn])),
     };
     const retention = deployment.logRetentionDays as logs.RetentionDays;
-    const embedCa = props.config.caBundle !== undefined;
+    const caFiles = Object.keys(props.config.caFiles);
 
     const sweepRole = this.functionRole('SweepRole', 'tenant-canary sweep', placement.vpc !== undefined);
     this.sweep = new CanaryFunction(this, 'Sweep', {
@@ -151,7 +151,7 @@ export class TenantCanaryStack extends Stack {
       description: 'tenant-canary sweep: platform checks, then every tenant to the probe queue',
       role: sweepRole,
       embedDir,
-      embedCa,
+      caFiles,
       timeout: Duration.seconds(deployment.sweep.timeoutSeconds),
       memorySize: deployment.sweep.memoryMb,
       logRetention: retention,
@@ -172,7 +172,7 @@ export class TenantCanaryStack extends Stack {
       description: 'tenant-canary probe: tenant checks from the queue, or on demand for one tenant',
       role: probeRole,
       embedDir,
-      embedCa,
+      caFiles,
       timeout: Duration.seconds(deployment.probe.timeoutSeconds),
       memorySize: deployment.probe.memoryMb,
       logRetention: retention,

@@ -11,6 +11,7 @@ import {
   ConfigError,
   formatIssue,
   formatPath,
+  isLoopbackHost,
   parseConfig,
   parseJsonText,
   type SecretRef,
@@ -168,14 +169,19 @@ export interface DeploymentConfig {
   deployment: DeploymentSettings;
   /** Secrets Manager ids the functions read (tenants, database, tenant source). */
   secretIds: string[];
-  /** The canary config as bundled with the functions (`caFile` pointing into the bundle). */
+  /** The canary config as bundled with the functions (each `caFile` pointing into the bundle). */
   embedded: Record<string, unknown>;
-  /** The CA bundle's text when `platform.caFile` is set. */
-  caBundle?: string;
+  /** The CA bundles to ship beside the config: file name in the bundle → PEM text. */
+  caFiles: Record<string, string>;
 }
 
-/** Where the CA bundle sits inside the function bundle. */
-export const BUNDLED_CA_FILE = 'canary-ca.pem';
+/** Where each configured CA bundle sits inside the function bundle (`/var/task/<name>`). */
+export const BUNDLED_CA_FILES = {
+  platform: 'canary-ca.pem',
+  database: 'canary-database-ca.pem',
+  tenantSource: 'canary-tenant-source-ca.pem',
+  redis: 'canary-redis-ca.pem',
+} as const;
 
 /** Validates a parsed config file. Throws {@link ConfigError} listing every problem with its field. */
 export function parseDeploymentConfig(input: unknown, source = 'the config'): DeploymentConfig {
@@ -201,25 +207,55 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
   if (canary !== undefined && deployment.success) issues.push(...timingIssues(canary, deployment.data));
   if (issues.length > 0 || canary === undefined || !deployment.success) throw new ConfigError(issues);
 
-  let caBundle: string | undefined;
-  if (canary.platform.caFile !== null) {
+  const caFiles: Record<string, string> = {};
+  /** Reads the PEM at `path` (field `field`) into the bundle as `name`; returns its path in the bundle. */
+  const bundle = (field: string, path: string | null, name: string): string | null => {
+    if (path === null) return null;
     try {
-      caBundle = readFileSync(canary.platform.caFile, 'utf8');
+      caFiles[name] = readFileSync(path, 'utf8');
     } catch (error) {
-      throw unreadableFileError('platform.caFile', error, { path: canary.platform.caFile });
+      throw unreadableFileError(field, error, { path });
     }
-  }
+    return `/var/task/${name}`;
+  };
   const embedded: Record<string, unknown> = {
     ...canary,
-    platform: { ...canary.platform, caFile: caBundle === undefined ? null : `/var/task/${BUNDLED_CA_FILE}` },
+    platform: {
+      ...canary.platform,
+      caFile: bundle('platform.caFile', canary.platform.caFile, BUNDLED_CA_FILES.platform),
+    },
+    ...(canary.database === undefined
+      ? {}
+      : {
+          database: {
+            ...canary.database,
+            tls: {
+              ...canary.database.tls,
+              caFile: bundle('database.tls.caFile', canary.database.tls.caFile, BUNDLED_CA_FILES.database),
+            },
+          },
+        }),
+    ...(canary.tenantSource.type !== 'database'
+      ? {}
+      : {
+          tenantSource: {
+            ...canary.tenantSource,
+            tls: {
+              ...canary.tenantSource.tls,
+              caFile: bundle('tenantSource.tls.caFile', canary.tenantSource.tls.caFile, BUNDLED_CA_FILES.tenantSource),
+            },
+          },
+        }),
+    ...(canary.redis === undefined
+      ? {}
+      : {
+          redis: {
+            ...canary.redis,
+            tls: { caFile: bundle('redis.tls.caFile', canary.redis.tls.caFile, BUNDLED_CA_FILES.redis) },
+          },
+        }),
   };
-  return {
-    canary,
-    deployment: deployment.data,
-    secretIds: secretIdsOf(canary),
-    embedded,
-    ...(caBundle === undefined ? {} : { caBundle }),
-  };
+  return { canary, deployment: deployment.data, secretIds: secretIdsOf(canary), embedded, caFiles };
 }
 
 export function loadDeploymentConfig(path: string): DeploymentConfig {
@@ -265,6 +301,19 @@ function deployedCanaryIssues(config: Config): string[] {
     }
     refIssue('tenantSource.encryptionKey', config.tenantSource.encryptionKey);
   }
+  if (config.redis?.auth !== undefined) refIssue('redis.auth.password', config.redis.auth.password);
+  const plainTcp = (field: string, tls: { mode?: string }, url: string | undefined) => {
+    if (tls.mode !== 'disable') return;
+    const host = url === undefined ? undefined : hostOf(url);
+    if (host !== undefined && isLoopbackHost(host)) return;
+    issues.push(
+      `${field}.tls.mode must not be "disable" in a deployment: the database is remote, and credentials and tenant rows would cross the network in clear (use verify-full with ${field}.tls.caFile)`,
+    );
+  };
+  if (config.database !== undefined) plainTcp('database', config.database.tls, config.database.url);
+  if (config.tenantSource.type === 'database') {
+    plainTcp('tenantSource', config.tenantSource.tls, config.tenantSource.url);
+  }
   if (config.alerts.topics !== undefined) {
     issues.push('alerts.topics must be left out in a deployment: the stack creates one topic per tier');
   }
@@ -292,6 +341,14 @@ function timingIssues(config: Config, deployment: DeploymentSettings): string[] 
     );
   }
   return issues;
+}
+
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

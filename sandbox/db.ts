@@ -25,6 +25,11 @@ export interface CanaryDatabaseAccess {
   url: string;
   appRole: string;
   probeAsRole: string | null;
+  /**
+   * `database.tls` for the canary when the server was given with TLS (`sslmode` and
+   * `sslrootcert` in its URL): verified against that CA. Absent: plain TCP on loopback.
+   */
+  tls?: { mode: 'verify-full'; caFile: string };
 }
 
 export interface SandboxDatabase {
@@ -234,6 +239,14 @@ async function startPglite(log: (line: string) => void): Promise<SandboxDatabase
 // ---------------------------------------------------------------------------------------------
 // Real PostgreSQL
 
+/** The canary's `database.tls` for a server URL that asks for verified TLS with a CA file. */
+function canaryTls(url: string): { tls?: { mode: 'verify-full'; caFile: string } } {
+  const params = new URL(url).searchParams;
+  const caFile = params.get('sslrootcert');
+  const mode = params.get('sslmode');
+  return caFile !== null && mode !== null && mode !== 'disable' ? { tls: { mode: 'verify-full', caFile } } : {};
+}
+
 function urlWith(base: string, changes: { database: string; user?: string; password?: string }): string {
   const url = new URL(base);
   url.pathname = `/${changes.database}`;
@@ -310,6 +323,7 @@ async function startPostgres(adminUrl: string, log: (line: string) => void): Pro
         url: urlWith(adminUrl, { database, user: probeRole, password: passwords.probe }),
         appRole: roles.app,
         probeAsRole: null,
+        ...canaryTls(adminUrl),
       },
       withTenant: tenantTransactions(appPool, roles.app),
       ping: async (timeoutMs) => {

@@ -6,6 +6,7 @@
  *
  * Never deployed; functions/ never imports it.
  */
+import { readFile } from 'node:fs/promises';
 import { createPgPort } from '../functions/adapters/postgres.ts';
 import type { ConfigInput } from '../functions/core/config.ts';
 import { errorClass } from '../functions/core/errors.ts';
@@ -222,6 +223,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         connectTimeoutMs: 3_000,
         statementTimeoutMs: 5_000,
         isolationDigest: isolationDigestPinned,
+        ...(db.canary.tls === undefined ? {} : { tls: db.canary.tls }),
       },
       ...(queue.url === null ? {} : { redis: { url: queue.url, queueKeys: [QUEUE_KEY] } }),
       tenants: tenants.map((tenant) => ({ tenantId: tenant.tenantId, signingSecret: { value: tenant.secret } })),
@@ -283,7 +285,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
 /** The isolation digest the canary reads from this database, read the way `tenant-canary snapshot` does. */
 async function healthyIsolationDigest(db: SandboxDatabase): Promise<string> {
-  const pg = createPgPort({ connectionString: db.canary.url, connectTimeoutMs: 5_000, statementTimeoutMs: 10_000 });
+  const tls = db.canary.tls;
+  const pg = createPgPort({
+    connectionString: db.canary.url,
+    connectTimeoutMs: 5_000,
+    statementTimeoutMs: 10_000,
+    ...(tls === undefined ? {} : { tls: { mode: tls.mode, ca: await readFile(tls.caFile, 'utf8') } }),
+  });
   try {
     const scope = { tenantTables: [...TENANT_TABLES], appRole: db.canary.appRole, probeAsRole: db.canary.probeAsRole };
     return isolationDigest(await readIsolationSnapshot(pg, scope));

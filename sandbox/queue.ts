@@ -50,7 +50,8 @@ export interface JobQueue {
   close(): Promise<void>;
 }
 
-export type RedisOption = 'auto' | 'memory' | { url: string };
+/** A Redis by URL (`rediss://user:pw@...` for TLS and an ACL user); `ca`: the PEM its certificate chains to. */
+export type RedisOption = 'auto' | 'memory' | { url: string; ca?: string };
 
 export interface QueueOptions {
   redis: RedisOption;
@@ -63,7 +64,7 @@ export async function openQueue(options: QueueOptions): Promise<JobQueue> {
   const env = options.env ?? process.env;
   const { redis, log } = options;
   if (redis === 'memory') return new MemoryQueue();
-  if (redis !== 'auto') return connectRedis(redis.url, 'url', log);
+  if (redis !== 'auto') return connectRedis(redis.url, 'url', log, undefined, redis.ca);
   const binary = findOnPath('redis-server', env.PATH);
   if (binary !== undefined) {
     try {
@@ -168,8 +169,9 @@ function redisHost(url: string): string {
   }
 }
 
-function redisClient(url: string, name: string, log: (line: string) => void): Redis {
+function redisClient(url: string, name: string, log: (line: string) => void, ca?: string): Redis {
   const client = new Redis(url, {
+    ...(ca === undefined ? {} : { tls: { ca: [ca], rejectUnauthorized: true } }),
     lazyConnect: true,
     connectTimeout: 2_000,
     commandTimeout: 3_000,
@@ -207,8 +209,9 @@ async function connectRedis(
   kind: 'redis-server' | 'url',
   log: (line: string) => void,
   stopServer?: () => Promise<void>,
+  ca?: string,
 ): Promise<JobQueue> {
-  const commands = redisClient(url, 'sandbox-receiver', log);
+  const commands = redisClient(url, 'sandbox-receiver', log, ca);
   try {
     await commands.connect();
     await commands.ping();
@@ -239,7 +242,7 @@ async function connectRedis(
       }, 0);
     },
     consumer: () => {
-      const blocking = redisClient(url, 'sandbox-worker', log);
+      const blocking = redisClient(url, 'sandbox-worker', log, ca);
       consumers.add(blocking);
       let connecting: Promise<void> | undefined;
       let stopped = false;

@@ -6,8 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { type Config, unreadableFileError } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
+import type { Secret } from '../core/secret.ts';
 import type { OpenPorts, PgPort, RedisPort, SecretResolver } from '../ports.ts';
 import { createHttpClient } from './http.ts';
+import { effectivePgTlsMode } from './pg-tls.ts';
 import { createPgPort } from './postgres.ts';
 import { createRedisPort } from './redis.ts';
 import { createSecretResolver } from './secrets.ts';
@@ -20,7 +22,7 @@ export interface PortsOptions {
 }
 
 export async function openPorts(config: Config, options: PortsOptions = {}): Promise<OpenPorts> {
-  const ca = config.platform.caFile === null ? undefined : await readCaFile(config.platform.caFile);
+  const ca = config.platform.caFile === null ? undefined : await readPem('platform.caFile', config.platform.caFile);
   const http = createHttpClient({
     connectTimeoutMs: Math.min(Math.ceil(config.thresholds.requestTimeoutMs / 2), 3000),
     ca,
@@ -30,6 +32,7 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
   const database = config.database;
   if (database !== undefined) {
     const url = await databaseUrl(database, options.secrets);
+    const dbCa = database.tls.caFile === null ? undefined : await readPem('database.tls.caFile', database.tls.caFile);
     pg =
       typeof url === 'string'
         ? createPgPort({
@@ -37,17 +40,12 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
             connectTimeoutMs: database.connectTimeoutMs,
             statementTimeoutMs: database.statementTimeoutMs,
             maxConnections: Math.min(config.run.tenantConcurrency, database.maxConnections),
+            tls: { mode: effectivePgTlsMode(database.tls, url), ...(dbCa === undefined ? {} : { ca: dbCa }) },
           })
         : unavailablePgPort(url.reason);
   }
   let redis: RedisPort | undefined;
-  if (config.redis !== undefined) {
-    redis = createRedisPort({
-      url: config.redis.url,
-      connectTimeoutMs: config.redis.connectTimeoutMs,
-      commandTimeoutMs: config.redis.commandTimeoutMs,
-    });
-  }
+  if (config.redis !== undefined) redis = await redisPort(config.redis, options.secrets);
   return {
     http,
     tls,
@@ -58,6 +56,37 @@ export async function openPorts(config: Config, options: PortsOptions = {}): Pro
     async close() {
       await Promise.allSettled([http.close(), pg?.close(), redis?.close()]);
     },
+  };
+}
+
+/** The Redis port of `redis`, with its CA and login read first; an unreadable password makes queue.depth an error. */
+async function redisPort(redis: NonNullable<Config['redis']>, secrets: SecretResolver | undefined): Promise<RedisPort> {
+  const ca = redis.tls.caFile === null ? undefined : await readPem('redis.tls.caFile', redis.tls.caFile);
+  let password: Secret | undefined;
+  if (redis.auth !== undefined) {
+    try {
+      password = await (secrets ?? createSecretResolver({ env: process.env })).resolve(redis.auth.password);
+    } catch (error) {
+      return unavailableRedisPort(`redis.auth.password cannot be read: ${errorMessage(error)}`);
+    }
+  }
+  return createRedisPort({
+    url: redis.url,
+    connectTimeoutMs: redis.connectTimeoutMs,
+    commandTimeoutMs: redis.commandTimeoutMs,
+    ...(ca === undefined ? {} : { ca }),
+    ...(redis.auth?.username === undefined ? {} : { username: redis.auth.username }),
+    ...(password === undefined ? {} : { password }),
+  });
+}
+
+function unavailableRedisPort(reason: string): RedisPort {
+  return {
+    commandCount: 0,
+    listLengths: async () => {
+      throw new Error(reason);
+    },
+    close: async () => {},
   };
 }
 
@@ -94,10 +123,11 @@ function unavailablePgPort(reason: string): PgPort {
   };
 }
 
-async function readCaFile(path: string): Promise<string> {
+/** A PEM bundle named by config field `field`; unreadable is a config error naming the field. */
+async function readPem(field: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw unreadableFileError('platform.caFile', error, { path });
+    throw unreadableFileError(field, error, { path });
   }
 }

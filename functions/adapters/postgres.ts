@@ -6,7 +6,9 @@
  * pooled connection). SQL is parameterised; identifiers come only from validated config.
  */
 import pg from 'pg';
+import type { PgTlsMode } from '../core/config.ts';
 import { type PgPort, quoteIdent, type SqlSession, type TransactionOptions } from '../ports.ts';
+import { describeTlsFailure, effectivePgTlsMode, pgHost, pgSslOptions, withoutSslParameters } from './pg-tls.ts';
 
 export interface PgPortOptions {
   connectionString: string;
@@ -16,6 +18,8 @@ export interface PgPortOptions {
   maxConnections?: number;
   /** Receives pool errors (a dropped idle connection); never rethrown. */
   onError?: (error: Error) => void;
+  /** TLS as `database.tls` resolved it (default: the mode for the URL's host, system roots only). */
+  tls?: { mode: PgTlsMode; ca?: string };
 }
 
 /** Statements in a query text: `;`-separated, ignoring `;` inside quotes and trailing empties. */
@@ -56,8 +60,11 @@ export function createPgPort(options: PgPortOptions): PgPort {
       super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
     }
   }
+  const mode = options.tls?.mode ?? effectivePgTlsMode({}, options.connectionString);
+  const host = pgHost(options.connectionString);
   const pool = new pg.Pool({
-    connectionString: options.connectionString,
+    connectionString: withoutSslParameters(options.connectionString),
+    ssl: pgSslOptions(mode, options.tls?.ca),
     max: options.maxConnections ?? 4,
     Client: TimedClient,
     connectionTimeoutMillis: connectTimeoutMs + 2 * options.statementTimeoutMs,
@@ -72,6 +79,15 @@ export function createPgPort(options: PgPortOptions): PgPort {
   pool.on('connect', () => {
     connections += 1;
   });
+  /** A pooled connection; a refused TLS handshake becomes one sentence naming the host and the fix. */
+  const connect = async (): Promise<pg.PoolClient> => {
+    try {
+      return await pool.connect();
+    } catch (error) {
+      const tls = describeTlsFailure(error, host, mode);
+      throw tls === undefined ? error : new Error(tls, { cause: error });
+    }
+  };
 
   const countedSession = (client: pg.PoolClient): SqlSession => ({
     query: (sql, params) => {
@@ -109,7 +125,7 @@ export function createPgPort(options: PgPortOptions): PgPort {
       return connections;
     },
     async inRolledBackTransaction(transaction, work) {
-      const client = await pool.connect();
+      const client = await connect();
       const session = countedSession(client);
       let broken: Error | undefined;
       try {
@@ -131,7 +147,7 @@ export function createPgPort(options: PgPortOptions): PgPort {
       const names = transaction.watch;
       const unsafe = names.find((name) => !INLINE_NAME.test(name));
       if (unsafe !== undefined) throw new Error(`not a plain setting name: ${JSON.stringify(unsafe)}`);
-      const client = await pool.connect();
+      const client = await connect();
       const session = countedSession(client);
       let broken: Error | undefined;
       try {

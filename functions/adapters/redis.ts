@@ -4,14 +4,23 @@
  * The canary only ever reads list lengths; it never reads values (cached tenant configs hold
  * decrypted secrets).
  */
+import { isIP } from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { errorClass } from '../core/errors.ts';
+import type { Secret } from '../core/secret.ts';
 import type { RedisPort } from '../ports.ts';
+import { trustingAlso } from './tls.ts';
 
 export interface RedisPortOptions {
   url: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** For `rediss://`: a PEM bundle trusted besides the system roots. */
+  ca?: string;
+  /** `redis.auth`: an ACL user, or none for an AUTH token; the password is only ever sent to Redis. */
+  username?: string;
+  password?: Secret;
 }
 
 export const RedisUnavailableError = errorClass('RedisUnavailableError', 'unavailable');
@@ -19,6 +28,7 @@ export type RedisUnavailableError = InstanceType<typeof RedisUnavailableError>;
 
 export function createRedisPort(options: RedisPortOptions): RedisPort {
   let commands = 0;
+  const { host, tls } = connectionFacts(options);
   let client: Redis | undefined;
   let lastError: Error | undefined;
 
@@ -26,6 +36,9 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     if (client?.status === 'ready') return client;
     client?.disconnect();
     const redis = new Redis(options.url, {
+      ...(tls === undefined ? {} : { tls }),
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password.reveal() }),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs,
       commandTimeout: options.commandTimeoutMs,
@@ -43,11 +56,13 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
     } catch (error) {
       redis.disconnect();
       const reason = lastError?.message ?? (error as Error).message;
+      if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(reason)) {
+        const who = options.username === undefined ? 'the AUTH token' : `user ${options.username}`;
+        throw new RedisUnavailableError(`Redis at ${host} refused the login of ${who}: ${reason}`, { cause: error });
+      }
       throw new RedisUnavailableError(
-        `Redis did not accept a connection within ${options.connectTimeoutMs} ms: ${reason}`,
-        {
-          cause: error,
-        },
+        `Redis at ${host} did not accept a connection within ${options.connectTimeoutMs} ms: ${reason}`,
+        { cause: error },
       );
     }
     return redis;
@@ -78,6 +93,31 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
       } else {
         redis.disconnect();
       }
+    },
+  };
+}
+
+/**
+ * `host:port` for messages (never the URL: it may hold credentials), and ioredis' TLS options for
+ * `rediss://`: SNI for a host name, the system roots plus `ca`, certificates always verified.
+ */
+function connectionFacts(options: RedisPortOptions): { host: string; tls?: ConnectionOptions } {
+  let url: URL | undefined;
+  try {
+    url = new URL(options.url);
+  } catch {
+    url = undefined;
+  }
+  const host = url === undefined ? 'the configured URL' : `${url.hostname}:${url.port || '6379'}`;
+  if (url?.protocol !== 'rediss:') return { host };
+  const secureContext = trustingAlso(options.ca);
+  const hostname = url.hostname.replace(/^\[|\]$/g, '');
+  return {
+    host,
+    tls: {
+      rejectUnauthorized: true,
+      ...(isIP(hostname) === 0 ? { servername: hostname } : {}),
+      ...(secureContext ? { secureContext } : {}),
     },
   };
 }

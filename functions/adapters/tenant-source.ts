@@ -4,13 +4,21 @@
  * `webhook_signing_secret_encrypted` decrypted with the platform's Fernet key. Rows that cannot
  * be used are skipped with a reason that never quotes the row (ids may be hostile) or a secret.
  */
+import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import pg from 'pg';
-import { type Config, TENANT_ID_PATTERN, type TenantConfig, type TenantSourceConfig } from '../core/config.ts';
+import {
+  type Config,
+  TENANT_ID_PATTERN,
+  type TenantConfig,
+  type TenantSourceConfig,
+  unreadableFileError,
+} from '../core/config.ts';
 import { errorClass, errorMessage } from '../core/errors.ts';
 import { FernetError, fernetDecrypt } from '../core/fernet.ts';
 import { Secret } from '../core/secret.ts';
 import type { SecretResolver, TenantListing, TenantSource } from '../ports.ts';
+import { describeTlsFailure, effectivePgTlsMode, pgHost, pgSslOptions, withoutSslParameters } from './pg-tls.ts';
 
 export const TenantSourceError = errorClass('TenantSourceError', 'source');
 export type TenantSourceError = InstanceType<typeof TenantSourceError>;
@@ -120,11 +128,14 @@ function readRow(
 }
 
 async function queryTenants(source: DatabaseSource, connectionString: string): Promise<Record<string, unknown>[]> {
+  const mode = effectivePgTlsMode(source.tls, connectionString);
+  const ca = source.tls.caFile === null ? undefined : await readCa(source.tls.caFile);
   let client: pg.Client;
   try {
     // pg parses the URL here: a malformed one (a port out of range) throws before any connection.
     client = new pg.Client({
-      connectionString,
+      connectionString: withoutSslParameters(connectionString),
+      ssl: pgSslOptions(mode, ca),
       connectionTimeoutMillis: source.connectTimeoutMs,
       statement_timeout: source.statementTimeoutMs,
       query_timeout: source.statementTimeoutMs + 1000,
@@ -155,9 +166,23 @@ async function queryTenants(source: DatabaseSource, connectionString: string): P
     return result.rows as Record<string, unknown>[];
   } catch (error) {
     if (error instanceof TenantSourceError) throw error;
+    const tls = describeTlsFailure(error, pgHost(connectionString), mode);
+    if (tls !== undefined) {
+      throw new TenantSourceError(`tenantSource: ${tls.replaceAll('database.tls', 'tenantSource.tls')}`, {
+        cause: error,
+      });
+    }
     throw new TenantSourceError(`tenantSource query failed: ${pgReason(error)}`, { cause: error });
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+async function readCa(path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw unreadableFileError('tenantSource.tls.caFile', error, { path });
   }
 }
 

@@ -85,6 +85,28 @@ const tenantSchema = z.strictObject({
 /** What `tenant-canary snapshot` prints as the digest of the isolation configuration. */
 export const ISOLATION_DIGEST = /^sha256:[0-9a-f]{64}$/;
 
+/**
+ * TLS to PostgreSQL. `verify-full`: encrypted, the server certificate must chain to the system
+ * roots or `caFile` and name the host. `require`: encrypted, the certificate is not checked.
+ * `disable`: plain TCP. Without a mode: `disable` for a loopback host, else `verify-full`.
+ */
+const caFile = z.string().min(1, { error: 'must be the path of a PEM bundle, or null' }).nullable().default(null);
+export const PG_TLS_MODES = ['verify-full', 'require', 'disable'] as const;
+export type PgTlsMode = (typeof PG_TLS_MODES)[number];
+const pgTlsSchema = z
+  .strictObject({
+    mode: z.enum(PG_TLS_MODES, { error: 'must be one of verify-full, require, disable' }).optional(),
+    caFile,
+  })
+  .default({ caFile: null });
+export type PgTlsConfig = z.infer<typeof pgTlsSchema>;
+
+/** localhost, 127.0.0.0/8 or ::1: where `database.tls` defaults to `disable` (the sandbox, a tunnel). */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
 const DEFAULT_TABLES = ['tenant_configs', 'enhancement_history', 'ticket_history', 'system_inventory'];
 
 const databaseSchema = z
@@ -113,6 +135,7 @@ const databaseSchema = z
      * the canary's footprint on the platform at one connection per invocation; queries are short.
      */
     maxConnections: positiveInt.max(20, { error: 'must be an integer from 1 to 20' }).default(1),
+    tls: pgTlsSchema,
     /** The digest `tenant-canary snapshot` printed after the last reviewed migration (rls.isolation_snapshot). */
     isolationDigest: z
       .string({ error: 'must be a digest printed by `tenant-canary snapshot` (sha256:<64 hex>) or null' })
@@ -132,6 +155,15 @@ const redisSchema = z.strictObject({
     .default(['enhancement:queue', 'enhancement_queue']),
   connectTimeoutMs: positiveInt.default(3000),
   commandTimeoutMs: positiveInt.default(3000),
+  /** For `rediss://`: a PEM bundle trusted besides the system roots. */
+  tls: z.strictObject({ caFile }).default({ caFile: null }),
+  /** An ElastiCache RBAC user (username and password) or an AUTH token (password alone). */
+  auth: z
+    .strictObject({
+      username: z.string().min(1, { error: 'must not be empty (leave it out for an AUTH token)' }).optional(),
+      password: secretRef,
+    })
+    .optional(),
 });
 
 const thresholdsSchema = z.strictObject({
@@ -280,6 +312,7 @@ const tenantSourceSchema = z.discriminatedUnion(
         connectTimeoutMs: positiveInt.default(5000),
         statementTimeoutMs: positiveInt.default(3000),
         maxTenants: positiveInt.max(100_000, { error: 'must be at most 100000' }).default(10_000),
+        tls: pgTlsSchema,
       })
       .refine((source) => (source.url === undefined) !== (source.secretId === undefined), {
         error: 'needs exactly one of "url" or "secretId"',

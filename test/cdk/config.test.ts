@@ -2,6 +2,9 @@
  * The deployment config: the CLI's schema plus `deployment`, validated at synth with every
  * problem naming its field, and refusing what a deployed canary must not carry (secret values).
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.ts';
 import { loadDeploymentConfig, parseDeploymentConfig } from '../../lib/config.ts';
@@ -125,6 +128,62 @@ describe('deployment config', () => {
       'redis.url must not contain credentials (nor be unparsable) in a deployment: they would be written into the bundle',
     ]);
     for (const secret of ['BasicPw99', 'QueryPw1', 'pa#ss']) expect(issues.join('\n')).not.toContain(secret);
+  });
+
+  it('refuses plain TCP to a remote database and a Redis password value, never to loopback', () => {
+    const config = exampleConfig() as { database: Record<string, unknown>; redis: Record<string, unknown> };
+    const issues = issuesOf({
+      ...config,
+      database: { ...config.database, tls: { mode: 'disable' } },
+      redis: { ...config.redis, auth: { username: 'canary', password: { value: 'redis-Pw-77' } } },
+    });
+    expect(issues).toEqual([
+      'redis.auth.password must be a {"secretId": ...} reference in a deployment: a value would be written into the bundle',
+      'database.tls.mode must not be "disable" in a deployment: the database is remote, and credentials and tenant rows would cross the network in clear (use verify-full with database.tls.caFile)',
+    ]);
+    expect(issues.join('\n')).not.toContain('redis-Pw-77');
+    const loopback = issuesOf({
+      ...config,
+      database: { url: 'postgres://canary@127.0.0.1:5432/x', tls: { mode: 'disable' } },
+    });
+    expect(loopback).toEqual([]);
+  });
+
+  it('bundles every CA file beside the config and points the embedded config at it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'canary-ca-'));
+    const pem = (name: string) => {
+      const path = join(dir, `${name}.pem`);
+      writeFileSync(path, `-----BEGIN CERTIFICATE-----\n${name}\n-----END CERTIFICATE-----\n`);
+      return path;
+    };
+    const config = exampleConfig() as {
+      platform: Record<string, unknown>;
+      database: Record<string, unknown>;
+      redis: Record<string, unknown>;
+    };
+    const parsed = parseDeploymentConfig({
+      ...config,
+      platform: { ...config.platform, caFile: pem('api') },
+      database: { ...config.database, tls: { mode: 'verify-full', caFile: pem('rds') } },
+      redis: { ...config.redis, url: 'rediss://cache.internal:6379/0', tls: { caFile: pem('cache') } },
+    });
+    expect(Object.keys(parsed.caFiles).sort()).toEqual([
+      'canary-ca.pem',
+      'canary-database-ca.pem',
+      'canary-redis-ca.pem',
+    ]);
+    expect(parsed.caFiles['canary-database-ca.pem']).toContain('rds');
+    const embedded = parsed.embedded as {
+      platform: { caFile: string };
+      database: { tls: { caFile: string; mode: string } };
+      redis: { tls: { caFile: string } };
+    };
+    expect(embedded.platform.caFile).toBe('/var/task/canary-ca.pem');
+    expect(embedded.database.tls).toEqual({ mode: 'verify-full', caFile: '/var/task/canary-database-ca.pem' });
+    expect(embedded.redis.tls.caFile).toBe('/var/task/canary-redis-ca.pem');
+    expect(() =>
+      parseDeploymentConfig({ ...config, database: { ...config.database, tls: { caFile: join(dir, 'missing.pem') } } }),
+    ).toThrow(/database\.tls\.caFile/);
   });
 
   it('says which file is missing or not JSON', () => {
