@@ -202,6 +202,12 @@ export interface AlertPublisher {
   publish(messages: readonly AlertMessage[]): Promise<PublishOutcome>;
 }
 
+/** Whether an alert topic exists and may be used, without publishing to it (preflight --publish). */
+export interface AlertTopicCheck {
+  /** What was found (`2 confirmed subscriptions`), or throws with the reason. */
+  check(topicArn: string): Promise<string>;
+}
+
 export interface VersionedIncident {
   record: IncidentRecord;
   /** Incremented by every write; the condition of the next one. */

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -26,6 +25,7 @@ import { STATE_TABLE, SWEEP_TABLE } from '../functions/core/tables.ts';
 import { TIERS, type Tier } from '../functions/core/types.ts';
 import { CanaryFunction, writeEmbedDir } from './canary-function.ts';
 import type { DeploymentConfig } from './config.ts';
+import { CanaryNetwork, type Placement } from './network.ts';
 import { SelfWatch } from './self-watch.ts';
 
 export interface TenantCanaryStackProps extends StackProps {
@@ -124,18 +124,10 @@ export class TenantCanaryStack extends Stack {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: deployment.probe.maxReceiveCount },
     });
 
-    const placement = deployment.vpc
-      ? {
-          vpc: ec2.Vpc.fromVpcAttributes(this, 'PlatformVpc', {
-            vpcId: deployment.vpc.vpcId,
-            availabilityZones: deployment.vpc.subnetIds.map((_, i) => `az-${i}`),
-          }),
-          subnets: deployment.vpc.subnetIds.map((subnetId, i) => ec2.Subnet.fromSubnetId(this, `Subnet${i}`, subnetId)),
-          securityGroups: deployment.vpc.securityGroupIds.map((sgId, i) =>
-            ec2.SecurityGroup.fromSecurityGroupId(this, `SecurityGroup${i}`, sgId, { mutable: false }),
-          ),
-        }
-      : {};
+    const network = deployment.vpc
+      ? new CanaryNetwork(this, 'Network', deployment.vpc, props.config.canary)
+      : undefined;
+    const placement: Partial<Placement> = network?.placement ?? {};
 
     const sharedEnvironment: Record<string, string> = {
       [LAMBDA_ENV.stateTable]: this.stateTable.tableName,

@@ -76,7 +76,26 @@ export const deploymentSchema = z
       .strictObject({
         vpcId: z.string().regex(/^vpc-[0-9a-f]{8,17}$/, { error: 'must be a VPC id such as vpc-0123456789abcdef0' }),
         subnetIds: idList('subnet-', 'a subnet'),
-        securityGroupIds: idList('sg-', 'a security group'),
+        securityGroupIds: idList('sg-', 'a security group').optional(),
+        /**
+         * How the functions reach AWS APIs and the API: `nat` (the subnets route to a NAT gateway,
+         * which a public webhook endpoint needs), or `endpoints` (the stack creates interface
+         * endpoints for SQS, SNS and Secrets Manager and a gateway endpoint for DynamoDB).
+         */
+        egress: z.enum(['nat', 'endpoints'], { error: 'must be "nat" or "endpoints"' }).default('nat'),
+        /** The subnets' route tables: the DynamoDB gateway endpoint is added to them (egress "endpoints"). */
+        routeTableIds: idList('rtb-', 'a route table').optional(),
+        /** Create the functions' own security group with explicit egress (443, the database and Redis ports), and output it. */
+        createSecurityGroup: z.boolean({ error: 'must be true or false' }).default(false),
+      })
+      .refine((vpc) => vpc.createSecurityGroup || vpc.securityGroupIds !== undefined, {
+        error: "must list the functions' security groups, or set createSecurityGroup: true",
+        path: ['securityGroupIds'],
+      })
+      .refine((vpc) => vpc.egress !== 'endpoints' || vpc.routeTableIds !== undefined, {
+        error:
+          'must list the subnets\' route tables when egress is "endpoints" (the DynamoDB gateway endpoint goes there)',
+        path: ['routeTableIds'],
       })
       .optional(),
     /** Who hears each tier. */
@@ -205,6 +224,7 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
   }
   if (canary !== undefined) issues.push(...deployedCanaryIssues(canary));
   if (canary !== undefined && deployment.success) issues.push(...timingIssues(canary, deployment.data));
+  if (canary !== undefined && deployment.success) issues.push(...egressIssues(canary, deployment.data));
   if (issues.length > 0 || canary === undefined || !deployment.success) throw new ConfigError(issues);
 
   const caFiles: Record<string, string> = {};
@@ -320,6 +340,36 @@ function deployedCanaryIssues(config: Config): string[] {
   return issues;
 }
 
+/** Host names that only resolve inside a network: reachable through VPC endpoints without a NAT. */
+const PRIVATE_SUFFIXES = [
+  '.internal',
+  '.local',
+  '.localdomain',
+  '.lan',
+  '.corp',
+  '.intranet',
+  '.private',
+  '.home.arpa',
+];
+
+/** Whether a URL's host is private: an RFC 1918 / loopback / link-local address, or a private DNS suffix. */
+export function isPrivateHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  if (/^(10\.|192\.168\.|127\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.)/.test(bare)) return true;
+  if (/^(fc|fd)[0-9a-f]{2}:/.test(bare) || bare === '::1') return true;
+  return PRIVATE_SUFFIXES.some((suffix) => bare.endsWith(suffix));
+}
+
+/** Without a NAT the functions reach only the VPC: a public API would be unreachable from them. */
+function egressIssues(config: Config, deployment: DeploymentSettings): string[] {
+  if (deployment.vpc?.egress !== 'endpoints') return [];
+  const host = new URL(config.platform.baseUrl).hostname;
+  if (isPrivateHost(host)) return [];
+  return [
+    `deployment.vpc.egress must be "nat" while platform.baseUrl (${host}) is public: VPC endpoints reach AWS APIs only, so the webhook and health checks would time out`,
+  ];
+}
+
 /** Seconds a probe needs besides waiting for the round trip (the other checks, alerting). */
 const PROBE_MARGIN_S = 30;
 
@@ -378,5 +428,6 @@ function secretIdsOf(config: Config): string[] {
     if (config.tenantSource.secretId !== undefined) ids.add(config.tenantSource.secretId);
     add(config.tenantSource.encryptionKey);
   }
+  if (config.redis?.auth !== undefined) add(config.redis.auth.password);
   return [...ids].sort();
 }

@@ -1,5 +1,5 @@
 /**
- * The CLI: `run`, `checks`, `sandbox`, `drill`, `snapshot`, `invoke`. It parses arguments, calls a use case
+ * The CLI: `run`, `checks`, `sandbox`, `drill`, `preflight`, `snapshot`, `invoke`. It parses arguments, calls a use case
  * (functions/app/) and renders the answer; exit codes are bin/cli/errors.ts's.
  */
 import { constants } from 'node:fs';
@@ -8,7 +8,7 @@ import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
-import { createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
+import { createSnsPublisherFromConfig, createSnsTopicCheck } from '../../functions/adapters/sns.ts';
 import { createFileStateStore } from '../../functions/adapters/state-file.ts';
 import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
 import { createTenantSource } from '../../functions/adapters/tenant-source.ts';
@@ -106,6 +106,16 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .addOption(new Option('--sandbox-redis <url|memory>', 'this Redis, or "memory" for no Redis'))
     .action(async (faults: string[], options: DrillOptions) => {
       exitCode = await drillCommand(faults, options, io);
+    });
+
+  program
+    .command('preflight')
+    .description('check, without sending a webhook or writing anything, that the canary has everything its checks need')
+    .option('--config <file>', 'config JSON (default: start the embedded sandbox and check against it)')
+    .option('--json', 'print {ok, steps} as JSON')
+    .option('--publish', 'also check each SNS topic of alerts.topics (sns:GetTopicAttributes; nothing is published)')
+    .action(async (options: PreflightOptions) => {
+      exitCode = await preflightCommandFromCli(options, io);
     });
 
   program
@@ -313,6 +323,41 @@ async function startEmbeddedSandbox(options: SandboxOptions): Promise<Sandbox> {
   // Loaded only when needed: the sandbox pulls in PGlite.
   const { startSandbox } = await import('../../sandbox/index.ts');
   return startSandbox(options);
+}
+
+interface PreflightOptions {
+  config?: string;
+  json?: boolean;
+  publish?: boolean;
+}
+
+async function preflightCommandFromCli(options: PreflightOptions, io: CliIo): Promise<number> {
+  const { preflightCommand } = await import('./preflight.ts');
+  if (options.publish && options.config === undefined) {
+    throw new UsageError('--publish needs --config FILE with alerts.topics (the embedded sandbox has no SNS topics)');
+  }
+  const secrets = createSecretResolver({ env: io.env });
+  const configured = options.config === undefined ? undefined : await loadConfigFile(options.config);
+  const topics =
+    configured !== undefined && options.publish
+      ? createSnsTopicCheck({ clientConfig: snsClientConfig(configured) })
+      : undefined;
+  const sandbox =
+    configured === undefined ? await startEmbeddedSandbox(sandboxOptionsFrom(undefined, undefined, io)) : undefined;
+  try {
+    return await preflightCommand({
+      config: configured ?? parseConfig(sandbox!.config),
+      open: (config) => openPorts(config, { secrets }),
+      secrets,
+      ...(topics ? { topics } : {}),
+      json: options.json === true,
+      color: styleFor(io.stdout, io.env).color,
+      stdout: io.stdout,
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+  } finally {
+    await sandbox?.stop();
+  }
 }
 
 interface SnapshotOptions {

@@ -4,12 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { type Config, unreadableFileError } from '../core/config.ts';
+import { type Config, effectivePgTlsMode, unreadableFileError } from '../core/config.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Secret } from '../core/secret.ts';
 import type { OpenPorts, PgPort, RedisPort, SecretResolver } from '../ports.ts';
 import { createHttpClient } from './http.ts';
-import { effectivePgTlsMode } from './pg-tls.ts';
 import { createPgPort } from './postgres.ts';
 import { createRedisPort } from './redis.ts';
 import { createSecretResolver } from './secrets.ts';

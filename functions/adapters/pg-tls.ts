@@ -2,11 +2,11 @@
  * TLS to PostgreSQL as `database.tls` (and `tenantSource.tls`) asks: the mode a host gets, the
  * `ssl` options `pg` takes for it, and a failed handshake turned into one sentence naming the
  * host and the reason. The config decides, never the URL: `sslmode` and friends in a URL (or in
- * an RDS secret) are removed, so a URL cannot silently downgrade a verified connection.
+ * an RDS secret) are removed, so a URL cannot silently downgrade a verified connection. The mode a
+ * host gets by default is config's (`effectivePgTlsMode`).
  */
-import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
-import { isLoopbackHost, type PgTlsConfig, type PgTlsMode } from '../core/config.ts';
+import type { PgTlsMode } from '../core/config.ts';
 import { trustingAlso } from './tls.ts';
 
 /** URL parameters through which pg (or libpq habits) would choose TLS behind the config's back. */
@@ -20,18 +20,6 @@ export function pgHost(connectionString: string): string {
   } catch {
     return 'the database';
   }
-}
-
-/** The configured mode, or the default for the URL's host: disable on loopback, verify-full elsewhere. */
-export function effectivePgTlsMode(tls: Pick<PgTlsConfig, 'mode'>, connectionString: string): PgTlsMode {
-  if (tls.mode !== undefined) return tls.mode;
-  let host = '';
-  try {
-    host = new URL(connectionString).hostname;
-  } catch {
-    // An unparsable URL gets the safe default; pg reports what is wrong with it.
-  }
-  return host !== '' && isLoopbackHost(host) ? 'disable' : 'verify-full';
 }
 
 /** The URL without its TLS parameters (the config chooses). */

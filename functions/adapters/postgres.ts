@@ -6,9 +6,9 @@
  * pooled connection). SQL is parameterised; identifiers come only from validated config.
  */
 import pg from 'pg';
-import type { PgTlsMode } from '../core/config.ts';
+import { effectivePgTlsMode, type PgTlsMode } from '../core/config.ts';
 import { type PgPort, quoteIdent, type SqlSession, type TransactionOptions } from '../ports.ts';
-import { describeTlsFailure, effectivePgTlsMode, pgHost, pgSslOptions, withoutSslParameters } from './pg-tls.ts';
+import { describeTlsFailure, pgHost, pgSslOptions, withoutSslParameters } from './pg-tls.ts';
 
 export interface PgPortOptions {
   connectionString: string;

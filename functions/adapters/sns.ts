@@ -5,6 +5,7 @@
  * the caller keeps it pending for the next run.
  */
 import {
+  GetTopicAttributesCommand,
   type MessageAttributeValue,
   PublishBatchCommand,
   type PublishBatchRequestEntry,
@@ -16,7 +17,7 @@ import { type RenderedAlert, renderAlert, SNS_MAX_BYTES } from '../core/alert-me
 import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { TIERS, type Tier } from '../core/types.ts';
-import type { AlertPublisher, PublishOutcome } from '../ports.ts';
+import type { AlertPublisher, AlertTopicCheck, PublishOutcome } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
 
 export interface SnsPublisherOptions {
@@ -70,6 +71,21 @@ export function createSnsPublisherFromConfig(
     throw new ConfigError([`alerts.topics is required to publish (one SNS topic ARN for each of ${TIERS.join(', ')})`]);
   }
   return createSnsPublisher({ ...options, topics });
+}
+
+/** Reads a topic's attributes (sns:GetTopicAttributes): it exists, and how many subscriptions are confirmed. */
+export function createSnsTopicCheck(
+  options: { client?: SNSClient; clientConfig?: SNSClientConfig } = {},
+): AlertTopicCheck {
+  const client = options.client ?? createSnsClient(options.clientConfig);
+  return {
+    async check(topicArn) {
+      const { Attributes: attributes = {} } = await client.send(new GetTopicAttributesCommand({ TopicArn: topicArn }));
+      const confirmed = Number(attributes.SubscriptionsConfirmed ?? 0);
+      const pending = Number(attributes.SubscriptionsPending ?? 0);
+      return `${confirmed} confirmed subscription${confirmed === 1 ? '' : 's'}${pending > 0 ? `, ${pending} pending confirmation` : ''}`;
+    },
+  };
 }
 
 interface Prepared {

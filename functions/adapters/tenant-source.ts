@@ -9,6 +9,7 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import {
   type Config,
+  effectivePgTlsMode,
   TENANT_ID_PATTERN,
   type TenantConfig,
   type TenantSourceConfig,
@@ -18,7 +19,7 @@ import { errorClass, errorMessage } from '../core/errors.ts';
 import { FernetError, fernetDecrypt } from '../core/fernet.ts';
 import { Secret } from '../core/secret.ts';
 import type { SecretResolver, TenantListing, TenantSource } from '../ports.ts';
-import { describeTlsFailure, effectivePgTlsMode, pgHost, pgSslOptions, withoutSslParameters } from './pg-tls.ts';
+import { describeTlsFailure, pgHost, pgSslOptions, withoutSslParameters } from './pg-tls.ts';
 
 export const TenantSourceError = errorClass('TenantSourceError', 'source');
 export type TenantSourceError = InstanceType<typeof TenantSourceError>;

@@ -101,6 +101,18 @@ const pgTlsSchema = z
   .default({ caFile: null });
 export type PgTlsConfig = z.infer<typeof pgTlsSchema>;
 
+/** The configured mode, or the default for the URL's host: disable on loopback, verify-full elsewhere. */
+export function effectivePgTlsMode(tls: Pick<PgTlsConfig, 'mode'>, connectionString: string): PgTlsMode {
+  if (tls.mode !== undefined) return tls.mode;
+  let host = '';
+  try {
+    host = new URL(connectionString).hostname;
+  } catch {
+    // An unparsable URL gets the safe default; pg reports what is wrong with it.
+  }
+  return host !== '' && isLoopbackHost(host) ? 'disable' : 'verify-full';
+}
+
 /** localhost, 127.0.0.0/8 or ::1: where `database.tls` defaults to `disable` (the sandbox, a tunnel). */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();

@@ -32,7 +32,12 @@ describe('deployment config', () => {
     expect(config.canary.platform.signatureFormat).toBe('sha256-prefixed');
     expect(config.canary.database?.enhancementTextColumn).toBe('llm_output');
     expect(config.deployment.schedule).toEqual({ rateMinutes: 5, retryAttempts: 2, maxEventAgeMinutes: 4 });
-    expect(config.secretIds).toHaveLength(4);
+    expect(config.secretIds).toHaveLength(5);
+    expect(config.canary.database?.tls).toEqual({
+      mode: 'verify-full',
+      caFile: 'examples/certs/rds-global-bundle.pem',
+    });
+    expect(Object.keys(config.caFiles)).toEqual(['canary-database-ca.pem']);
   });
 
   it('fills every deployment default when the section is left out', () => {
@@ -184,6 +189,24 @@ describe('deployment config', () => {
     expect(() =>
       parseDeploymentConfig({ ...config, database: { ...config.database, tls: { caFile: join(dir, 'missing.pem') } } }),
     ).toThrow(/database\.tls\.caFile/);
+  });
+
+  it('refuses VPC endpoints without a NAT while the API is public, and endpoints without route tables', () => {
+    const config = exampleConfig() as { deployment: { vpc: Record<string, unknown> } };
+    const vpc = config.deployment.vpc;
+    expect(
+      issuesOf(withDeployment({ vpc: { ...vpc, egress: 'endpoints', routeTableIds: ['rtb-0a1b2c3d4e5f60718'] } })),
+    ).toEqual([
+      'deployment.vpc.egress must be "nat" while platform.baseUrl (api.ai-agents.example.com) is public: VPC endpoints reach AWS APIs only, so the webhook and health checks would time out',
+    ]);
+    expect(issuesOf(withDeployment({ vpc: { ...vpc, egress: 'endpoints' } }))).toEqual([
+      expect.stringMatching(/^deployment\.vpc\.routeTableIds must list the subnets' route tables/),
+    ]);
+    const { securityGroupIds: _sg, ...noGroups } = vpc;
+    expect(issuesOf(withDeployment({ vpc: noGroups }))).toEqual([
+      "deployment.vpc.securityGroupIds must list the functions' security groups, or set createSecurityGroup: true",
+    ]);
+    expect(issuesOf(withDeployment({ vpc: { ...noGroups, createSecurityGroup: true } }))).toEqual([]);
   });
 
   it('says which file is missing or not JSON', () => {

@@ -205,6 +205,43 @@ describe('functions', () => {
     expect(JSON.stringify(plain.template.toJSON())).not.toContain('AWSLambdaVPCAccessExecutionRole');
   });
 
+  it('creates the functions\' own security group and the VPC endpoints when egress is "endpoints"', () => {
+    const { deployment, platform, ...rest } = exampleConfig() as {
+      deployment: { vpc: Record<string, unknown> };
+      platform: Record<string, unknown>;
+    };
+    const { securityGroupIds: _given, ...vpc } = deployment.vpc;
+    const privateStack = buildStack({
+      ...rest,
+      platform: { ...platform, baseUrl: 'https://api.platform.internal' },
+      deployment: {
+        ...deployment,
+        vpc: { ...vpc, egress: 'endpoints', createSecurityGroup: true, routeTableIds: ['rtb-0a1b2c3d4e5f60718'] },
+      },
+    });
+    const template = privateStack.template;
+    const endpoints = Object.values(template.findResources('AWS::EC2::VPCEndpoint')) as Resource[];
+    const names = endpoints.map((e) => JSON.stringify(e.Properties.ServiceName));
+    expect(names.filter((n) => /\.(sqs|sns|secretsmanager)/.test(n))).toHaveLength(3);
+    expect(endpoints.filter((e) => e.Properties.VpcEndpointType === 'Interface')).toHaveLength(3);
+    const gateway = endpoints.find((e) => e.Properties.VpcEndpointType === 'Gateway');
+    expect(gateway?.Properties.RouteTableIds).toEqual(['rtb-0a1b2c3d4e5f60718']);
+    expect(JSON.stringify(gateway?.Properties.ServiceName)).toContain('.dynamodb');
+    const groups = Object.entries(template.findResources('AWS::EC2::SecurityGroup') as Record<string, Resource>);
+    const own = groups.find(([, g]) => String(g.Properties.GroupDescription).startsWith('tenant-canary functions'));
+    expect(own).toBeDefined();
+    const egress = (own![1].Properties.SecurityGroupEgress as { FromPort: number; CidrIp: string }[]).map(
+      (r) => r.FromPort,
+    );
+    expect(egress.sort((a, b) => a - b)).toEqual([443, 5432, 6379]);
+    for (const fn of Object.values(template.findResources('AWS::Lambda::Function')) as Resource[]) {
+      expect(fn.Properties.VpcConfig).toMatchObject({ SecurityGroupIds: [{ 'Fn::GetAtt': [own![0], 'GroupId'] }] });
+    }
+    template.hasOutput('FunctionsSecurityGroupId', { Value: { 'Fn::GetAtt': [own![0], 'GroupId'] } });
+    // Each interface endpoint lets the functions' group in on 443.
+    expect(Object.keys(template.findResources('AWS::EC2::SecurityGroupIngress'))).toHaveLength(3);
+  });
+
   it('embeds the validated config with secret references only', () => {
     const embedded = readFileSync(join(built.embedDir, EMBEDDED_CONFIG_FILE), 'utf8');
     const config = JSON.parse(embedded) as { tenants: { signingSecret: unknown }[]; deployment?: unknown };

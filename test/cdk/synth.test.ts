@@ -37,7 +37,15 @@ describe('cdk synth', () => {
     expect(assets).toHaveLength(2);
     for (const asset of assets) {
       const dir = join(assembly.directory, asset);
-      expect(readdirSync(dir).sort()).toEqual(['canary-config.json', 'index.mjs', 'index.mjs.map']);
+      // The example names the RDS CA bundle: it ships beside the config, which points at it.
+      expect(readdirSync(dir).sort()).toEqual([
+        'canary-config.json',
+        'canary-database-ca.pem',
+        'index.mjs',
+        'index.mjs.map',
+      ]);
+      expect(readFileSync(join(dir, 'canary-database-ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
+      expect(readFileSync(join(dir, 'canary-config.json'), 'utf8')).toContain('/var/task/canary-database-ca.pem');
       const code = statSync(join(dir, 'index.mjs')).size;
       expect(code).toBeLessThan(3 * 1024 * 1024);
       expect(readFileSync(join(dir, 'canary-config.json'), 'utf8')).toContain('"secretId"');

@@ -25,7 +25,7 @@ import {
   TENANT_TABLES,
 } from '../../sandbox/schema.ts';
 import { databaseUrl } from '../support/services.ts';
-import { seedOneRowEach } from '../support/tenant-rows.ts';
+import { databaseSection, seedOneRowEach } from '../support/tenant-rows.ts';
 
 const TENANT = 'acme-corp';
 const OTHER = 'globex';
@@ -99,13 +99,7 @@ function suite(name: string, url: string | undefined) {
       });
       base = {
         platform: { baseUrl: 'http://127.0.0.1:9' },
-        database: {
-          url: db.canary.url,
-          appRole: db.canary.appRole,
-          probeAsRole: db.canary.probeAsRole,
-          tenantSetting: TENANT_SETTING,
-          contextFunction: CONTEXT_FUNCTION,
-        },
+        database: databaseSection(db),
         tenants: [TENANT, OTHER].map((tenantId) => ({ tenantId, signingSecret: { value: 'unused' } })),
       };
       pinned = await digestNow();

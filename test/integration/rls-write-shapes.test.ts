@@ -15,7 +15,7 @@ import type { CheckResult } from '../../functions/core/types.ts';
 import { type SandboxDatabase, startDatabase } from '../../sandbox/db.ts';
 import { TENANT_SETTING, TENANT_TABLES } from '../../sandbox/schema.ts';
 import { databaseUrl } from '../support/services.ts';
-import { seedOneRowEach } from '../support/tenant-rows.ts';
+import { databaseSection, seedOneRowEach } from '../support/tenant-rows.ts';
 
 const TENANT = 'acme-corp';
 const OTHER = 'globex';
@@ -131,14 +131,7 @@ function writeSuite(name: string, url: string | undefined) {
       await seedOneRowEach(db, [TENANT, OTHER]);
       config = parseConfig({
         platform: { baseUrl: 'http://127.0.0.1:9' },
-        database: {
-          url: db.canary.url,
-          appRole: db.canary.appRole,
-          probeAsRole: db.canary.probeAsRole,
-          tenantTables: [...TENANT_TABLES],
-          tenantSetting: TENANT_SETTING,
-          contextFunction: null,
-        },
+        database: databaseSection(db, { contextFunction: null }),
         tenants: [TENANT, OTHER].map((tenantId) => ({ tenantId, signingSecret: { value: 'unused' } })),
       });
     }, 120_000);

@@ -1,5 +1,19 @@
-/** Tenant rows for database tests that start a bare sandbox database (sandbox/db.ts) without its seed. */
+/** For database tests that start a bare sandbox database (sandbox/db.ts): its canary config section and tenant rows. */
 import type { SandboxDatabase } from '../../sandbox/db.ts';
+import { CONTEXT_FUNCTION, TENANT_SETTING, TENANT_TABLES } from '../../sandbox/schema.ts';
+
+/** The canary's `database` section for `db`, as the sandbox writes it, with `overrides` on top. */
+export function databaseSection(db: SandboxDatabase, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    url: db.canary.url,
+    appRole: db.canary.appRole,
+    probeAsRole: db.canary.probeAsRole,
+    tenantTables: [...TENANT_TABLES],
+    tenantSetting: TENANT_SETTING,
+    contextFunction: CONTEXT_FUNCTION,
+    ...overrides,
+  };
+}
 
 /** One active tenant_configs row and one row in each other tenant table per tenant, as the superuser. */
 export async function seedOneRowEach(db: SandboxDatabase, tenants: readonly string[]): Promise<void> {

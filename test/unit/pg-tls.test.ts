@@ -1,14 +1,8 @@
 /** How `database.tls` becomes pg's `ssl` option, and a refused handshake one sentence. */
 import { rootCertificates } from 'node:tls';
 import { describe, expect, it } from 'vitest';
-import {
-  describeTlsFailure,
-  effectivePgTlsMode,
-  pgHost,
-  pgSslOptions,
-  withoutSslParameters,
-} from '../../functions/adapters/pg-tls.ts';
-import { isLoopbackHost, parseConfig } from '../../functions/core/config.ts';
+import { describeTlsFailure, pgHost, pgSslOptions, withoutSslParameters } from '../../functions/adapters/pg-tls.ts';
+import { effectivePgTlsMode, isLoopbackHost, parseConfig } from '../../functions/core/config.ts';
 
 describe('database.tls', () => {
   it('defaults to verify-full, and to disable only for a loopback host', () => {

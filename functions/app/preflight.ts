@@ -1,0 +1,378 @@
+/**
+ * `tenant-canary preflight`: everything the checks need, checked before the first sweep and
+ * without sending a webhook or writing anything. Each step says ok or what is missing and the
+ * fix (the grant, the setting, the permission). Reads only: secrets by reference (never shown),
+ * a GET of the health endpoint, a TLS handshake, catalog queries and privilege functions in a
+ * rolled-back transaction, and LLEN.
+ */
+import { type Config, effectivePgTlsMode, type SecretRef } from '../core/config.ts';
+import { errorMessage } from '../core/errors.ts';
+import {
+  type AlertTopicCheck,
+  describeDbError,
+  describeNoResponse,
+  displayUrl,
+  endpointUrl,
+  type OpenPorts,
+  quoteIdent,
+  type SecretResolver,
+} from '../ports.ts';
+import { probeRoleBypass, readSnapshot } from '../probes/database.ts';
+import { readIsolationCatalog } from '../probes/isolation.ts';
+import { type PortsOpener, withPorts } from './with-ports.ts';
+
+export interface PreflightStep {
+  /** What was checked, e.g. `postgres: grants on the tenant tables`. */
+  step: string;
+  ok: boolean;
+  /** What was found: a version, a certificate, what is missing. */
+  detail: string;
+  /** How to fix it, when not ok. */
+  fix?: string;
+}
+
+export interface PreflightReport {
+  ok: boolean;
+  steps: PreflightStep[];
+}
+
+const ok = (step: string, detail: string): PreflightStep => ({ step, ok: true, detail });
+const missing = (step: string, detail: string, fix: string): PreflightStep => ({ step, ok: false, detail, fix });
+
+/** Every secret reference of the config, by the field that holds it. */
+function secretRefs(config: Config): { field: string; ref: SecretRef }[] {
+  const refs = config.tenants.map((tenant, i) => ({ field: `tenants[${i}].signingSecret`, ref: tenant.signingSecret }));
+  if (config.tenantSource.type === 'database') {
+    refs.push({ field: 'tenantSource.encryptionKey', ref: config.tenantSource.encryptionKey });
+  }
+  if (config.redis?.auth !== undefined) refs.push({ field: 'redis.auth.password', ref: config.redis.auth.password });
+  return refs;
+}
+
+function describeRef(ref: SecretRef): string {
+  if ('value' in ref) return 'an inline value';
+  if ('env' in ref) return `environment variable ${ref.env}`;
+  return `secret ${ref.secretId}${ref.jsonKey === undefined ? '' : ` (key ${ref.jsonKey})`}`;
+}
+
+function fixFor(ref: SecretRef): string {
+  if ('env' in ref) return `export ${ref.env} before running the canary`;
+  if ('secretId' in ref) {
+    return `create ${ref.secretId}${ref.jsonKey === undefined ? '' : ` with the key ${ref.jsonKey}`}, and allow secretsmanager:GetSecretValue on it (and kms:Decrypt on its key) to the canary's role`;
+  }
+  return 'give a value';
+}
+
+async function secretSteps(config: Config, secrets: SecretResolver): Promise<PreflightStep[]> {
+  const refs = secretRefs(config);
+  const failures: PreflightStep[] = [];
+  for (const { field, ref } of refs) {
+    try {
+      await secrets.resolve(ref);
+    } catch (error) {
+      failures.push(
+        missing(`secret ${field}`, `${describeRef(ref)} cannot be read: ${errorMessage(error)}`, fixFor(ref)),
+      );
+    }
+  }
+  if (config.database?.secretId !== undefined) {
+    try {
+      await secrets.resolveDatabaseUrl(config.database.secretId);
+    } catch (error) {
+      failures.push(
+        missing(
+          'secret database.secretId',
+          `secret ${config.database.secretId} cannot be read: ${errorMessage(error)}`,
+          fixFor({ secretId: config.database.secretId }),
+        ),
+      );
+    }
+  }
+  const total = refs.length + (config.database?.secretId === undefined ? 0 : 1);
+  return failures.length > 0 ? failures : [ok('secrets', `all ${total} secret references are readable`)];
+}
+
+async function apiSteps(config: Config, ports: OpenPorts, signal: AbortSignal): Promise<PreflightStep[]> {
+  const { platform, thresholds } = config;
+  const url = endpointUrl(platform.baseUrl, platform.healthPath);
+  const steps: PreflightStep[] = [];
+  const base = new URL(platform.baseUrl);
+  if (base.protocol === 'https:') {
+    const host = base.hostname.replace(/^\[(.*)\]$/, '$1');
+    const port = base.port === '' ? 443 : Number(base.port);
+    const shake = await ports.tls.handshake({ host, port, timeoutMs: thresholds.requestTimeoutMs, signal });
+    const target = `${base.hostname}:${port}`;
+    if (shake.kind !== 'handshake') {
+      const why =
+        shake.kind === 'failed'
+          ? `${shake.code} (${shake.phase})`
+          : shake.kind === 'timeout'
+            ? `timeout (${shake.phase})`
+            : 'cancelled';
+      steps.push(
+        missing(
+          'api: TLS handshake',
+          `no TLS handshake with ${target}: ${why}`,
+          'check the DNS name, the route (NAT or VPC endpoint) and the security group towards the API',
+        ),
+      );
+    } else if (!shake.authorized) {
+      steps.push(
+        missing(
+          'api: TLS handshake',
+          `${target} shows a certificate Node does not trust: ${shake.authorizationError ?? 'not authorized'}`,
+          'set platform.caFile to the PEM bundle of the CA that signed it, or fix the certificate',
+        ),
+      );
+    } else {
+      const days = Math.floor((Date.parse(shake.cert.valid_to) - ports.now().getTime()) / 86_400_000);
+      steps.push(
+        ok('api: TLS handshake', `${target}: certificate for ${shake.cert.subject?.CN ?? '?'}, ${days} days left`),
+      );
+    }
+  }
+  const result = await ports.http.request({
+    method: 'GET',
+    url,
+    headers: { accept: 'application/json' },
+    timeoutMs: thresholds.requestTimeoutMs,
+    maxBytes: thresholds.maxResponseBytes,
+    signal,
+  });
+  steps.push(
+    result.kind === 'response'
+      ? ok('api: health endpoint', `GET ${displayUrl(url)} answered HTTP ${result.status} in ${result.elapsedMs} ms`)
+      : missing(
+          'api: health endpoint',
+          `GET ${displayUrl(url)} ${describeNoResponse(result, thresholds.requestTimeoutMs)}`,
+          'check platform.baseUrl and that the canary can reach it (from a VPC: a NAT route for a public endpoint)',
+        ),
+  );
+  return steps;
+}
+
+/** The fix for a connect error, by what it says. */
+function connectFix(message: string): string {
+  if (/^TLS to /.test(message))
+    return 'set database.tls.caFile (the RDS CA bundle), or connect by the name on the certificate';
+  if (/no pg_hba\.conf entry.*no encryption/.test(message))
+    return 'the server accepts TLS only: use database.tls.mode verify-full';
+  if (/password authentication failed|no pg_hba\.conf entry/.test(message)) {
+    return "check the login's password (database.url or database.secretId) and pg_hba.conf";
+  }
+  return 'check the host and port, the security group and that the database accepts the canary';
+}
+
+async function databaseSteps(config: Config, ports: OpenPorts): Promise<PreflightStep[]> {
+  const database = config.database;
+  if (database === undefined) return [ok('postgres', 'no database section: the database checks are skipped')];
+  const pg = ports.pg!;
+  let login: { user: string; version: string; tls: string | null };
+  try {
+    login = await pg.inRolledBackTransaction({ role: null }, async (session) => {
+      const { rows } = await session.query<{ user: string; version: string; tls: string | null }>(
+        `SELECT session_user::text AS user, current_setting('server_version') AS version,
+                (SELECT CASE WHEN ssl THEN version ELSE NULL END FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS tls`,
+      );
+      return rows[0]!;
+    });
+  } catch (error) {
+    const message = describeDbError(error);
+    return [missing('postgres: connect', message, connectFix(message))];
+  }
+  const mode =
+    database.url === undefined
+      ? (database.tls.mode ?? 'verify-full unless the secret names a loopback host')
+      : effectivePgTlsMode(database.tls, database.url);
+  const steps = [
+    ok(
+      'postgres: connect',
+      `logged in as ${login.user} to PostgreSQL ${login.version} ${login.tls === null ? 'without TLS' : `over ${login.tls}`} (database.tls.mode ${mode})`,
+    ),
+  ];
+  const role = database.probeAsRole;
+  if (role !== null) {
+    try {
+      await pg.inRolledBackTransaction({ role }, async () => undefined);
+      steps.push(ok('postgres: SET ROLE', `${login.user} may SET ROLE ${role}`));
+    } catch (error) {
+      return [
+        ...steps,
+        missing(
+          'postgres: SET ROLE',
+          `${login.user} may not SET ROLE ${role}: ${describeDbError(error)}`,
+          `GRANT ${quoteIdent(role)} TO ${quoteIdent(login.user)};`,
+        ),
+      ];
+    }
+  }
+  try {
+    const snapshot = await readSnapshot(pg, config);
+    await readIsolationCatalog(pg, config);
+    steps.push(ok('postgres: catalog', 'the catalog views the RLS checks read are readable'));
+    const bypass = probeRoleBypass(snapshot);
+    steps.push(
+      bypass === null
+        ? ok('postgres: probe role', `${snapshot.probeRole.name} is subject to row-level security`)
+        : missing(
+            'postgres: probe role',
+            `${bypass}: the RLS probes would prove nothing`,
+            'give the canary a login that is not superuser, has no BYPASSRLS and owns no tenant table (or set probeAsRole)',
+          ),
+    );
+  } catch (error) {
+    steps.push(
+      missing(
+        'postgres: catalog',
+        `the catalog could not be read: ${describeDbError(error)}`,
+        'the canary needs only the default PUBLIC access to pg_catalog; check it was not revoked',
+      ),
+    );
+    return steps;
+  }
+  steps.push(...(await grantSteps(config, ports)));
+  return steps;
+}
+
+/** What the probe role may do on the tenant tables and the context function. */
+async function grantSteps(config: Config, ports: OpenPorts): Promise<PreflightStep[]> {
+  const database = config.database!;
+  const rows = await ports.pg!.inRolledBackTransaction({ role: database.probeAsRole }, async (session) => {
+    const tables = await session.query<{ name: string; exists: boolean; can: string[] }>(
+      `SELECT t.name, c.oid IS NOT NULL AS exists,
+              ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE']) AS p
+                    WHERE c.oid IS NOT NULL AND has_table_privilege(c.oid, p)) AS can
+       FROM unnest($1::text[]) AS t(name) LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)`,
+      [database.tenantTables],
+    );
+    const fn =
+      database.contextFunction === null
+        ? null
+        : (
+            await session.query<{ found: boolean; can: boolean; role: string }>(
+              `SELECT to_regprocedure($1) IS NOT NULL AS found,
+                      COALESCE(has_function_privilege(to_regprocedure($1), 'EXECUTE'), false) AS can,
+                      current_user::text AS role`,
+              [`${database.contextFunction}(varchar)`],
+            )
+          ).rows[0]!;
+    const role = (await session.query<{ role: string }>('SELECT current_user::text AS role')).rows[0]!.role;
+    return { tables: tables.rows, fn, role };
+  });
+  const steps: PreflightStep[] = [];
+  const absent = rows.tables.filter((t) => !t.exists).map((t) => t.name);
+  if (absent.length > 0) {
+    steps.push(
+      missing(
+        'postgres: tenant tables',
+        `${absent.join(', ')} not found`,
+        "check database.tenantTables (and the login's search_path)",
+      ),
+    );
+  }
+  const lacking = rows.tables
+    .filter((t) => t.exists)
+    .map((t) => ({ table: t.name, lacks: ['SELECT', 'INSERT', 'UPDATE'].filter((p) => !t.can.includes(p)) }))
+    .filter((t) => t.lacks.length > 0);
+  if (lacking.length > 0) {
+    steps.push(
+      missing(
+        'postgres: grants on the tenant tables',
+        `${rows.role} lacks ${lacking.map((t) => `${t.lacks.join(', ')} on ${t.table}`).join('; ')}: without them the read and write probes only prove the canary may not touch the table, not that RLS refuses (their writes are always rolled back)`,
+        `${lacking
+          .map((t) => `GRANT ${t.lacks.join(', ')} ON ${quoteIdent(t.table)} TO ${quoteIdent(rows.role)};`)
+          .join(' ')} (or GRANT the application's NOLOGIN role, e.g. app_user, TO ${quoteIdent(rows.role)})`,
+      ),
+    );
+  } else if (absent.length === 0) {
+    steps.push(
+      ok(
+        'postgres: grants on the tenant tables',
+        `${rows.role} may SELECT, INSERT and UPDATE all ${rows.tables.length} tenant tables (under RLS)`,
+      ),
+    );
+  }
+  if (rows.fn !== null) {
+    const name = `${database.contextFunction}(varchar)`;
+    if (!rows.fn.found) {
+      steps.push(
+        missing('postgres: context function', `${name} not found`, 'check database.contextFunction, or set it to null'),
+      );
+    } else if (!rows.fn.can) {
+      steps.push(
+        missing(
+          'postgres: context function',
+          `${rows.role} may not execute ${name}`,
+          `GRANT EXECUTE ON FUNCTION ${quoteIdent(database.contextFunction!)}(varchar) TO ${quoteIdent(rows.role)};`,
+        ),
+      );
+    } else {
+      steps.push(ok('postgres: context function', `${rows.role} may execute ${name}`));
+    }
+  }
+  return steps;
+}
+
+async function redisSteps(config: Config, ports: OpenPorts): Promise<PreflightStep[]> {
+  const redis = config.redis;
+  if (redis === undefined) return [ok('redis', 'no redis section: queue.depth is skipped')];
+  try {
+    const lengths = await ports.redis!.listLengths(redis.queueKeys);
+    return [ok('redis', `LLEN allowed on ${lengths.map((l) => `${l.key} (${l.length})`).join(', ')}`)];
+  } catch (error) {
+    const message = errorMessage(error);
+    const fix = /WRONGPASS|NOAUTH/.test(message)
+      ? 'check redis.auth: the user name, and the password its secret holds'
+      : /NOPERM/.test(message)
+        ? `allow the ACL user LLEN on the queue keys (e.g. +llen ${redis.queueKeys.map((k) => `~${k}`).join(' ')})`
+        : /certificate|self-signed|verify/i.test(message)
+          ? 'set redis.tls.caFile to the PEM bundle of the CA that signed the server certificate'
+          : 'check redis.url (rediss:// for in-transit encryption), the route and the security group';
+    return [missing('redis', message, fix)];
+  }
+}
+
+export interface PreflightInput {
+  config: Config;
+  open: PortsOpener;
+  secrets: SecretResolver;
+  /** With it, each of `alerts.topics` is checked too (`preflight --publish`). */
+  topics?: AlertTopicCheck;
+  signal?: AbortSignal;
+}
+
+async function topicSteps(config: Config, topics: AlertTopicCheck): Promise<PreflightStep[]> {
+  const arns = config.alerts.topics;
+  if (arns === undefined) {
+    return [missing('sns', 'alerts.topics is not set', 'add one SNS topic ARN per tier to alerts.topics to publish')];
+  }
+  const steps: PreflightStep[] = [];
+  for (const [tier, arn] of Object.entries(arns)) {
+    try {
+      steps.push(ok(`sns: ${tier} topic`, `${arn}: ${await topics.check(arn)}`));
+    } catch (error) {
+      steps.push(
+        missing(
+          `sns: ${tier} topic`,
+          `${arn} cannot be used: ${errorMessage(error)}`,
+          'create the topic in that account and region, and allow sns:GetTopicAttributes and sns:Publish on it',
+        ),
+      );
+    }
+  }
+  return steps;
+}
+
+export async function preflight(input: PreflightInput): Promise<PreflightReport> {
+  const { config } = input;
+  const signal = input.signal ?? new AbortController().signal;
+  const steps: PreflightStep[] = [ok('config', `valid: ${config.tenants.length} tenant(s) listed`)];
+  steps.push(...(await secretSteps(config, input.secrets)));
+  await withPorts(input.open, config, async (ports) => {
+    steps.push(...(await apiSteps(config, ports, signal)));
+    steps.push(...(await databaseSteps(config, ports)));
+    steps.push(...(await redisSteps(config, ports)));
+  });
+  if (input.topics !== undefined) steps.push(...(await topicSteps(config, input.topics)));
+  return { ok: steps.every((step) => step.ok), steps };
+}
