@@ -24,6 +24,8 @@ export interface CanaryFunctionProps {
   role: iam.IRole;
   /** A directory holding `canary-config.json` (and the CA bundles, if any) to copy into the bundle. */
   embedDir: string;
+  /** Concurrent executions reserved (and capped). @default none */
+  reservedConcurrency?: number;
   /** The CA bundle files in `embedDir` to copy too. @default [] */
   caFiles?: readonly string[];
   /** @default Duration.minutes(2) */
@@ -62,6 +64,7 @@ export class CanaryFunction extends NodejsFunction {
       architecture: lambda.Architecture.ARM_64,
       timeout: props.timeout ?? Duration.minutes(2),
       memorySize: props.memorySize ?? 512,
+      ...(props.reservedConcurrency === undefined ? {} : { reservedConcurrentExecutions: props.reservedConcurrency }),
       role: props.role,
       logGroup,
       ...(props.vpc
@@ -69,7 +72,7 @@ export class CanaryFunction extends NodejsFunction {
         : {}),
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
-        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME, // the stack passes its own in `environment`
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
         ...props.environment,

@@ -7,7 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Arn, ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -22,6 +22,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { LAMBDA_ENV } from '../functions/core/lambda-env.ts';
 import { STATE_TABLE, SWEEP_TABLE } from '../functions/core/tables.ts';
+import { SERVICE_NAME } from '../functions/core/telemetry.ts';
 import { TIERS, type Tier } from '../functions/core/types.ts';
 import { CanaryFunction, writeEmbedDir } from './canary-function.ts';
 import type { DeploymentConfig } from './config.ts';
@@ -129,7 +130,10 @@ export class TenantCanaryStack extends Stack {
       : undefined;
     const placement: Partial<Placement> = network?.placement ?? {};
 
+    // One metric `service` per stack: two canaries in one account never satisfy each other's heartbeat.
+    const service = `${SERVICE_NAME}/${this.stackName}`;
     const sharedEnvironment: Record<string, string> = {
+      POWERTOOLS_SERVICE_NAME: service,
       [LAMBDA_ENV.stateTable]: this.stateTable.tableName,
       [LAMBDA_ENV.sweepTable]: this.sweepTable.tableName,
       ...Object.fromEntries(TIERS.map((tier) => [LAMBDA_ENV.topic[tier], this.topics[tier].topicArn])),
@@ -149,6 +153,9 @@ export class TenantCanaryStack extends Stack {
       logRetention: retention,
       ...placement,
       environment: { ...sharedEnvironment, [LAMBDA_ENV.queueUrl]: this.queue.queueUrl },
+      ...(deployment.sweep.reservedConcurrency === null
+        ? {}
+        : { reservedConcurrency: deployment.sweep.reservedConcurrency }),
     });
 
     // The schedule invokes asynchronously: a sweep that failed is not run again (the next one is an
@@ -169,7 +176,7 @@ export class TenantCanaryStack extends Stack {
       memorySize: deployment.probe.memoryMb,
       logRetention: retention,
       ...placement,
-      environment: sharedEnvironment,
+      environment: { ...sharedEnvironment, [LAMBDA_ENV.urlPublish]: String(deployment.onDemand.allowUrlPublish) },
     });
     this.probe.addEventSource(
       new SqsEventSource(this.queue, {
@@ -257,7 +264,8 @@ export class TenantCanaryStack extends Stack {
 
     const rate = Duration.minutes(deployment.schedule.rateMinutes);
     this.schedule = new scheduler.Schedule(this, 'SweepSchedule', {
-      description: `tenant-canary sweep every ${deployment.schedule.rateMinutes} minutes`,
+      description: `tenant-canary sweep every ${deployment.schedule.rateMinutes} minutes${deployment.paused ? ' (paused)' : ''}`,
+      enabled: !deployment.paused,
       schedule: scheduler.ScheduleExpression.rate(rate),
       target: new targets.LambdaInvoke(this.sweep, {
         input: scheduler.ScheduleTargetInput.fromObject({ source: 'tenant-canary.schedule' }),
@@ -266,7 +274,9 @@ export class TenantCanaryStack extends Stack {
       }),
     });
 
-    new SelfWatch(this, 'SelfWatch', {
+    const watch = new SelfWatch(this, 'SelfWatch', {
+      service,
+      paused: deployment.paused,
       sweep: this.sweep,
       probe: this.probe,
       deadLetterQueue: this.deadLetterQueue,
@@ -284,6 +294,20 @@ export class TenantCanaryStack extends Stack {
     });
     new CfnOutput(this, 'ProbeFunctionName', { value: this.probe.functionName });
     for (const tier of TIERS) new CfnOutput(this, `Topic${tier}`, { value: this.topics[tier].topicArn });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      value: this.deadLetterQueue.queueUrl,
+      description: 'tenants that could not be probed: redrive after fixing the cause',
+    });
+    new CfnOutput(this, 'DashboardName', { value: watch.dashboard.dashboardName });
+    new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
+    new CfnOutput(this, 'SweepTableName', { value: this.sweepTable.tableName });
+    new CfnOutput(this, 'ScheduleName', {
+      value: this.schedule.scheduleName,
+      description: deployment.paused ? 'paused: deployment.paused is true' : 'the sweep schedule',
+    });
+
+    Tags.of(this).add('service', SERVICE_NAME);
+    for (const [key, value] of Object.entries(deployment.tags)) Tags.of(this).add(key, value);
   }
 
   /** A role with no managed policy except, inside a VPC, the one Lambda needs for its network interfaces. */
@@ -291,9 +315,30 @@ export class TenantCanaryStack extends Stack {
     return new iam.Role(this, id, {
       description,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      managedPolicies: inVpc
-        ? [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AWSLambdaVPCAccessExecutionRole')]
-        : [],
+      // Inside a VPC: only the network-interface actions Lambda needs, inline. The AWS managed
+      // AWSLambdaVPCAccessExecutionRole also grants logs:* on every log group.
+      ...(inVpc
+        ? {
+            inlinePolicies: {
+              VpcNetworkInterfaces: new iam.PolicyDocument({
+                statements: [
+                  new iam.PolicyStatement({
+                    sid: 'VpcNetworkInterfaces',
+                    actions: [
+                      'ec2:CreateNetworkInterface',
+                      'ec2:DescribeNetworkInterfaces',
+                      'ec2:DescribeSubnets',
+                      'ec2:DeleteNetworkInterface',
+                      'ec2:AssignPrivateIpAddresses',
+                      'ec2:UnassignPrivateIpAddresses',
+                    ],
+                    resources: ['*'],
+                  }),
+                ],
+              }),
+            },
+          }
+        : {}),
     });
   }
 

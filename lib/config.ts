@@ -123,8 +123,10 @@ export const deploymentSchema = z
         timeoutSeconds: positiveInt().max(900, { error: 'must be at most 900' }).default(120),
         /** @default 512 */
         memoryMb: positiveInt().min(128).max(10240).default(512),
+        /** Concurrent sweeps allowed (reserved concurrency); null leaves the sweep unreserved. @default 1 */
+        reservedConcurrency: positiveInt().max(10, { error: 'must be at most 10, or null' }).nullable().default(1),
       })
-      .default({ timeoutSeconds: 120, memoryMb: 512 }),
+      .default({ timeoutSeconds: 120, memoryMb: 512, reservedConcurrency: 1 }),
     probe: z
       .strictObject({
         /** Tenants per invocation, probed concurrently. @default 10 */
@@ -163,6 +165,25 @@ export const deploymentSchema = z
       .default({ heartbeatMissedSweeps: 3, dlqDepth: 1, tier: 'P2' }),
     /** Customer-managed KMS keys of the secrets, if any (the functions get kms:Decrypt on them). */
     secretsKmsKeyArns: z.array(kmsKeyArn).default([]),
+    /** Stop the sweeps (the schedule is disabled) and mute the heartbeat alarm, e.g. for a maintenance window. */
+    paused: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Tags on every resource, besides `service: tenant-canary` (e.g. environment, owner). */
+    tags: z
+      .record(
+        z
+          .string()
+          .regex(/^[\w .:/=+@-]{1,128}$/, { error: 'must be a tag key (1-128 letters, digits, spaces, _.:/=+-@)' }),
+        z.string().regex(/^[\w .:/=+@-]{0,256}$/, {
+          error: 'must be a tag value (at most 256 letters, digits, spaces, _.:/=+-@)',
+        }),
+      )
+      .default({}),
+    onDemand: z
+      .strictObject({
+        /** Whether a Function URL caller may pass `publish: true` (and so page on call). @default false */
+        allowUrlPublish: z.boolean({ error: 'must be true or false' }).default(false),
+      })
+      .default({ allowUrlPublish: false }),
   })
   .superRefine((d, ctx) => {
     if (d.schedule.maxEventAgeMinutes >= d.schedule.rateMinutes) {

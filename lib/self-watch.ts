@@ -11,10 +11,14 @@ import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CATALOG } from '../functions/core/catalog.ts';
-import { DIMENSION, METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/telemetry.ts';
+import { DIMENSION, METRIC, METRICS_NAMESPACE } from '../functions/core/telemetry.ts';
 import { TIERS, type Tier } from '../functions/core/types.ts';
 
 export interface SelfWatchProps {
+  /** The metric `service` of this stack's functions (one per stack). */
+  service: string;
+  /** The canary is paused on purpose: the heartbeat alarm takes no action. */
+  paused: boolean;
   sweep: lambda.IFunction;
   probe: lambda.IFunction;
   queue: sqs.IQueue;
@@ -41,7 +45,7 @@ export class SelfWatch extends Construct {
       new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName,
-        dimensionsMap: { [DIMENSION.service]: SERVICE_NAME, ...dimensions },
+        dimensionsMap: { [DIMENSION.service]: props.service, ...dimensions },
         statistic,
         period: interval,
       });
@@ -61,6 +65,7 @@ export class SelfWatch extends Construct {
         evaluationPeriods: props.heartbeatMissedSweeps,
         datapointsToAlarm: props.heartbeatMissedSweeps,
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        actionsEnabled: !props.paused,
       }),
       'P1',
     );

@@ -157,8 +157,8 @@ async function invoke(options: InvokeOptions, io: InvokeIo, deps: InvokeDeps): P
   if (response.status !== 200) {
     const detail = errorDetail(text);
     const hint =
-      response.status === 403
-        ? ' (the caller needs lambda:InvokeFunctionUrl on the probe function, and a valid signature)'
+      response.status === 403 && !detail.includes('allowUrlPublish')
+        ? ' (the caller needs lambda:InvokeFunctionUrl and lambda:InvokeFunction on the probe function, and a valid signature)'
         : '';
     throw new InvokeError(
       `the canary answered ${response.status}${detail ? `: ${detail}` : ''}${hint}`,

@@ -30,4 +30,6 @@ export interface AppDeps {
   /** The sweep's fan-out queue. */
   tenantQueue(): Promise<TenantQueue>;
   now(): Date;
+  /** Whether a Function URL caller may ask for alerts to be published (deployment.onDemand.allowUrlPublish). @default false */
+  urlPublishAllowed?(): boolean;
 }

@@ -4,6 +4,8 @@ export const LAMBDA_ENV = {
   stateTable: 'CANARY_STATE_TABLE',
   sweepTable: 'CANARY_SWEEP_TABLE',
   queueUrl: 'CANARY_TENANT_QUEUE_URL',
+  /** `true` when a Function URL caller may ask for its run's alerts to be published (deployment.onDemand.allowUrlPublish). */
+  urlPublish: 'CANARY_URL_PUBLISH_ALLOWED',
   topic: { P0: 'CANARY_TOPIC_P0', P1: 'CANARY_TOPIC_P1', P2: 'CANARY_TOPIC_P2', P3: 'CANARY_TOPIC_P3' },
 } as const;
 

@@ -66,7 +66,12 @@ async function handleUrl(
     return json(405, { error: `use POST with {"tenantId": "..."} (not ${method})` }, { Allow: 'POST' });
   }
   try {
-    return json(200, await runOnDemand(deps, parseUrlBody(event), signal));
+    const request = parseUrlBody(event);
+    if (request.publish === true && deps.urlPublishAllowed?.() !== true) {
+      // Any caller allowed to invoke the URL could otherwise page on call.
+      return json(403, { error: 'publishing from the Function URL is off (deployment.onDemand.allowUrlPublish)' });
+    }
+    return json(200, await runOnDemand(deps, request, signal));
   } catch (error) {
     const answer = refused(deps, error);
     return json(answer.status, { error: answer.message });

@@ -16,16 +16,21 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from '../core/telemetry.ts';
 import type { AlertPublisher, AlertStateStore, SweepLedger, TenantQueue } from '../ports.ts';
 import { LAMBDA_ENV, type LambdaSettings, loadEmbeddedConfig, readLambdaSettings } from './settings.ts';
 
-export function createTelemetry(): { logger: Logger; metrics: Metrics } {
+/** Logger and metrics; `service` is the stack's (POWERTOOLS_SERVICE_NAME), so stacks never mix metrics. */
+export function createTelemetry(env: Readonly<Record<string, string | undefined>> = process.env): {
+  logger: Logger;
+  metrics: Metrics;
+} {
+  const serviceName = env.POWERTOOLS_SERVICE_NAME || SERVICE_NAME;
   return {
-    logger: new Logger({ serviceName: SERVICE_NAME }),
-    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME }),
+    logger: new Logger({ serviceName }),
+    metrics: new Metrics({ namespace: METRICS_NAMESPACE, serviceName }),
   };
 }
 
 /** The production wiring: clients built on first use and kept for the container's life. */
 export function createLambdaDeps(env: Readonly<Record<string, string | undefined>> = process.env): AppDeps {
-  const { logger, metrics } = createTelemetry();
+  const { logger, metrics } = createTelemetry(env);
   let settings: LambdaSettings | undefined;
   const settingsOf = () => {
     settings ??= readLambdaSettings(env);
@@ -78,5 +83,6 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
       return queue;
     },
     now: () => new Date(),
+    urlPublishAllowed: () => env[LAMBDA_ENV.urlPublish] === 'true',
   };
 }

@@ -255,7 +255,91 @@ describe('functions', () => {
   });
 });
 
+describe('operability', () => {
+  it('reserves concurrency for one sweep at a time, and none for the probe', () => {
+    const byDescription = (prefix: string) =>
+      resourcesOf('AWS::Lambda::Function').find((fn) => String(fn.Properties.Description).startsWith(prefix));
+    expect(byDescription('tenant-canary sweep')?.Properties.ReservedConcurrentExecutions).toBe(1);
+    expect(byDescription('tenant-canary probe')?.Properties.ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it("gives each function the stack's own metric service, and the probe the URL publish switch (off)", () => {
+    for (const fn of resourcesOf('AWS::Lambda::Function')) {
+      const variables = (fn.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect(variables.POWERTOOLS_SERVICE_NAME).toBe('tenant-canary/TenantCanary');
+    }
+    const probe = resourcesOf('AWS::Lambda::Function').find((fn) =>
+      String(fn.Properties.Description).startsWith('tenant-canary probe'),
+    );
+    expect((probe!.Properties.Environment as { Variables: Record<string, unknown> }).Variables).toMatchObject({
+      [LAMBDA_ENV.urlPublish]: 'false',
+    });
+  });
+
+  it('tags every resource with the service and the configured tags', () => {
+    const tagged = buildStack({
+      ...exampleConfig(),
+      deployment: {
+        ...(exampleConfig().deployment as object),
+        tags: { environment: 'production', owner: 'platform-team' },
+      },
+    });
+    const tags = tagged.template.findResources('AWS::SQS::Queue') as Record<string, Resource>;
+    for (const queue of Object.values(tags)) {
+      expect(queue.Properties.Tags).toEqual(
+        expect.arrayContaining([
+          { Key: 'service', Value: 'tenant-canary' },
+          { Key: 'environment', Value: 'production' },
+          { Key: 'owner', Value: 'platform-team' },
+        ]),
+      );
+    }
+  });
+
+  it('outputs the dead-letter queue, dashboard, tables and schedule', () => {
+    const outputs = Object.keys(built.template.findOutputs('*'));
+    expect(outputs).toEqual(
+      expect.arrayContaining([
+        'DeadLetterQueueUrl',
+        'DashboardName',
+        'StateTableName',
+        'SweepTableName',
+        'ScheduleName',
+      ]),
+    );
+  });
+
+  it('pauses: the schedule is disabled and the heartbeat alarm takes no action', () => {
+    built.template.hasResourceProperties('AWS::Scheduler::Schedule', { State: 'ENABLED' });
+    const paused = buildStack({
+      ...exampleConfig(),
+      deployment: { ...(exampleConfig().deployment as object), paused: true },
+    });
+    paused.template.hasResourceProperties('AWS::Scheduler::Schedule', { State: 'DISABLED' });
+    paused.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SweepHeartbeat',
+      ActionsEnabled: false,
+    });
+  });
+});
+
 describe('IAM', () => {
+  it('attaches no managed policy: inside the VPC only an inline statement for network interfaces', () => {
+    for (const role of resourcesOf('AWS::IAM::Role')) {
+      expect(role.Properties.ManagedPolicyArns, role.id).toBeUndefined();
+    }
+    const vpcStatements = resourcesOf('AWS::IAM::Role').flatMap((role) =>
+      ((role.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+        (policy) => policy.PolicyDocument.Statement,
+      ),
+    );
+    expect(vpcStatements).toHaveLength(2); // sweep and probe
+    for (const statement of vpcStatements) {
+      expect(statement.Sid).toBe('VpcNetworkInterfaces');
+      expect((statement.Action as string[]).every((action) => action.startsWith('ec2:'))).toBe(true);
+    }
+  });
+
   const statementsOf = (role: { node: { defaultChild?: unknown } }) => {
     const roleId = logicalId(role);
     const policies = resourcesOf('AWS::IAM::Policy').filter((p) =>
@@ -327,7 +411,8 @@ describe('self-watch', () => {
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'TenantCanary',
       MetricName: 'SweepHeartbeat',
-      Dimensions: [{ Name: 'service', Value: 'tenant-canary' }],
+      // The stack's own service: another canary stack in the account never feeds this alarm.
+      Dimensions: [{ Name: 'service', Value: 'tenant-canary/TenantCanary' }],
       Statistic: 'Sum',
       Period: 300,
       Threshold: 1,

@@ -344,6 +344,16 @@ describe('probe: on demand', () => {
       statusCode: 405,
       headers: { Allow: 'POST' },
     });
+
+    // Paging is off from the URL unless the deployment allows it: any URL caller could page P0.
+    const publish = urlEvent('POST', JSON.stringify({ tenantId: 'acme-corp', publish: true }));
+    expect(await handler(publish, context())).toMatchObject({
+      statusCode: 403,
+      body: JSON.stringify({ error: 'publishing from the Function URL is off (deployment.onDemand.allowUrlPublish)' }),
+    });
+    expect(sns.calls()).toHaveLength(0);
+    const allowing = createProbeHandler(createLambdaDeps({ ...env, [LAMBDA_ENV.urlPublish]: 'true' }));
+    expect(await allowing(publish, context())).toMatchObject({ statusCode: 200 });
   });
 
   it('answers 500 naming the problem when the embedded config cannot be read', async () => {
