@@ -18,6 +18,7 @@ import {
   unreadableFileError,
 } from '../functions/core/config.ts';
 import { TIERS } from '../functions/core/types.ts';
+import { estimateDrain } from './drain.ts';
 
 const positiveInt = (what = 'a positive integer') =>
   z
@@ -178,6 +179,8 @@ export const deploymentSchema = z
         }),
       )
       .default({}),
+    /** How many tenants to plan for (the drain check); default: the config's static tenants. */
+    expectedTenants: positiveInt().max(100_000, { error: 'must be at most 100000' }).optional(),
     onDemand: z
       .strictObject({
         /** Whether a Function URL caller may pass `publish: true` (and so page on call). @default false */
@@ -246,6 +249,7 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
   if (canary !== undefined) issues.push(...deployedCanaryIssues(canary));
   if (canary !== undefined && deployment.success) issues.push(...timingIssues(canary, deployment.data));
   if (canary !== undefined && deployment.success) issues.push(...egressIssues(canary, deployment.data));
+  if (canary !== undefined && deployment.success) issues.push(...scaleIssues(canary, deployment.data));
   if (issues.length > 0 || canary === undefined || !deployment.success) throw new ConfigError(issues);
 
   const caFiles: Record<string, string> = {};
@@ -357,6 +361,45 @@ function deployedCanaryIssues(config: Config): string[] {
   }
   if (config.alerts.topics !== undefined) {
     issues.push('alerts.topics must be left out in a deployment: the stack creates one topic per tier');
+  }
+  return issues;
+}
+
+/**
+ * Static tenant secrets each become an ARN in two roles' inline policies (10,240 characters per
+ * role) and a secret of their own ($0.40 a month): past this many, the database tenant source.
+ */
+export const MAX_STATIC_TENANT_SECRETS = 50;
+
+/** A fleet the deployment cannot carry: too many static secrets, or a sweep that cannot drain in an interval. */
+function scaleIssues(config: Config, deployment: DeploymentSettings): string[] {
+  const issues: string[] = [];
+  const secretRefs = config.tenants.filter((tenant) => 'secretId' in tenant.signingSecret).length;
+  if (config.tenantSource.type === 'static' && secretRefs > MAX_STATIC_TENANT_SECRETS) {
+    issues.push(
+      `tenants lists ${secretRefs} signing secrets in Secrets Manager; a deployment takes at most ${MAX_STATIC_TENANT_SECRETS} (each is an ARN in two IAM policies and a secret of its own): use tenantSource {"type": "database"}, which reads them from tenant_configs`,
+    );
+  }
+  const tenants =
+    deployment.expectedTenants ?? (config.tenantSource.type === 'database' ? undefined : config.tenants.length);
+  if (tenants === undefined) {
+    issues.push(
+      'deployment.expectedTenants must be set when tenants come from tenantSource: the synth checks a sweep of that many drains within the interval',
+    );
+    return issues;
+  }
+  const intervalS = deployment.schedule.rateMinutes * 60;
+  const drain = estimateDrain(config, deployment.probe, tenants, intervalS);
+  if (drain.drainS > intervalS) {
+    const fix =
+      drain.neededConcurrency !== null && drain.neededConcurrency <= 1000
+        ? `raise deployment.probe.maxConcurrency to at least ${drain.neededConcurrency}`
+        : 'raise deployment.schedule.rateMinutes';
+    const deferred =
+      config.run.roundTrip === 'wait' ? ', or set run.roundTrip to "deferred" (no waiting on enhancements)' : '';
+    issues.push(
+      `deployment.expectedTenants (${tenants}) cannot be probed within one interval (schedule.rateMinutes ${deployment.schedule.rateMinutes} = ${intervalS} s) in the worst case: ${drain.waves} waves of probe.batchSize (${deployment.probe.batchSize}) × probe.maxConcurrency (${deployment.probe.maxConcurrency}) tenants, each up to ${drain.batchWorstS} s, take ${drain.drainS} s: ${fix}${deferred}`,
+    );
   }
   return issues;
 }

@@ -209,6 +209,60 @@ describe('deployment config', () => {
     expect(issuesOf(withDeployment({ vpc: { ...noGroups, createSecurityGroup: true } }))).toEqual([]);
   });
 
+  it('refuses a fleet whose worst-case sweep cannot drain within the interval, naming the fields and the fix', () => {
+    const probe = { batchSize: 10, maxConcurrency: 2, timeoutSeconds: 240, memoryMb: 1024, maxReceiveCount: 3 };
+    const [issue] = issuesOf(withDeployment({ expectedTenants: 10_000, probe }));
+    expect(issue).toMatch(
+      /^deployment\.expectedTenants \(10000\) cannot be probed within one interval \(schedule\.rateMinutes 5 = 300 s\) in the worst case: 500 waves of probe\.batchSize \(10\) × probe\.maxConcurrency \(2\) tenants, each up to \d+ s, take \d+ s: raise deployment\.probe\.maxConcurrency to at least 1000, or set run\.roundTrip to "deferred"/,
+    );
+    // Deferred round trips do not wait on enhancements: the same fleet drains with enough invocations.
+    const deferred: Record<string, unknown> = {
+      ...exampleConfig(),
+      run: { tenantConcurrency: 10, roundTrip: 'deferred', sweepIntervalS: 300 },
+    };
+    const [tight] = issuesOf({
+      ...deferred,
+      deployment: { ...(deferred.deployment as object), expectedTenants: 10_000, probe },
+    });
+    expect(tight).toMatch(/raise deployment\.probe\.maxConcurrency to at least \d+$/);
+    const needed = Number(/at least (\d+)$/.exec(tight ?? '')?.[1]);
+    expect(
+      issuesOf({
+        ...deferred,
+        deployment: {
+          ...(deferred.deployment as object),
+          expectedTenants: 10_000,
+          probe: { ...probe, maxConcurrency: needed },
+        },
+      }),
+    ).toEqual([]);
+  });
+
+  it('refuses more static tenant secrets than two IAM policies hold, and a database source without a tenant count', () => {
+    const tenants = Array.from({ length: 51 }, (_, i) => ({
+      tenantId: `tenant-${i}`,
+      signingSecret: { secretId: `tenant-canary/tenants/tenant-${i}` },
+    }));
+    expect(issuesOf({ ...exampleConfig(), tenants })).toEqual([
+      expect.stringMatching(
+        /^tenants lists 51 signing secrets in Secrets Manager; a deployment takes at most 50 .*use tenantSource/,
+      ),
+    ]);
+    const source: Record<string, unknown> = {
+      ...exampleConfig(),
+      tenants: [],
+      tenantSource: {
+        type: 'database',
+        secretId: 'tenant-canary/tenant-source-db',
+        encryptionKey: { secretId: 'tenant-canary/fernet-key' },
+      },
+    };
+    expect(issuesOf(source)).toEqual([expect.stringMatching(/^deployment\.expectedTenants must be set/)]);
+    expect(issuesOf({ ...source, deployment: { ...(source.deployment as object), expectedTenants: 800 } })).toEqual([
+      expect.stringMatching(/^deployment\.expectedTenants \(800\) cannot be probed/),
+    ]);
+  });
+
   it('says which file is missing or not JSON', () => {
     expect(() => loadDeploymentConfig('/nonexistent/canary.json')).toThrow(
       'config /nonexistent/canary.json could not be read (ENOENT)',

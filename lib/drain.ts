@@ -1,0 +1,58 @@
+/**
+ * Whether a worst-case sweep drains inside one interval, decided at synth: the probe queue is
+ * worked `probe.batchSize` tenants per invocation, `probe.maxConcurrency` invocations at once,
+ * and in the worst case (the platform hangs, every check runs to its time budget) a batch takes
+ * as long as its tenants' slowest chain of checks. A sweep that cannot drain piles up behind the
+ * next one and its judgement comes late or partial.
+ */
+import { CATALOG, type TenantCheckId } from '../functions/core/catalog.ts';
+import type { Config } from '../functions/core/config.ts';
+import { TENANT_PROBES } from '../functions/probes/index.ts';
+import { SECRET_LOOKUP_BUDGET_MS } from '../functions/run.ts';
+
+export interface DrainEstimate {
+  tenants: number;
+  /** Invocations needed one after another at full concurrency. */
+  waves: number;
+  /** Worst case of one invocation: its tenants' slowest chain of checks, capped by the function timeout. */
+  batchWorstS: number;
+  drainS: number;
+  intervalS: number;
+  /** The smallest probe.maxConcurrency that drains in time (null when even one tenant per invocation cannot). */
+  neededConcurrency: number | null;
+}
+
+/** The longest chain of check budgets of one tenant (a check waits for the one it needs). */
+export function tenantWorstMs(config: Config): number {
+  const budget = (checkId: TenantCheckId): number => {
+    const registration = TENANT_PROBES[checkId];
+    // Deferred round trips judge the previous sweep's tickets with one query: no waiting.
+    if (checkId === 'enhancement.round_trip' && config.run.roundTrip === 'deferred') {
+      return (config.database?.statementTimeoutMs ?? 5000) * 3 + 2000;
+    }
+    return registration.budgetMs(config);
+  };
+  const needs = new Map<string, string | undefined>(
+    CATALOG.filter((e) => e.scope === 'tenant').map((e) => [e.id, 'needs' in e ? e.needs : undefined]),
+  );
+  const chain = (checkId: TenantCheckId): number => {
+    const need = needs.get(checkId) as TenantCheckId | undefined;
+    return budget(checkId) + (need === undefined ? 0 : chain(need));
+  };
+  const longest = Math.max(...(Object.keys(TENANT_PROBES) as TenantCheckId[]).map(chain));
+  return SECRET_LOOKUP_BUDGET_MS + longest;
+}
+
+export function estimateDrain(
+  config: Config,
+  probe: { batchSize: number; maxConcurrency: number; timeoutSeconds: number },
+  tenants: number,
+  intervalS: number,
+): DrainEstimate {
+  const rounds = Math.ceil(probe.batchSize / Math.max(1, config.run.tenantConcurrency));
+  const batchWorstS = Math.min(probe.timeoutSeconds, Math.ceil((rounds * tenantWorstMs(config)) / 1000));
+  const waves = Math.ceil(tenants / (probe.batchSize * probe.maxConcurrency));
+  const wavesPerInterval = Math.floor(intervalS / batchWorstS);
+  const neededConcurrency = wavesPerInterval === 0 ? null : Math.ceil(tenants / (probe.batchSize * wavesPerInterval));
+  return { tenants, waves, batchWorstS, drainS: waves * batchWorstS, intervalS, neededConcurrency };
+}
