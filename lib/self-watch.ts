@@ -115,6 +115,13 @@ export class SelfWatch extends Construct {
       tier,
     );
     atLeast(
+      'ProbeBacklogOld',
+      `a tenant has waited in the probe queue for a whole interval (${props.rateMinutes} min): sweeps do not drain before the next one starts, so results come late. Raise deployment.probe.maxConcurrency, or use run.roundTrip "deferred".`,
+      props.queue.metricApproximateAgeOfOldestMessage({ period: interval, statistic: 'Maximum' }),
+      props.rateMinutes * 60,
+      tier,
+    );
+    atLeast(
       'TenantsNotQueued',
       'the sweep could not queue some tenants: they were not probed this sweep. See the sweep logs.',
       canaryMetric(METRIC.tenantsNotEnqueued),

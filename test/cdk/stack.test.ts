@@ -452,6 +452,18 @@ describe('self-watch', () => {
     });
   });
 
+  it('alarms when a tenant has waited in the probe queue for a whole interval (the sweep does not drain)', () => {
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(built.stack.queue), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: alarmTopic('P2'),
+    });
+  });
+
   it('sends every alarm somewhere', () => {
     for (const alarm of resourcesOf('AWS::CloudWatch::Alarm')) {
       expect(alarm.Properties.AlarmActions, alarm.id).toHaveLength(1);
