@@ -143,9 +143,9 @@ export interface PgPort {
   /**
    * Runs `work` inside BEGIN READ ONLY … COMMIT (PostgreSQL refuses every write in it), then, in
    * the same message as the COMMIT so no other client of a shared backend runs in between, reads
-   * the `watch` settings on that connection and RESETs them. The connection is closed rather than
-   * reused when a value survives the reset. For probes of what outlives a transaction on a
-   * pooled connection; `work` throwing rolls back instead.
+   * the `watch` settings on that connection and RESETs them. The connection is then closed, never
+   * reused (what else the committed work set for the session is unknown). For probes of what
+   * outlives a transaction on a pooled connection; `work` throwing rolls back instead.
    */
   inCommittedReadOnlyTransaction(
     options: TransactionOptions & { watch: readonly string[] },

@@ -5,6 +5,7 @@
  * config never carries a secret value (it would end up in the template or the bundle).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import * as z from 'zod';
 import {
   type Config,
@@ -346,7 +347,14 @@ function deployedCanaryIssues(config: Config): string[] {
     }
     refIssue('tenantSource.encryptionKey', config.tenantSource.encryptionKey);
   }
-  if (config.redis?.auth !== undefined) refIssue('redis.auth.password', config.redis.auth.password);
+  if (config.redis?.auth !== undefined) {
+    refIssue('redis.auth.password', config.redis.auth.password);
+    if (!config.redis.url.startsWith('rediss://')) {
+      issues.push(
+        'redis.url must be rediss:// (TLS) when redis.auth is set in a deployment: the password would cross the network in clear',
+      );
+    }
+  }
   const plainTcp = (field: string, tls: { mode?: string }, url: string | undefined) => {
     if (tls.mode !== 'disable') return;
     const host = url === undefined ? undefined : hostOf(url);
@@ -419,8 +427,8 @@ const PRIVATE_SUFFIXES = [
 /** Whether a URL's host is private: an RFC 1918 / loopback / link-local address, or a private DNS suffix. */
 export function isPrivateHost(host: string): boolean {
   const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (/^(10\.|192\.168\.|127\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.)/.test(bare)) return true;
-  if (/^(fc|fd)[0-9a-f]{2}:/.test(bare) || bare === '::1') return true;
+  if (isIP(bare) === 4) return /^(10\.|192\.168\.|127\.|169\.254\.|172\.(1[6-9]|2\d|3[01])\.)/.test(bare);
+  if (isIP(bare) === 6) return /^(fc|fd)[0-9a-f]{2}:/.test(bare) || bare === '::1';
   return PRIVATE_SUFFIXES.some((suffix) => bare.endsWith(suffix));
 }
 

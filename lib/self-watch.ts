@@ -64,7 +64,11 @@ export class SelfWatch extends Construct {
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         evaluationPeriods: props.heartbeatMissedSweeps,
         datapointsToAlarm: props.heartbeatMissedSweeps,
-        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+        // Paused, no heartbeat is expected: missing data must not leave the alarm in ALARM for the
+        // moment it is resumed (it would then never page for a canary that is really broken).
+        treatMissingData: props.paused
+          ? cloudwatch.TreatMissingData.NOT_BREACHING
+          : cloudwatch.TreatMissingData.BREACHING,
         actionsEnabled: !props.paused,
       }),
       'P1',

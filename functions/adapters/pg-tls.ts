@@ -9,8 +9,22 @@ import type { ConnectionOptions } from 'node:tls';
 import type { PgTlsMode } from '../core/config.ts';
 import { trustingAlso } from './tls.ts';
 
-/** URL parameters through which pg (or libpq habits) would choose TLS behind the config's back. */
-const SSL_PARAMETERS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslnegotiation', 'uselibpqcompat'];
+/**
+ * URL parameters through which pg (or libpq habits) would choose TLS, or another host than the
+ * one the mode was chosen for, behind the config's back.
+ */
+const SSL_PARAMETERS = [
+  'ssl',
+  'sslmode',
+  'sslrootcert',
+  'sslcert',
+  'sslkey',
+  'sslnegotiation',
+  'uselibpqcompat',
+  'host',
+  'hostaddr',
+  'port',
+];
 
 /** `host:port` of a postgres:// URL (never its credentials), or "the database" when unparsable. */
 export function pgHost(connectionString: string): string {
@@ -22,18 +36,27 @@ export function pgHost(connectionString: string): string {
   }
 }
 
-/** The URL without its TLS parameters (the config chooses). */
+/**
+ * The URL without its TLS and host parameters (the config chooses TLS; the host is the URL's own).
+ * A URL that does not parse is refused: pg's own parser would still read `?ssl=0` from it.
+ */
 export function withoutSslParameters(connectionString: string): string {
   let url: URL;
   try {
     url = new URL(connectionString);
   } catch {
-    return connectionString;
+    throw invalidUrl('the database URL does not parse (check database.url or the secret it is built from)');
   }
+  if (url.hostname === '') throw invalidUrl('the database URL names no host (a host in ?host= is not accepted)');
   const names = [...url.searchParams.keys()].filter((name) => SSL_PARAMETERS.includes(name.toLowerCase()));
   if (names.length === 0) return connectionString;
   for (const name of names) url.searchParams.delete(name);
   return url.toString();
+}
+
+/** An error with Node's code for a bad URL (callers report the code, never the URL). */
+function invalidUrl(message: string): Error {
+  return Object.assign(new Error(message), { code: 'ERR_INVALID_URL' });
 }
 
 /** pg's `ssl` option for a mode; `ca` is trusted besides the system roots. */

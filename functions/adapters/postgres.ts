@@ -62,8 +62,15 @@ export function createPgPort(options: PgPortOptions): PgPort {
   }
   const mode = options.tls?.mode ?? effectivePgTlsMode({}, options.connectionString);
   const host = pgHost(options.connectionString);
+  // A URL that cannot be used safely fails every connect with the reason (the checks report it).
+  let target: { url: string } | { refused: Error };
+  try {
+    target = { url: withoutSslParameters(options.connectionString) };
+  } catch (error) {
+    target = { refused: error as Error };
+  }
   const pool = new pg.Pool({
-    connectionString: withoutSslParameters(options.connectionString),
+    ...('url' in target ? { connectionString: target.url } : { host: '127.0.0.1', port: 1 }),
     ssl: pgSslOptions(mode, options.tls?.ca),
     max: options.maxConnections ?? 4,
     Client: TimedClient,
@@ -81,6 +88,7 @@ export function createPgPort(options: PgPortOptions): PgPort {
   });
   /** A pooled connection; a refused TLS handshake becomes one sentence naming the host and the fix. */
   const connect = async (): Promise<pg.PoolClient> => {
+    if ('refused' in target) throw target.refused;
     try {
       return await pool.connect();
     } catch (error) {
@@ -162,9 +170,13 @@ export function createPgPort(options: PgPortOptions): PgPort {
           Object.fromEntries(names.map((name, i) => [name, result?.rows[0]?.[String(i)] ?? null]));
         const afterCommit = values(results[1]);
         const afterReset = values(results.at(-1));
-        if (names.some((name) => (afterReset[name] ?? '') !== '')) {
-          broken = new Error('a watched setting survived RESET: the connection is closed, not reused');
-        }
+        // The platform's function ran and committed on this connection: whatever else it set for the
+        // session (a role, a search_path) must not reach the next probe, so the connection is closed.
+        broken = new Error(
+          names.some((name) => (afterReset[name] ?? '') !== '')
+            ? 'a watched setting survived RESET'
+            : 'a committed probe transaction may have left session state',
+        );
         return { afterCommit, afterReset };
       } catch (error) {
         // Closing the connection ends the transaction; one that failed here is not reused.

@@ -28,17 +28,29 @@ export type RedisUnavailableError = InstanceType<typeof RedisUnavailableError>;
 
 export function createRedisPort(options: RedisPortOptions): RedisPort {
   let commands = 0;
-  const { host, tls } = connectionFacts(options);
+  const { host, tls, endpoint } = connectionFacts(options);
   let client: Redis | undefined;
   let lastError: Error | undefined;
 
   const connected = async (): Promise<Redis> => {
     if (client?.status === 'ready') return client;
     client?.disconnect();
-    const redis = new Redis(options.url, {
+    if (endpoint === undefined) {
+      throw new RedisUnavailableError('redis.url does not parse as redis://host:port/db or rediss://host:port/db');
+    }
+    // Options built from the parsed URL, never the URL itself: ioredis lets a URL's query
+    // (`?tls=`, `?password=`) override what is passed beside it, which could turn TLS off.
+    const login =
+      options.password === undefined
+        ? endpoint.login
+        : { username: options.username, password: options.password.reveal() };
+    const redis = new Redis({
+      host: endpoint.host,
+      port: endpoint.port,
+      db: endpoint.db,
       ...(tls === undefined ? {} : { tls }),
-      ...(options.username === undefined ? {} : { username: options.username }),
-      ...(options.password === undefined ? {} : { password: options.password.reveal() }),
+      ...(login?.username === undefined ? {} : { username: login.username }),
+      ...(login?.password === undefined ? {} : { password: login.password }),
       lazyConnect: true,
       connectTimeout: options.connectTimeoutMs,
       commandTimeout: options.commandTimeoutMs,
@@ -101,7 +113,15 @@ export function createRedisPort(options: RedisPortOptions): RedisPort {
  * `host:port` for messages (never the URL: it may hold credentials), and ioredis' TLS options for
  * `rediss://`: SNI for a host name, the system roots plus `ca`, certificates always verified.
  */
-function connectionFacts(options: RedisPortOptions): { host: string; tls?: ConnectionOptions } {
+interface Endpoint {
+  host: string;
+  port: number;
+  db: number;
+  /** Credentials in the URL's userinfo (local use; a deployment refuses them), unless redis.auth is set. */
+  login?: { username?: string; password?: string };
+}
+
+function connectionFacts(options: RedisPortOptions): { host: string; tls?: ConnectionOptions; endpoint?: Endpoint } {
   let url: URL | undefined;
   try {
     url = new URL(options.url);
@@ -109,11 +129,29 @@ function connectionFacts(options: RedisPortOptions): { host: string; tls?: Conne
     url = undefined;
   }
   const host = url === undefined ? 'the configured URL' : `${url.hostname}:${url.port || '6379'}`;
-  if (url?.protocol !== 'rediss:') return { host };
+  const db = url === undefined ? Number.NaN : Number(url.pathname.replace(/^\//, '') || '0');
+  const endpoint: Endpoint | undefined =
+    url === undefined || url.hostname === '' || !Number.isInteger(db)
+      ? undefined
+      : {
+          host: url.hostname.replace(/^\[|\]$/g, ''),
+          port: Number(url.port || '6379'),
+          db,
+          ...(url.username === '' && url.password === ''
+            ? {}
+            : {
+                login: {
+                  ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
+                  ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+                },
+              }),
+        };
+  if (url?.protocol !== 'rediss:') return { host, ...(endpoint ? { endpoint } : {}) };
   const secureContext = trustingAlso(options.ca);
   const hostname = url.hostname.replace(/^\[|\]$/g, '');
   return {
     host,
+    ...(endpoint ? { endpoint } : {}),
     tls: {
       rejectUnauthorized: true,
       ...(isIP(hostname) === 0 ? { servername: hostname } : {}),

@@ -207,6 +207,16 @@ describe('deployment config', () => {
       "deployment.vpc.securityGroupIds must list the functions' security groups, or set createSecurityGroup: true",
     ]);
     expect(issuesOf(withDeployment({ vpc: { ...noGroups, createSecurityGroup: true } }))).toEqual([]);
+    // A public name that starts like a private address is still public.
+    const lookalike = exampleConfig() as { platform: Record<string, unknown> };
+    expect(
+      issuesOf({
+        ...withDeployment({ vpc: { ...vpc, egress: 'endpoints', routeTableIds: ['rtb-0a1b2c3d4e5f60718'] } }),
+        platform: { ...lookalike.platform, baseUrl: 'https://10.example.com' },
+      }),
+    ).toEqual([
+      expect.stringMatching(/^deployment\.vpc\.egress must be "nat" while platform\.baseUrl \(10\.example\.com\)/),
+    ]);
   });
 
   it('refuses a fleet whose worst-case sweep cannot drain within the interval, naming the fields and the fix', () => {

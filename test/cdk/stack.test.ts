@@ -319,6 +319,7 @@ describe('operability', () => {
     paused.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'SweepHeartbeat',
       ActionsEnabled: false,
+      TreatMissingData: 'notBreaching',
     });
   });
 });

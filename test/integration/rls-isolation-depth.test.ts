@@ -433,7 +433,7 @@ function suite(name: string, url: string | undefined) {
       }
     });
 
-    it('leaves no tenant row changed and no tenant setting on the pooled connection, even session-scoped', async () => {
+    it('leaves no tenant row changed and no tenant setting on a pooled connection, even session-scoped', async () => {
       await db.admin(contextFunctionSql('session'));
       try {
         const before = await allRows(db);
@@ -459,7 +459,10 @@ function suite(name: string, url: string | undefined) {
         });
         const scope = report.results.find((r: CheckResult) => r.checkId === 'rls.context_scope');
         expect(scope?.status).toBe('fail'); // the leak was there, and was cleaned up
-        expect(pidAfter).toBe(pidBefore); // the same pooled connection
+        // The connection that ran the platform's function was closed, not handed to the next probe
+        // (PGlite has one backend, shared by every connection: there the setting is what counts).
+        if (name === 'PostgreSQL') expect(pidAfter).not.toBe(pidBefore);
+        else expect(pidAfter).toBe(pidBefore);
         expect(setting ?? '').toBe('');
         expect(await allRows(db)).toBe(before);
       } finally {

@@ -230,6 +230,16 @@ describe.runIf(unavailable === null)('TLS-only PostgreSQL and Redis with an ACL 
     }
   }, 60_000);
 
+  it('ignores a Redis URL query that would turn TLS off or replace the login', async () => {
+    const config: ConfigInput = {
+      ...healthy,
+      redis: { ...healthy.redis!, url: `rediss://127.0.0.1:${redis.port}/0?tls=&password=nope&username=nobody` },
+    };
+    const { report } = await run(config, ['--check', 'queue.depth']);
+    // Plain TCP to a TLS-only port, or the URL's login, would fail: TLS and redis.auth were used.
+    expect(report.results[0]).toMatchObject({ checkId: 'queue.depth', status: 'pass' });
+  }, 60_000);
+
   it('makes queue.depth an error when the Redis certificate does not verify', async () => {
     const config: ConfigInput = { ...healthy, redis: { ...healthy.redis!, tls: { caFile: null } } };
     const { report } = await run(config, ['--check', 'queue.depth']);

@@ -39,6 +39,14 @@ describe('database.tls', () => {
       'postgres://u:p@db:5432/x?application_name=a',
     );
     expect(withoutSslParameters('postgres://u@db/x')).toBe('postgres://u@db/x');
+    // Nor may a parameter send the connection to another host than the one the mode was chosen for.
+    expect(withoutSslParameters('postgres://u@localhost/db?host=db.prod&hostaddr=10.0.0.9&port=6543')).toBe(
+      'postgres://u@localhost/db',
+    );
+    expect(() => withoutSslParameters('postgres://u:p@/db?host=remote&ssl=0')).toThrow(/does not parse|names no host/);
+    expect(() => withoutSslParameters('postgres:///db?host=remote')).toThrow(/does not parse|names no host/);
+    expect(() => withoutSslParameters('postgres://u:pa#ss@db/x?ssl=0')).toThrow(/does not parse/);
+    expect(() => withoutSslParameters('postgres://u:pa#ss@db/x?ssl=0')).not.toThrow(/pa#ss/);
   });
 
   it('verifies in verify-full (system roots plus the CA), encrypts without checking in require', () => {
