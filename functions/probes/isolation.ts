@@ -25,9 +25,20 @@ const pass = (summary: string, evidence: Record<string, unknown> = {}): Outcome 
 });
 
 /** The tenant tables that exist ($1: their names), with what decides who bypasses RLS on them. */
-const TENANT_CTE = `tenant AS (
+const TENANT_ROOTS_CTE = `tenant AS (
   SELECT t.name, c.oid, c.relowner, c.relforcerowsecurity
   FROM unnest($1::text[]) AS t(name) JOIN pg_class c ON c.oid = to_regclass(t.name))`;
+
+/**
+ * The tenant tables and all their partitions and inheritance children (a view or function that
+ * reads a child directly reads tenant rows too). Needs `WITH RECURSIVE`.
+ */
+const TENANT_CTE = `tenant AS (
+  SELECT t.name, c.oid, c.relowner, c.relforcerowsecurity
+  FROM unnest($1::text[]) AS t(name) JOIN pg_class c ON c.oid = to_regclass(t.name)
+  UNION
+  SELECT c.oid::regclass::text, c.oid, c.relowner, c.relforcerowsecurity
+  FROM tenant p JOIN pg_inherits i ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid)`;
 
 /**
  * Whether role `role` (an oid column) bypasses RLS on tenant table `t`: a superuser, BYPASSRLS,
@@ -75,7 +86,7 @@ ORDER BY 1`;
 
 /** Partitions and inheritance children of the tenant tables, at any depth, with their own RLS. */
 const CHILDREN_SQL = `
-WITH RECURSIVE ${TENANT_CTE},
+WITH RECURSIVE ${TENANT_ROOTS_CTE},
 children(oid, parent) AS (
   SELECT i.inhrelid, t.name FROM pg_inherits i JOIN tenant t ON i.inhparent = t.oid
   UNION
@@ -85,6 +96,8 @@ SELECT c.oid::regclass::text AS child, ch.parent, c.relispartition AS partition,
        COALESCE((
          SELECT json_agg(json_build_object(
                   'name', p.polname,
+                  'permissive', p.polpermissive,
+                  'readsRows', p.polcmd IN ('r', '*'),
                   'using', pg_get_expr(p.polqual, p.polrelid),
                   'withCheck', pg_get_expr(p.polwithcheck, p.polrelid)) ORDER BY p.polname)
          FROM pg_policy p WHERE p.polrelid = c.oid), '[]'::json) AS policies
@@ -97,7 +110,7 @@ ORDER BY 1, 2`;
  * RLS, who may execute them, and whether search_path is pinned.
  */
 const FUNCTIONS_SQL = `
-WITH ${TENANT_CTE}
+WITH RECURSIVE ${TENANT_CTE}
 SELECT p.oid::regprocedure::text AS signature,
        COALESCE(p.proname = $3, false) AS "isContext",
        p.prosecdef AS "securityDefiner",
@@ -184,7 +197,14 @@ export interface ChildFacts {
   parent: string;
   partition: boolean;
   rowSecurity: boolean;
-  policies: { name: string; using: string | null; withCheck: string | null }[];
+  policies: {
+    name: string;
+    permissive: boolean;
+    /** A SELECT or ALL policy: its USING decides which rows a read sees. */
+    readsRows: boolean;
+    using: string | null;
+    withCheck: string | null;
+  }[];
 }
 
 export interface FunctionFacts {
@@ -389,8 +409,15 @@ export const probePartitionsCovered: PlatformProbe = (ctx) =>
     const uncovered = children.flatMap((child) => {
       const reasons: string[] = [];
       if (!child.rowSecurity) reasons.push('row-level security is disabled');
-      if (!child.policies.some((p) => readsSetting(p.using, setting) || readsSetting(p.withCheck, setting))) {
+      // Permissive policies OR together: every one that applies to reads must scope them.
+      const readPolicies = child.policies.filter((p) => p.permissive && p.readsRows);
+      const open = readPolicies.filter((p) => !readsSetting(p.using, setting)).map((p) => p.name);
+      if (!readPolicies.some((p) => readsSetting(p.using, setting))) {
         reasons.push(`no policy reads ${setting}`);
+      } else if (open.length > 0) {
+        reasons.push(
+          `permissive polic${open.length > 1 ? 'ies' : 'y'} ${open.join(', ')} let rows through without reading ${setting}`,
+        );
       }
       return reasons.length === 0
         ? []

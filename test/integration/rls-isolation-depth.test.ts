@@ -213,6 +213,35 @@ function suite(name: string, url: string | undefined) {
         }
       });
 
+      it('fails P0 for a child whose policy checks writes but opens reads (USING true), and for a view over a child', async () => {
+        await db.admin(`CREATE TABLE public.inv_archive () INHERITS (public.system_inventory);
+          ALTER TABLE public.inv_archive OWNER TO ${owner}; GRANT SELECT ON public.inv_archive TO ${appUser};
+          ALTER TABLE public.inv_archive ENABLE ROW LEVEL SECURITY;
+          CREATE POLICY inv_archive_writes ON public.inv_archive FOR ALL USING (true) WITH CHECK (${MATCH});
+          INSERT INTO public.inv_archive (tenant_id, ip_address) VALUES ('${TENANT}', '10.0.0.9'), ('${OTHER}', '10.0.0.9');
+          CREATE VIEW public.v_archive AS SELECT tenant_id FROM public.inv_archive;
+          ALTER VIEW public.v_archive OWNER TO ${owner}; GRANT SELECT ON public.v_archive TO ${appUser};`);
+        try {
+          expect(await seenByApp('SELECT tenant_id FROM public.inv_archive')).toEqual([TENANT, OTHER].sort());
+          const child = await check('rls.partitions_covered');
+          expect(child).toMatchObject({ status: 'fail', tier: 'P0' });
+          expect(child.summary).toContain('no policy reads');
+          await db.admin(`CREATE POLICY inv_archive_tenant ON public.inv_archive FOR SELECT USING (${MATCH})`);
+          // Permissive policies OR together: the open one still lets every row through.
+          expect(await seenByApp('SELECT tenant_id FROM public.inv_archive')).toEqual([TENANT, OTHER].sort());
+          const stillOpen = await check('rls.partitions_covered');
+          expect(stillOpen.status).toBe('fail');
+          expect(stillOpen.summary).toContain('permissive policy inv_archive_writes let rows through');
+          // A definer view over the child reads it with the owner's rights.
+          expect(await seenByApp('SELECT tenant_id FROM public.v_archive')).toEqual([TENANT, OTHER].sort());
+          const views = await check('rls.views_respect_rls');
+          expect(views).toMatchObject({ status: 'fail', tier: 'P0' });
+          expect((views.evidence.holes as { view: string }[]).map((h) => h.view)).toEqual(['v_archive']);
+        } finally {
+          await db.admin('DROP VIEW public.v_archive; DROP TABLE public.inv_archive;');
+        }
+      });
+
       it('fails P0 for a partition of a partitioned tenant table queried directly', async () => {
         await db.admin(`CREATE TABLE public.tenant_events (tenant_id varchar(100) NOT NULL, body text) PARTITION BY LIST (tenant_id);
           CREATE TABLE public.tenant_events_a PARTITION OF public.tenant_events FOR VALUES IN ('${TENANT}');
