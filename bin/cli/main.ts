@@ -325,6 +325,24 @@ async function startEmbeddedSandbox(options: SandboxOptions): Promise<Sandbox> {
   return startSandbox(options);
 }
 
+/**
+ * Runs `work` on the config file's config or, without one, on the embedded sandbox's, which is
+ * started for it and stopped afterwards (`preflight` and `snapshot`).
+ */
+async function withConfigOrSandbox<T>(
+  configured: Config | undefined,
+  sandboxOptions: () => SandboxOptions,
+  work: (config: Config) => Promise<T>,
+): Promise<T> {
+  if (configured !== undefined) return work(configured);
+  const sandbox = await startEmbeddedSandbox(sandboxOptions());
+  try {
+    return await work(parseConfig(sandbox.config));
+  } finally {
+    await sandbox.stop();
+  }
+}
+
 interface PreflightOptions {
   config?: string;
   json?: boolean;
@@ -342,22 +360,21 @@ async function preflightCommandFromCli(options: PreflightOptions, io: CliIo): Pr
     configured !== undefined && options.publish
       ? createSnsTopicCheck({ clientConfig: snsClientConfig(configured) })
       : undefined;
-  const sandbox =
-    configured === undefined ? await startEmbeddedSandbox(sandboxOptionsFrom(undefined, undefined, io)) : undefined;
-  try {
-    return await preflightCommand({
-      config: configured ?? parseConfig(sandbox!.config),
-      open: (config) => openPorts(config, { secrets }),
-      secrets,
-      ...(topics ? { topics } : {}),
-      json: options.json === true,
-      color: styleFor(io.stdout, io.env).color,
-      stdout: io.stdout,
-      ...(io.signal ? { signal: io.signal } : {}),
-    });
-  } finally {
-    await sandbox?.stop();
-  }
+  return withConfigOrSandbox(
+    configured,
+    () => sandboxOptionsFrom(undefined, undefined, io),
+    (config) =>
+      preflightCommand({
+        config,
+        open: (current) => openPorts(current, { secrets }),
+        secrets,
+        ...(topics ? { topics } : {}),
+        json: options.json === true,
+        color: styleFor(io.stdout, io.env).color,
+        stdout: io.stdout,
+        ...(io.signal ? { signal: io.signal } : {}),
+      }),
+  );
 }
 
 interface SnapshotOptions {
@@ -370,21 +387,18 @@ async function snapshotCommandFromCli(options: SnapshotOptions, io: CliIo): Prom
   const { snapshotCommand } = await import('./snapshot.ts');
   const secrets = createSecretResolver({ env: io.env });
   const configured = options.config === undefined ? undefined : await loadConfigFile(options.config);
-  const sandbox =
-    configured === undefined
-      ? await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, 'memory', io))
-      : undefined;
-  try {
-    return await snapshotCommand({
-      config: configured ?? parseConfig(sandbox!.config),
-      open: (config) => openPorts(config, { secrets }),
-      json: options.json === true,
-      stdout: io.stdout,
-      stderr: io.stderr,
-    });
-  } finally {
-    await sandbox?.stop();
-  }
+  return withConfigOrSandbox(
+    configured,
+    () => sandboxOptionsFrom(options.sandboxDatabase, 'memory', io),
+    (config) =>
+      snapshotCommand({
+        config,
+        open: (current) => openPorts(current, { secrets }),
+        json: options.json === true,
+        stdout: io.stdout,
+        stderr: io.stderr,
+      }),
+  );
 }
 
 interface DrillOptions {
