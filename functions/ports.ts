@@ -250,29 +250,77 @@ export interface SweepTenantResults {
   results: readonly CheckResult[];
 }
 
+/** A sweep as the ledger holds it. */
+export interface SweepStatus {
+  sweepId: string;
+  /** Tenants handed out, by count: listed at open, minus those withdrawn (SQS refused them). */
+  expected: number;
+  /** Tenants counted in (a tenant delivered again in another batch may be counted twice). */
+  reported: number;
+  openedAt: string;
+  /** Past this instant the sweep is judged with what it has, and its messages are not probed. */
+  deadline: string;
+  /** Set once, by the judgement that closed it. */
+  judgedAt: string | null;
+  /** Whether that judgement saw every expected tenant. */
+  complete: boolean | null;
+  /** A judge holds the sweep until then. */
+  leaseUntil: string | null;
+}
+
+/** The right to judge a sweep, until `until` (then anyone may take it over). */
+export interface SweepLease {
+  sweepId: string;
+  token: string;
+  until: string;
+}
+
+export interface ReportOutcome {
+  /** False: this batch was recorded before (delivered again whole), or the sweep is unknown. */
+  recorded: boolean;
+  /** The count says every tenant may be in: try to claim it and judge. */
+  mayBeComplete: boolean;
+  /** The sweep was already judged: these results came too late to count. */
+  late: boolean;
+}
+
+/**
+ * The fan-in of a sweep (functions/app/judge-sweep.ts has the protocol): the sweep opens it
+ * with its tenants and a drain deadline, probes record results and count themselves in, and a
+ * sweep is judged once, under a lease, by whoever sees it complete or past its deadline.
+ */
 export interface SweepLedger {
-  /** Opens a sweep that will hand out `expected` tenants. */
-  open(sweepId: string, expected: number, now: Date): Promise<void>;
+  /** Opens a sweep that hands out these tenants, judged with what it has after `deadline`. */
+  open(sweepId: string, tenantIds: readonly string[], deadline: Date, now: Date): Promise<void>;
+  /** Tenants that were never handed out (SQS refused them): they are no longer expected. */
+  withdraw(sweepId: string, tenantIds: readonly string[], now: Date): Promise<void>;
   /**
    * Records these tenants' results (one probe invocation's: one item, one counter update) and
    * counts them in. A tenant recorded twice keeps its first results.
-   * `claimed`: this call completed the sweep and won the right to judge it.
    */
-  report(sweepId: string, tenants: readonly SweepTenantResults[], now: Date): Promise<{ claimed: boolean }>;
-  /** Claims an incomplete sweep for judging; false if another caller already has. */
-  claim(sweepId: string, now: Date): Promise<boolean>;
+  report(sweepId: string, tenants: readonly SweepTenantResults[], now: Date): Promise<ReportOutcome>;
+  /** The sweep, or undefined when it was never opened (or has expired). */
+  status(sweepId: string): Promise<SweepStatus | undefined>;
+  /** Every sweep not yet judged, oldest first (ids sort by time). */
+  pending(): Promise<SweepStatus[]>;
+  /** A lease on an unjudged sweep whose lease is free or expired; null if someone holds it or it is judged. */
+  claim(sweepId: string, now: Date, leaseMs: number): Promise<SweepLease | null>;
+  /** The tenants the sweep handed out (listed, not withdrawn). */
+  expectedTenants(sweepId: string): Promise<string[]>;
   /** Every recorded tenant's results. */
   results(sweepId: string): Promise<SweepTenantResults[]>;
-  /** Unjudged sweeps opened before `sweepId` (ids sort by time). */
-  pendingBefore(sweepId: string): Promise<string[]>;
-  /** Forgets a judged sweep's pending marker. */
-  close(sweepId: string): Promise<void>;
+  /** Marks the sweep judged, if the lease is still this one; false when it was lost (taken over). */
+  finish(lease: SweepLease, outcome: { complete: boolean }, now: Date): Promise<boolean>;
+  /** Gives the lease up (judging failed or was not due): the sweep stays judgeable. */
+  release(lease: SweepLease): Promise<void>;
 }
 
 /** The body of a probe message: which tenant to probe, and the sweep it belongs to (for logs). */
 export interface TenantMessage {
   tenantId: string;
   runId: string;
+  /** The sweep's drain deadline (ISO): a message delivered after it is dropped, not probed. */
+  deadline?: string;
 }
 
 export interface EnqueueOutcome {

@@ -18,6 +18,7 @@ import {
   type SecretRef,
   unreadableFileError,
 } from '../functions/core/config.ts';
+import { scheduledProbeConfig } from '../functions/core/sweep-protocol.ts';
 import { TIERS } from '../functions/core/types.ts';
 import { estimateDrain } from './drain.ts';
 
@@ -266,6 +267,8 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
   };
   const embedded: Record<string, unknown> = {
     ...canary,
+    // The sweep's drain deadline and deferred round trips look back over the real interval.
+    run: { ...canary.run, sweepIntervalS: deployment.data.schedule.rateMinutes * 60 },
     platform: {
       ...canary.platform,
       caFile: bundle('platform.caFile', canary.platform.caFile, BUNDLED_CA_FILES.platform),
@@ -397,14 +400,18 @@ function scaleIssues(config: Config, deployment: DeploymentSettings): string[] {
     return issues;
   }
   const intervalS = deployment.schedule.rateMinutes * 60;
-  const drain = estimateDrain(config, deployment.probe, tenants, intervalS);
+  // Scheduled probes run as the probe function runs them: deferred round trips when there is a database.
+  const scheduled = scheduledProbeConfig(config);
+  const drain = estimateDrain(scheduled, deployment.probe, tenants, intervalS);
   if (drain.drainS > intervalS) {
     const fix =
       drain.neededConcurrency !== null && drain.neededConcurrency <= 1000
         ? `raise deployment.probe.maxConcurrency to at least ${drain.neededConcurrency}`
         : 'raise deployment.schedule.rateMinutes';
     const deferred =
-      config.run.roundTrip === 'wait' ? ', or set run.roundTrip to "deferred" (no waiting on enhancements)' : '';
+      scheduled.run.roundTrip === 'wait'
+        ? ', or add a database section (scheduled probes then judge round trips deferred, without waiting)'
+        : '';
     issues.push(
       `deployment.expectedTenants (${tenants}) cannot be probed within one interval (schedule.rateMinutes ${deployment.schedule.rateMinutes} = ${intervalS} s) in the worst case: ${drain.waves} waves of probe.batchSize (${deployment.probe.batchSize}) × probe.maxConcurrency (${deployment.probe.maxConcurrency}) tenants, each up to ${drain.batchWorstS} s, take ${drain.drainS} s: ${fix}${deferred}`,
     );
@@ -445,21 +452,15 @@ function egressIssues(config: Config, deployment: DeploymentSettings): string[] 
 /** Seconds a probe needs besides waiting for the round trip (the other checks, alerting). */
 const PROBE_MARGIN_S = 30;
 
-/** The canary's timing must fit the deployment's: a probe outlasts a round trip, deferred round trips look back one interval. */
+/**
+ * The canary's timing must fit the deployment's: an on-demand run waits for its round trip in the
+ * probe function (scheduled probes do not: they judge round trips deferred when there is a database).
+ */
 function timingIssues(config: Config, deployment: DeploymentSettings): string[] {
   const issues: string[] = [];
-  const interval = deployment.schedule.rateMinutes * 60;
-  if (
-    config.run.roundTrip === 'wait' &&
-    deployment.probe.timeoutSeconds < config.thresholds.roundTripTimeoutS + PROBE_MARGIN_S
-  ) {
+  if (deployment.probe.timeoutSeconds < config.thresholds.roundTripTimeoutS + PROBE_MARGIN_S) {
     issues.push(
-      `deployment.probe.timeoutSeconds must be at least thresholds.roundTripTimeoutS + ${PROBE_MARGIN_S} (${config.thresholds.roundTripTimeoutS + PROBE_MARGIN_S}): a probe waits for the round trip`,
-    );
-  }
-  if (config.run.roundTrip === 'deferred' && config.run.sweepIntervalS !== interval) {
-    issues.push(
-      `run.sweepIntervalS must be the sweep interval (deployment.schedule.rateMinutes × 60 = ${interval}) when run.roundTrip is "deferred"`,
+      `deployment.probe.timeoutSeconds must be at least thresholds.roundTripTimeoutS + ${PROBE_MARGIN_S} (${config.thresholds.roundTripTimeoutS + PROBE_MARGIN_S}): an on-demand probe waits for the round trip`,
     );
   }
   return issues;

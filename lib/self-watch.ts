@@ -33,6 +33,11 @@ export interface SelfWatchProps {
   alarmTier: Tier;
 }
 
+/** Intervals without a judged sweep before JudgementMissing (a sweep is judged one to two intervals after it starts). */
+const JUDGEMENT_MISSED_INTERVALS = 3;
+/** Consecutive intervals with an incomplete judgement that alarm (one alone is a tenant in the DLQ, which DeadLetters reports). */
+const INCOMPLETE_SWEEP_INTERVALS = 2;
+
 export class SelfWatch extends Construct {
   readonly heartbeatAlarm: cloudwatch.Alarm;
   readonly alarms: cloudwatch.Alarm[] = [];
@@ -66,6 +71,22 @@ export class SelfWatch extends Construct {
         datapointsToAlarm: props.heartbeatMissedSweeps,
         // Paused, no heartbeat is expected: missing data must not leave the alarm in ALARM for the
         // moment it is resumed (it would then never page for a canary that is really broken).
+        treatMissingData: props.paused
+          ? cloudwatch.TreatMissingData.NOT_BREACHING
+          : cloudwatch.TreatMissingData.BREACHING,
+        actionsEnabled: !props.paused,
+      }),
+      'P1',
+    );
+    // Sweeps run but none is judged: tenant results reach nobody (the ledger or the judges are broken).
+    toTopic(
+      new cloudwatch.Alarm(this, 'JudgementMissing', {
+        alarmDescription: `no sweep was judged in ${JUDGEMENT_MISSED_INTERVALS} intervals: tenant results are recorded but no alert is decided from them. See the probe and sweep logs for "could not be judged" and the sweep table.`,
+        metric: canaryMetric(METRIC.sweepsJudged),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        evaluationPeriods: JUDGEMENT_MISSED_INTERVALS,
+        datapointsToAlarm: JUDGEMENT_MISSED_INTERVALS,
         treatMissingData: props.paused
           ? cloudwatch.TreatMissingData.NOT_BREACHING
           : cloudwatch.TreatMissingData.BREACHING,
@@ -123,6 +144,18 @@ export class SelfWatch extends Construct {
       `a tenant has waited in the probe queue for a whole interval (${props.rateMinutes} min): sweeps do not drain before the next one starts, so results come late. Raise deployment.probe.maxConcurrency, or use run.roundTrip "deferred".`,
       props.queue.metricApproximateAgeOfOldestMessage({ period: interval, statistic: 'Maximum' }),
       props.rateMinutes * 60,
+      tier,
+    );
+    toTopic(
+      new cloudwatch.Alarm(this, 'SweepsIncomplete', {
+        alarmDescription: `sweeps were judged at their drain deadline without every tenant in ${INCOMPLETE_SWEEP_INTERVALS} intervals running (canary.sweep_complete names the missing tenants): sweeps do not drain, or tenants end in the dead-letter queue.`,
+        metric: canaryMetric(METRIC.sweepsIncomplete),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: INCOMPLETE_SWEEP_INTERVALS,
+        datapointsToAlarm: INCOMPLETE_SWEEP_INTERVALS,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
       tier,
     );
     atLeast(

@@ -1,31 +1,33 @@
 /**
- * The fan-in of a sweep. The sweep fans tenants out to many probe invocations, but alerting
- * must judge a whole sweep at once (a platform-wide incident, the canary's own incidents: see
- * functions/core/alert-policy.ts). So each probe records its tenant's results here, counts
- * itself in, and the probe that completes the sweep claims it (once, by a conditional write)
- * and judges it. A sweep that never completes (a tenant in the dead-letter queue) is judged by
- * the next sweep with the results it has.
+ * The fan-in of a sweep in DynamoDB (the protocol: functions/app/judge-sweep.ts). The sweep fans
+ * tenants out to many probe invocations, but alerting must judge a whole sweep at once (a
+ * platform-wide incident, the canary's own incidents: see functions/core/alert-policy.ts).
  *
- * Items: `(sweepId, "#meta")` with `expected`, `reported`, `claimedAt`; `(sweepId, "batch#HASH")`
- * with the results of one probe invocation's tenants (HASH: of their sorted ids, so a batch
- * delivered again whole is recorded and counted once); `("#pending", sweepId)` while unjudged.
- * All expire.
+ * Items, all expiring after a day:
+ * - `(sweepId, "#meta")`: `expected`, `reported`, `openedAt`, `deadline`; `leaseUntil` and
+ *   `leaseOwner` while a judge holds it; `judgedAt` and `complete` once judged.
+ * - `(sweepId, "expect#N")`: the tenant ids handed out, gzipped, in chunks;
+ *   `(sweepId, "withdrawn#HASH")`: those SQS refused.
+ * - `(sweepId, "batch#HASH")`: the results of one probe invocation's tenants (HASH: of their
+ *   sorted ids, so a batch delivered again whole is recorded and counted once).
+ * - `("#pending", sweepId)` while unjudged.
+ *
+ * Every state change of the meta item is a conditional write: a lease is taken only when free or
+ * expired and the sweep unjudged, and a sweep is marked judged only by the lease's holder.
  *
  * Costs: DynamoDB bills a write unit per started KB and a counter update per call, so a probe
  * invocation writes one item and one counter update for its up to 10 tenants, and the item holds
  * only what judging needs ({@link encodeBatch}): non-passing results in full (evidence trimmed),
- * passing and skipped ones as check ids.
- *
- * A tenant delivered again in another batch (its record failed, or an invocation died after
- * recording) can be counted twice, so the count only says a sweep may be complete: the probe that
- * claims it reads the recorded tenants and, if some are still missing, releases the claim.
+ * passing and skipped ones as check ids. The expected tenants cost about 1 KB per 400 ids.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   type QueryCommandOutput,
@@ -35,15 +37,19 @@ import { trimEvidence } from '../core/alert-message.ts';
 import { catalogEntry, isCheckId } from '../core/catalog.ts';
 import { errorClass } from '../core/errors.ts';
 import type { CheckResult } from '../core/types.ts';
-import type { SweepLedger, SweepTenantResults } from '../ports.ts';
+import type { SweepLease, SweepLedger, SweepStatus, SweepTenantResults } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
 
 const META = '#meta';
 const PENDING = '#pending';
 const BATCH_PREFIX = 'batch#';
+const EXPECT_PREFIX = 'expect#';
+const WITHDRAWN_PREFIX = 'withdrawn#';
+/** Tenant ids per `expect#` item: 2,000 ids of up to 100 characters stay far below 400 KB gzipped. */
+const IDS_PER_ITEM = 2_000;
 /** Evidence of a non-passing result kept for the judgement (examples in platform-wide alerts). */
 const EVIDENCE_BYTES = 2_000;
-/** Items live a day: long enough for the next sweeps to judge a late one. */
+/** Items live a day: long enough for a late judgement. */
 const TTL_SECONDS = 86_400;
 
 export const SweepLedgerError = errorClass('SweepLedgerError', 'ledger');
@@ -63,10 +69,16 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
   const fail = (what: string, error: unknown) =>
     new SweepLedgerError(
       `sweep table ${tableName}: ${what} failed (${error instanceof Error ? error.name : 'error'})`,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
+  const send = async <T>(work: () => Promise<T>, what: string): Promise<T> => {
+    try {
+      return await work();
+    } catch (error) {
+      throw fail(what, error);
+    }
+  };
+  /** A conditional write: false when its condition did not hold. */
   const conditional = async (work: () => Promise<unknown>, what: string): Promise<boolean> => {
     try {
       await work();
@@ -76,46 +88,52 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       throw fail(what, error);
     }
   };
-  const claim = (sweepId: string, now: Date) =>
-    conditional(
-      () =>
-        client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { sweepId, part: META },
-            UpdateExpression: 'SET claimedAt = :now',
-            ConditionExpression: 'attribute_exists(expected) AND attribute_not_exists(claimedAt)',
-            ExpressionAttributeValues: { ':now': now.toISOString() },
-          }),
-        ),
-      'claiming a sweep',
-    );
   const queryAll = async (input: ConstructorParameters<typeof QueryCommand>[0], what: string) => {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      let page: QueryCommandOutput;
-      try {
-        page = await client.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }));
-      } catch (error) {
-        throw fail(what, error);
-      }
+      const page: QueryCommandOutput = await send(
+        () => client.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) })),
+        what,
+      );
       items.push(...((page.Items ?? []) as Record<string, unknown>[]));
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
     return items;
   };
-
-  const readResults = async (sweepId: string): Promise<SweepTenantResults[]> => {
-    const items = await queryAll(
+  const parts = (sweepId: string, prefix: string, what: string) =>
+    queryAll(
       {
         TableName: tableName,
-        KeyConditionExpression: 'sweepId = :sweep AND begins_with(part, :batch)',
-        ExpressionAttributeValues: { ':sweep': sweepId, ':batch': BATCH_PREFIX },
+        KeyConditionExpression: 'sweepId = :sweep AND begins_with(part, :prefix)',
+        ExpressionAttributeValues: { ':sweep': sweepId, ':prefix': prefix },
         ConsistentRead: true,
       },
-      'reading results',
+      what,
     );
+  const idsOf = (items: readonly Record<string, unknown>[]): string[] =>
+    items.flatMap((item) => decodeIds(item.ids as Uint8Array));
+  const putIds = (sweepId: string, part: string, ids: readonly string[], now: Date) =>
+    send(
+      () =>
+        client.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: { sweepId, part, ids: encodeIds(ids), expiresAt: expiry(now) },
+          }),
+        ),
+      'recording tenant ids',
+    );
+  const status = async (sweepId: string): Promise<SweepStatus | undefined> => {
+    const response = await send(
+      () => client.send(new GetCommand({ TableName: tableName, Key: { sweepId, part: META }, ConsistentRead: true })),
+      'reading a sweep',
+    );
+    return response.Item === undefined ? undefined : statusOf(response.Item);
+  };
+
+  const readResults = async (sweepId: string): Promise<SweepTenantResults[]> => {
+    const items = await parts(sweepId, BATCH_PREFIX, 'reading results');
     // A tenant recorded twice (delivered again in another batch) keeps its first results.
     const byTenant = new Map<string, { at: string; results: CheckResult[] }>();
     for (const item of items) {
@@ -127,43 +145,73 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
     }
     return [...byTenant].map(([tenantId, { results }]) => ({ tenantId, results }));
   };
-  /** Claims a sweep whose count says complete, keeping the claim only if every tenant is recorded. */
-  const claimComplete = async (sweepId: string, expected: number, now: Date): Promise<boolean> => {
-    if (!(await claim(sweepId, now))) return false;
-    if ((await readResults(sweepId)).length >= expected) return true;
-    // A tenant was counted twice: release the claim. A report that came in while we held it saw
-    // the claim and left; its results were recorded before, so the second look finds them.
-    try {
-      await client.send(
-        new UpdateCommand({ TableName: tableName, Key: { sweepId, part: META }, UpdateExpression: 'REMOVE claimedAt' }),
-      );
-    } catch (error) {
-      throw fail('releasing a claim', error);
-    }
-    if ((await readResults(sweepId)).length < expected) return false;
-    return claim(sweepId, now);
-  };
 
   return {
-    async open(sweepId, expected, now) {
-      const expiresAt = expiry(now);
-      try {
-        await client.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: { sweepId, part: META, expected, reported: 0, openedAt: now.toISOString(), expiresAt },
-          }),
-        );
-        await client.send(
-          new PutCommand({ TableName: tableName, Item: { sweepId: PENDING, part: sweepId, expected, expiresAt } }),
-        );
-      } catch (error) {
-        throw fail('opening a sweep', error);
+    async open(sweepId, tenantIds, deadline, now) {
+      const ids = [...new Set(tenantIds)];
+      // The tenants first: a meta item is never without them.
+      for (let at = 0, n = 0; at < ids.length; at += IDS_PER_ITEM, n++) {
+        await putIds(sweepId, `${EXPECT_PREFIX}${String(n).padStart(4, '0')}`, ids.slice(at, at + IDS_PER_ITEM), now);
       }
+      const expiresAt = expiry(now);
+      await send(
+        () =>
+          client.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: {
+                sweepId,
+                part: META,
+                expected: ids.length,
+                reported: 0,
+                openedAt: now.toISOString(),
+                deadline: deadline.toISOString(),
+                expiresAt,
+              },
+            }),
+          ),
+        'opening a sweep',
+      );
+      await send(
+        () =>
+          client.send(new PutCommand({ TableName: tableName, Item: { sweepId: PENDING, part: sweepId, expiresAt } })),
+        'opening a sweep',
+      );
+    },
+
+    async withdraw(sweepId, tenantIds, now) {
+      const ids = [...new Set(tenantIds)].sort();
+      if (ids.length === 0) return;
+      const part = `${WITHDRAWN_PREFIX}${hashOf(ids)}`;
+      const first = await conditional(
+        () =>
+          client.send(
+            new PutCommand({
+              TableName: tableName,
+              Item: { sweepId, part, ids: encodeIds(ids), expiresAt: expiry(now) },
+              ConditionExpression: 'attribute_not_exists(part)',
+            }),
+          ),
+        'withdrawing tenants',
+      );
+      if (!first) return;
+      await conditional(
+        () =>
+          client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { sweepId, part: META },
+              UpdateExpression: 'ADD expected :minus',
+              ConditionExpression: 'attribute_exists(expected)',
+              ExpressionAttributeValues: { ':minus': -ids.length },
+            }),
+          ),
+        'withdrawing tenants',
+      );
     },
 
     async report(sweepId, tenants, now) {
-      if (tenants.length === 0) return { claimed: false };
+      if (tenants.length === 0) return { recorded: false, mayBeComplete: false, late: false };
       const first = await conditional(
         () =>
           client.send(
@@ -175,7 +223,10 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
           ),
         'recording results',
       );
-      if (!first) return { claimed: false };
+      if (!first) {
+        const known = await status(sweepId);
+        return { recorded: false, mayBeComplete: false, late: known?.judgedAt != null };
+      }
       let counted: Record<string, unknown> | undefined;
       try {
         const response = await client.send(
@@ -191,39 +242,148 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
         counted = response.Attributes;
       } catch (error) {
         // No such sweep (opened elsewhere, or expired): the results stay, nobody judges them here.
-        if (error instanceof ConditionalCheckFailedException) return { claimed: false };
+        if (error instanceof ConditionalCheckFailedException)
+          return { recorded: false, mayBeComplete: false, late: false };
         throw fail('counting tenants in', error);
       }
-      const expected = Number(counted?.expected);
-      const mayBeComplete = Number(counted?.reported) >= expected && counted?.claimedAt === undefined;
-      return { claimed: mayBeComplete && (await claimComplete(sweepId, expected, now)) };
+      const current = statusOf(counted ?? {});
+      const late = current.judgedAt !== null;
+      return { recorded: true, late, mayBeComplete: !late && current.reported >= current.expected };
     },
 
-    claim,
+    status,
 
-    results: readResults,
-
-    async pendingBefore(sweepId) {
-      const items = await queryAll(
+    async pending() {
+      const markers = await queryAll(
         {
           TableName: tableName,
-          KeyConditionExpression: 'sweepId = :pending AND part < :sweep',
-          ExpressionAttributeValues: { ':pending': PENDING, ':sweep': sweepId },
+          KeyConditionExpression: 'sweepId = :pending',
+          ExpressionAttributeValues: { ':pending': PENDING },
           ConsistentRead: true,
         },
         'listing pending sweeps',
       );
-      return items.map((item) => String(item.part));
+      const out: SweepStatus[] = [];
+      for (const marker of markers) {
+        const sweepId = String(marker.part);
+        const current = await status(sweepId);
+        if (current !== undefined && current.judgedAt === null) {
+          out.push(current);
+          continue;
+        }
+        // Judged (its judge died before forgetting the marker) or gone: forget it now.
+        await send(
+          () => client.send(new DeleteCommand({ TableName: tableName, Key: { sweepId: PENDING, part: sweepId } })),
+          'forgetting a judged sweep',
+        );
+      }
+      return out;
     },
 
-    async close(sweepId) {
-      try {
-        await client.send(new DeleteCommand({ TableName: tableName, Key: { sweepId: PENDING, part: sweepId } }));
-      } catch (error) {
-        throw fail('closing a sweep', error);
-      }
+    async claim(sweepId, now, leaseMs) {
+      const lease: SweepLease = {
+        sweepId,
+        token: randomUUID(),
+        until: new Date(now.getTime() + leaseMs).toISOString(),
+      };
+      const won = await conditional(
+        () =>
+          client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { sweepId, part: META },
+              UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :token',
+              ConditionExpression:
+                'attribute_exists(expected) AND attribute_not_exists(judgedAt) AND (attribute_not_exists(leaseUntil) OR leaseUntil <= :now)',
+              ExpressionAttributeValues: { ':until': lease.until, ':token': lease.token, ':now': now.toISOString() },
+            }),
+          ),
+        'claiming a sweep',
+      );
+      return won ? lease : null;
+    },
+
+    async expectedTenants(sweepId) {
+      const [listed, withdrawn] = await Promise.all([
+        parts(sweepId, EXPECT_PREFIX, 'reading the expected tenants'),
+        parts(sweepId, WITHDRAWN_PREFIX, 'reading the expected tenants'),
+      ]);
+      const gone = new Set(idsOf(withdrawn));
+      return idsOf(listed).filter((id) => !gone.has(id));
+    },
+
+    results: readResults,
+
+    async finish(lease, outcome, now) {
+      const won = await conditional(
+        () =>
+          client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { sweepId: lease.sweepId, part: META },
+              UpdateExpression: 'SET judgedAt = :now, complete = :complete REMOVE leaseUntil, leaseOwner',
+              ConditionExpression: 'leaseOwner = :token AND attribute_not_exists(judgedAt)',
+              ExpressionAttributeValues: {
+                ':now': now.toISOString(),
+                ':complete': outcome.complete,
+                ':token': lease.token,
+              },
+            }),
+          ),
+        'marking a sweep judged',
+      );
+      if (!won) return false;
+      // Best effort: a marker left behind is forgotten by the next `pending`.
+      await client
+        .send(new DeleteCommand({ TableName: tableName, Key: { sweepId: PENDING, part: lease.sweepId } }))
+        .catch(() => {});
+      return true;
+    },
+
+    async release(lease) {
+      await conditional(
+        () =>
+          client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { sweepId: lease.sweepId, part: META },
+              UpdateExpression: 'REMOVE leaseUntil, leaseOwner',
+              ConditionExpression: 'leaseOwner = :token',
+              ExpressionAttributeValues: { ':token': lease.token },
+            }),
+          ),
+        'releasing a sweep',
+      );
     },
   };
+}
+
+function statusOf(item: Record<string, unknown>): SweepStatus {
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  return {
+    sweepId: String(item.sweepId),
+    expected: Number(item.expected ?? 0),
+    reported: Number(item.reported ?? 0),
+    openedAt: String(item.openedAt ?? ''),
+    deadline: String(item.deadline ?? item.openedAt ?? ''),
+    judgedAt: text(item.judgedAt),
+    complete: typeof item.complete === 'boolean' ? item.complete : null,
+    leaseUntil: text(item.leaseUntil),
+  };
+}
+
+function hashOf(sortedIds: readonly string[]): string {
+  return createHash('sha256').update(sortedIds.join('\n')).digest('base64url').slice(0, 16);
+}
+
+function encodeIds(ids: readonly string[]): Uint8Array {
+  return gzipSync(ids.join('\n'));
+}
+
+function decodeIds(bytes: Uint8Array | undefined): string[] {
+  if (bytes === undefined || bytes.length === 0) return [];
+  const text = gunzipSync(bytes).toString('utf8');
+  return text === '' ? [] : text.split('\n');
 }
 
 /** Whether a result is stored as its check id alone (and rebuilt exactly but for its summary). */
@@ -315,10 +475,9 @@ export function batchItem(
   now: Date,
 ): Record<string, string | number> {
   const ids = [...new Set(tenants.map((t) => t.tenantId))].sort();
-  const hash = createHash('sha256').update(ids.join('\n')).digest('base64url').slice(0, 16);
   return {
     sweepId,
-    part: `${BATCH_PREFIX}${hash}`,
+    part: `${BATCH_PREFIX}${hashOf(ids)}`,
     tenants: encodeBatch(tenants),
     reportedAt: now.toISOString(),
     expiresAt: Math.floor(now.getTime() / 1000) + TTL_SECONDS,

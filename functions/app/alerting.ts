@@ -25,6 +25,8 @@ export interface EvaluateAlertsInput {
   report: Pick<Report, 'results'>;
   /** The tenants this run covered (breadth counts against them). */
   tenants: readonly string[];
+  /** The run's id when runs are ordered and may be judged again (a sweep); see AlertPolicyInput.runId. */
+  runId?: string | undefined;
   store: AlertStateStore;
   /** null: dry run; messages are marked as sent without publishing, so they do not fire again. */
   publisher: AlertPublisher | null;
@@ -68,6 +70,7 @@ export async function evaluateAlerts(input: EvaluateAlertsInput): Promise<AlertS
       tenants: input.tenants,
       now,
       options: input.options,
+      runId: input.runId,
     });
     const dueByKey = groupByKey(messages);
     const writes: IncidentWrite[] = [];

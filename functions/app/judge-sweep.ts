@@ -1,40 +1,67 @@
 /**
- * The alert path as the Lambdas run it: DynamoDB state, SNS topics, events logged. A failure
- * here is logged and counted (the AlertingFailures alarm), never allowed to lose the report.
+ * The alert path as the Lambdas run it (DynamoDB state, SNS topics, events logged), and the
+ * judgement of a sweep: its tenants' recorded results judged as one run.
+ *
+ * The protocol (rules in functions/core/sweep-protocol.ts): a sweep is judged once, under a
+ * lease, by the probe whose results complete it or, failing that, by the first sweep after its
+ * drain deadline. A judgement that fails or runs out of time gives the lease back and leaves the
+ * sweep judgeable; a judge that dies leaves a lease that expires. A sweep judged at its deadline
+ * without every tenant says so: `canary.sweep_complete` fails, naming the missing tenants. The
+ * alert policy counts a sweep once however often it is judged (AlertPolicyInput.runId).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { alertPolicyOptions } from '../core/alert-policy.ts';
 import type { Config } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
+import { JUDGE_BUDGET_MS, JUDGE_LEASE_MS, sweepCompleteResult } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { AlertSummary, CheckResult } from '../core/types.ts';
-import type { SweepLedger } from '../ports.ts';
+import type { SweepLease, SweepLedger } from '../ports.ts';
 import { evaluateAlerts } from './alerting.ts';
 import type { AppDeps } from './deps.ts';
 import { recordAlertMetrics } from './telemetry.ts';
 
-/** Judges `results` as one run over `tenants` and publishes; returns the alerts sent ([] when the path failed). */
+export interface AlertRun {
+  results: readonly CheckResult[];
+  tenants: readonly string[];
+  /** An ordered run that may be judged again (a sweep id). */
+  runId?: string;
+}
+
+/** Judges `results` as one run and publishes; throws when the alert path cannot be used. */
+export async function runAlertPath(
+  deps: AppDeps,
+  logger: Logger,
+  config: Config,
+  run: AlertRun,
+): Promise<AlertSummary[]> {
+  const alerts = await evaluateAlerts({
+    report: { results: [...run.results] },
+    tenants: run.tenants,
+    runId: run.runId,
+    store: await deps.stateStore(),
+    publisher: deps.publisher(config),
+    now: deps.now(),
+    options: alertPolicyOptions(config),
+    onEvent: (event) => logger.warn('alerting', { alertEvent: event }),
+  });
+  recordAlertMetrics(deps.metrics, alerts);
+  for (const alert of alerts) logger.info('alert sent', { alert });
+  return alerts;
+}
+
+/** {@link runAlertPath} for a run nobody judges again: a failure is logged and counted, and [] returned. */
 export async function publishAlerts(
   deps: AppDeps,
   logger: Logger,
   config: Config,
   results: readonly CheckResult[],
   tenants: readonly string[],
+  runId?: string,
 ): Promise<AlertSummary[]> {
   try {
-    const alerts = await evaluateAlerts({
-      report: { results: [...results] },
-      tenants,
-      store: await deps.stateStore(),
-      publisher: deps.publisher(config),
-      now: deps.now(),
-      options: alertPolicyOptions(config),
-      onEvent: (event) => logger.warn('alerting', { alertEvent: event }),
-    });
-    recordAlertMetrics(deps.metrics, alerts);
-    for (const alert of alerts) logger.info('alert sent', { alert });
-    return alerts;
+    return await runAlertPath(deps, logger, config, { results, tenants, ...(runId === undefined ? {} : { runId }) });
   } catch (error) {
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
     logger.error('the alert path failed: alerts of this run are not sent', { error: describeError(error) });
@@ -42,31 +69,126 @@ export async function publishAlerts(
   }
 }
 
-/**
- * Judges a whole sweep: every tenant's recorded results as one run (platform-wide incidents
- * and the canary's own incidents see all tenants), then forgets the sweep's pending marker.
- */
-export async function judgeSweep(deps: AppDeps, logger: Logger, config: Config, sweepId: string): Promise<void> {
-  try {
-    const ledger = await deps.sweepLedger();
-    const { results, tenants } = await collectSweep(ledger, sweepId);
-    const alerts = await publishAlerts(deps, logger, config, results, tenants);
-    await ledger.close(sweepId);
-    logger.info('sweep judged', { sweepId, tenants: tenants.length, results: results.length, alerts: alerts.length });
-  } catch (error) {
-    deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-    logger.error('the sweep could not be judged: its tenant alerts are not sent', {
-      sweepId,
-      error: describeError(error),
-    });
-  }
+export type JudgeOutcome =
+  /** Judged with every expected tenant. */
+  | 'judged'
+  /** Judged at its deadline without some tenants (canary.sweep_complete fails). */
+  | 'judged-incomplete'
+  /** Not complete and its deadline not passed: left for later. */
+  | 'not-due'
+  /** Someone else holds it, or it was judged already. */
+  | 'taken'
+  /** The judgement failed: the sweep stays judgeable. */
+  | 'failed';
+
+export interface JudgeOptions {
+  /** Time the judgement may take. @default JUDGE_BUDGET_MS */
+  budgetMs?: number;
 }
 
-/** Every result a sweep's probes recorded, and the tenants they cover: one run, for the alert policy. */
-export async function collectSweep(
-  ledger: SweepLedger,
+/** Judges a sweep if it is complete or past its deadline and nobody else holds it. Never throws. */
+export async function judgeSweepIfDue(
+  deps: AppDeps,
+  logger: Logger,
+  config: Config,
   sweepId: string,
-): Promise<{ results: CheckResult[]; tenants: string[] }> {
-  const parts = await ledger.results(sweepId);
-  return { results: parts.flatMap((part) => part.results), tenants: parts.map((part) => part.tenantId) };
+  options: JudgeOptions = {},
+): Promise<JudgeOutcome> {
+  const log = logger.createChild({ persistentKeys: { sweepRunId: sweepId } });
+  let ledger: SweepLedger;
+  try {
+    ledger = await deps.sweepLedger();
+  } catch (error) {
+    return failed(deps, log, error);
+  }
+  // Two looks: results recorded while we held the lease are seen once it is given back.
+  for (let look = 1; look <= 2; look++) {
+    let lease: SweepLease | null;
+    try {
+      lease = await ledger.claim(sweepId, deps.now(), JUDGE_LEASE_MS);
+    } catch (error) {
+      return failed(deps, log, error);
+    }
+    if (lease === null) return 'taken';
+    try {
+      const outcome = await withinBudget(options.budgetMs ?? JUDGE_BUDGET_MS, () =>
+        judgeHeld(deps, log, config, ledger, lease),
+      );
+      if (outcome !== 'not-due') return outcome;
+    } catch (error) {
+      await ledger.release(lease).catch(() => {});
+      return failed(deps, log, error);
+    }
+    if (look === 2) return 'not-due';
+    // A report that came in while we held the lease saw it taken and left: look once more.
+    try {
+      const status = await ledger.status(sweepId);
+      if (status === undefined || status.reported < status.expected) return 'not-due';
+    } catch (error) {
+      return failed(deps, log, error);
+    }
+  }
+  return 'not-due';
+}
+
+async function judgeHeld(
+  deps: AppDeps,
+  log: Logger,
+  config: Config,
+  ledger: SweepLedger,
+  lease: SweepLease,
+): Promise<JudgeOutcome> {
+  const { sweepId } = lease;
+  const [status, parts, expected] = await Promise.all([
+    ledger.status(sweepId),
+    ledger.results(sweepId),
+    ledger.expectedTenants(sweepId),
+  ]);
+  if (status === undefined) return 'taken';
+  const recorded = new Set(parts.map((part) => part.tenantId));
+  const missing = expected.filter((tenantId) => !recorded.has(tenantId));
+  if (missing.length > 0 && deps.now().getTime() < Date.parse(status.deadline)) {
+    await ledger.release(lease);
+    return 'not-due';
+  }
+  const complete = missing.length === 0;
+  const results = [
+    sweepCompleteResult({ sweepId, expected, missing, deadline: status.deadline }),
+    ...parts.flatMap((part) => part.results),
+  ];
+  const alerts = await runAlertPath(deps, log, config, {
+    results,
+    tenants: parts.map((part) => part.tenantId),
+    runId: sweepId,
+  });
+  if (!(await ledger.finish(lease, { complete }, deps.now()))) {
+    // Our lease ran out and another judge took over: it judges (the policy counts the sweep once).
+    log.warn('lost the lease on a sweep while judging it; the judge that took over finishes it');
+    return 'taken';
+  }
+  deps.metrics.addMetric(METRIC.sweepsJudged, MetricUnit.Count, 1);
+  deps.metrics.addMetric(METRIC.sweepsIncomplete, MetricUnit.Count, complete ? 0 : 1);
+  const fields = { tenants: recorded.size, expected: expected.length, alerts: alerts.length };
+  if (complete) log.info('sweep judged', fields);
+  else log.warn('sweep judged incomplete at its drain deadline', { ...fields, missingTenants: missing.slice(0, 50) });
+  return complete ? 'judged' : 'judged-incomplete';
+}
+
+function failed(deps: AppDeps, log: Logger, error: unknown): JudgeOutcome {
+  deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+  log.error('the sweep could not be judged now; it stays judgeable', { error: describeError(error) });
+  return 'failed';
+}
+
+/** Runs `work`, rejecting once `budgetMs` has passed (the work is abandoned; its lease expires). */
+async function withinBudget<T>(budgetMs: number, work: () => Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`judging took longer than its budget of ${budgetMs} ms`)), budgetMs);
+  });
+  try {
+    return await Promise.race([work(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -3,6 +3,7 @@
  * and, when asked, its alerts published. Returns the report.
  */
 import type { OnDemandRequest } from '../core/events.ts';
+import { onDemandConfig } from '../core/sweep-protocol.ts';
 import type { Report } from '../core/types.ts';
 import type { AppDeps } from './deps.ts';
 import { publishAlerts } from './judge-sweep.ts';
@@ -16,7 +17,7 @@ export async function runOnDemand(
   request: OnDemandRequest,
   signal: AbortSignal | undefined,
 ): Promise<Report> {
-  const loaded = await deps.config();
+  const loaded = onDemandConfig(await deps.config());
   const { config } = await withSourcedTenants(loaded, deps.tenantSource(loaded));
   const log = deps.logger.createChild({ persistentKeys: { tenantId: request.tenantId, onDemand: true } });
   const { report } = await withPorts(deps.openPorts, config, (ports) =>

@@ -1,19 +1,22 @@
 /**
- * A batch of tenant messages from the sweep: the batch's tenants probed concurrently on one set
- * of ports, each sweep's tenants recorded in the sweep ledger (one item per sweep), the sweeps
- * this batch completes judged, and only the records that could not be probed reported failed
- * (Powertools batch: SQS delivers those again, then to the dead-letter queue).
+ * A batch of tenant messages from the sweep: messages past their sweep's drain deadline dropped
+ * (counted, not probed), the others' tenants probed concurrently on one set of ports with the
+ * scheduled config (deferred round trips), each sweep's tenants recorded in the sweep ledger (one
+ * item per sweep), the sweeps this batch may complete judged when time allows, and only the
+ * records that could not be probed reported failed (Powertools batch: SQS delivers those again,
+ * then to the dead-letter queue).
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { describeError, errorClass } from '../core/errors.ts';
 import { parseTenantMessage } from '../core/events.ts';
+import { isStale, JUDGE_BUDGET_MS, JUDGE_MARGIN_MS, scheduledProbeConfig } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { CheckResult } from '../core/types.ts';
 import type { OpenPorts, SweepTenantResults } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
-import { judgeSweep, publishAlerts } from './judge-sweep.ts';
+import { judgeSweepIfDue, publishAlerts } from './judge-sweep.ts';
 import { logTenantReport, recordResultMetrics } from './telemetry.ts';
 import { probeTenant, withSourcedTenants } from './tenants.ts';
 import { withPorts } from './with-ports.ts';
@@ -29,7 +32,7 @@ export async function probeBatch(
 ): Promise<SQSBatchResponse> {
   const { logger, metrics } = deps;
   // A config or tenant list that cannot be read fails the whole batch: SQS delivers it again.
-  const loaded = await deps.config();
+  const loaded = scheduledProbeConfig(await deps.config());
   const { config } = await withSourcedTenants(loaded, deps.tenantSource(loaded));
   const known = new Set(config.tenants.map((tenant) => tenant.tenantId));
   const results: CheckResult[] = [];
@@ -48,6 +51,15 @@ export async function probeBatch(
     const log = logger.createChild({
       persistentKeys: { tenantId: message.tenantId, messageId: record.messageId, sweepRunId: message.runId },
     });
+    if (isStale(message.deadline, deps.now())) {
+      // Its sweep has been judged (or is being): probing now would be traffic nobody reads.
+      metrics.addMetric(METRIC.staleMessagesDropped, MetricUnit.Count, 1);
+      log.warn("message delivered after its sweep's drain deadline; dropped, not probed", {
+        deadline: message.deadline,
+        receiveCount: record.attributes.ApproximateReceiveCount,
+      });
+      return;
+    }
     if (!known.has(message.tenantId)) {
       // Gone since the sweep listed it (deactivated): nothing to retry, but it counts as reported.
       log.warn('tenant is no longer among the canary tenants; message dropped');
@@ -92,12 +104,20 @@ export async function probeBatch(
     ),
   );
 
-  // Counts the tenants into their sweep; the probe that completes a sweep judges it.
+  // Counts the tenants into their sweep; the probe that may complete a sweep tries to judge it.
   const complete = new Set<string>();
   for (const [sweepId, tenants] of swept) {
     try {
       const ledger = await deps.sweepLedger();
-      if ((await ledger.report(sweepId, tenants, deps.now())).claimed) complete.add(sweepId);
+      const outcome = await ledger.report(sweepId, tenants, deps.now());
+      if (outcome.mayBeComplete) complete.add(sweepId);
+      if (outcome.late) {
+        metrics.addMetric(METRIC.lateResults, MetricUnit.Count, tenants.length);
+        logger.warn('results arrived after their sweep was judged: not in its judgement', {
+          sweepRunId: sweepId,
+          tenantIds: tenants.map((t) => t.tenantId),
+        });
+      }
     } catch (error) {
       // The probing itself succeeded: do not make SQS deliver it again for this.
       metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
@@ -110,11 +130,24 @@ export async function probeBatch(
   }
   recordResultMetrics(metrics, results);
   if (unswept.tenants.length > 0) await publishAlerts(deps, logger, config, unswept.results, unswept.tenants);
-  for (const sweepId of complete) await judgeSweep(deps, logger, config, sweepId);
+  const judged: Record<string, string> = {};
+  for (const sweepId of complete) {
+    // Judging must fit in what is left of this invocation; otherwise the next sweep judges it.
+    const remaining = context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
+    if (remaining < JUDGE_BUDGET_MS + JUDGE_MARGIN_MS) {
+      logger.warn('too little time left to judge a complete sweep; the next sweep judges it', {
+        sweepRunId: sweepId,
+        remainingMs: remaining,
+      });
+      judged[sweepId] = 'left';
+      continue;
+    }
+    judged[sweepId] = await judgeSweepIfDue(deps, logger, config, sweepId);
+  }
   logger.info('batch done', {
     records: event.Records.length,
     failed: response.batchItemFailures.length,
-    sweepsJudged: complete.size,
+    judged,
   });
   return response;
 }

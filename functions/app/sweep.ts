@@ -1,19 +1,22 @@
 /**
- * The scheduled sweep: platform checks once, every tenant handed to the probe queue, platform
- * alerts published, earlier sweeps some tenant never reported for judged with what they have,
- * and a heartbeat metric when it ran to the end (its absence is an alarm).
+ * The scheduled sweep: platform checks once, every tenant handed to the probe queue with the
+ * sweep's drain deadline, platform alerts published, the sweeps now due judged (complete ones
+ * nobody judged, and those past their deadline: functions/app/judge-sweep.ts), and a heartbeat
+ * metric when it ran to the end (its absence is an alarm).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { CATALOG, type CheckId } from '../core/catalog.ts';
+import type { Config } from '../core/config.ts';
 import { asError, describeError } from '../core/errors.ts';
 import { countStatuses } from '../core/results.ts';
+import { JUDGE_BUDGET_MS, JUDGE_MARGIN_MS, sweepDeadline } from '../core/sweep-protocol.ts';
 import { sweepIdAt } from '../core/tables.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { Report } from '../core/types.ts';
 import type { EnqueueOutcome, SweepLedger, TenantListing, TenantQueue } from '../ports.ts';
 import { runChecks } from '../run.ts';
 import type { AppDeps } from './deps.ts';
-import { judgeSweep, publishAlerts } from './judge-sweep.ts';
+import { type JudgeOutcome, judgeSweepIfDue, publishAlerts } from './judge-sweep.ts';
 import { recordResultMetrics } from './telemetry.ts';
 import { withPorts } from './with-ports.ts';
 
@@ -28,46 +31,53 @@ export interface SweepSummary {
   skippedTenants: number;
   platform: Record<string, number>;
   alerts: number;
+  /** Due sweeps (earlier ones, or this one) this one judged, by outcome; `left`: no time left to judge. */
+  judged: Partial<Record<JudgeOutcome | 'left', number>>;
 }
 
 /**
  * Runs one sweep. A tenant list that cannot be read does not stop the platform checks (they may
  * say why) nor their alerts; it is thrown afterwards, so the sweep fails loudly.
  */
-export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepSummary> {
+export async function sweep(
+  deps: AppDeps,
+  signal?: AbortSignal,
+  remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+): Promise<SweepSummary> {
   const { logger, metrics } = deps;
   const started = performance.now();
   const config = await deps.config();
   const queue = await deps.tenantQueue();
   const ledger = await deps.sweepLedger();
-  const sweepId = sweepIdAt(deps.now());
+  const openedAt = deps.now();
+  const sweepId = sweepIdAt(openedAt);
+  const deadline = sweepDeadline(openedAt, config.run.sweepIntervalS);
 
   // Ports first: a sweep whose ports cannot open queues nothing.
-  const { listing, listingError, report, enqueue, unjudged } = await withPorts(
-    deps.openPorts,
-    config,
-    async (ports) => {
-      let listing: TenantListing | undefined;
-      let listingError: Error | undefined;
-      try {
-        listing = await deps.tenantSource(config).list();
-      } catch (error) {
-        listingError = asError(error);
-      }
-      // Queued while the platform checks run.
-      const queued = listing === undefined ? undefined : fanOut(deps, ledger, queue, sweepId, tenantIdsOf(listing));
-      // Platform probes use the first tenant as a positive control; only its secret is read.
-      const platformReport: Report = await runChecks({
-        config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
-        ports,
-        secrets: deps.secrets,
-        filters: { checkIds: PLATFORM_CHECKS },
-        signal,
-      });
-      const fannedOut = (await queued) ?? { enqueue: { sent: 0, failed: [] }, unjudged: [] };
-      return { listing, listingError, report: platformReport, ...fannedOut };
-    },
-  );
+  const { listing, listingError, report, enqueue } = await withPorts(deps.openPorts, config, async (ports) => {
+    let listing: TenantListing | undefined;
+    let listingError: Error | undefined;
+    try {
+      listing = await deps.tenantSource(config).list();
+    } catch (error) {
+      listingError = asError(error);
+    }
+    // Queued while the platform checks run.
+    const queued =
+      listing === undefined
+        ? undefined
+        : fanOut(deps, ledger, queue, { sweepId, deadline, openedAt }, tenantIdsOf(listing));
+    // Platform probes use the first tenant as a positive control; only its secret is read.
+    const platformReport: Report = await runChecks({
+      config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
+      ports,
+      secrets: deps.secrets,
+      filters: { checkIds: PLATFORM_CHECKS },
+      signal,
+    });
+    const enqueue = (await queued) ?? { sent: 0, failed: [] };
+    return { listing, listingError, report: platformReport, enqueue };
+  });
   const tenantIds = listing === undefined ? [] : tenantIdsOf(listing);
 
   recordResultMetrics(metrics, report.results);
@@ -80,16 +90,8 @@ export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepS
     });
   }
   for (const skipped of listing?.skipped ?? []) logger.warn('tenant source row skipped', { ...skipped });
-  report.alerts = await publishAlerts(deps, logger, config, report.results, tenantIds);
-  // Earlier sweeps some tenant never reported for: judge them with what they have.
-  for (const earlier of unjudged) {
-    if (await ledger.claim(earlier, deps.now()).catch(() => false)) {
-      logger.warn('judging an incomplete earlier sweep', { sweepId: earlier });
-      await judgeSweep(deps, logger, config, earlier);
-    } else {
-      await ledger.close(earlier).catch(() => {});
-    }
-  }
+  report.alerts = await publishAlerts(deps, logger, config, report.results, tenantIds, sweepId);
+  const judged = await judgeDueSweeps(deps, ledger, config, remainingMs);
   const platform = countStatuses(report.results);
   logger.info('sweep done', {
     sweepId,
@@ -98,6 +100,7 @@ export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepS
     enqueued: enqueue.sent,
     notEnqueued: enqueue.failed.length,
     platform,
+    judged,
     failing: report.results.filter((r) => r.status === 'fail' || r.status === 'error').map((r) => r.checkId),
   });
   // The platform checks ran and alerted; the tenants were not probed: fail loudly.
@@ -113,27 +116,65 @@ export async function sweep(deps: AppDeps, signal?: AbortSignal): Promise<SweepS
     skippedTenants: listing.skipped.length,
     platform,
     alerts: report.alerts.length,
+    judged,
   };
 }
 
 const tenantIdsOf = (listing: TenantListing): string[] => listing.tenants.map((tenant) => tenant.tenantId);
 
 /**
- * Opens the sweep in the ledger (before any message is sent: the first probe to report finds
- * it) and queues one message per tenant. A ledger that cannot be used is logged and counted:
- * the tenants are still probed, but this sweep's tenant results will not be judged.
+ * Judges every pending sweep that is due: complete (its completing probe could not judge it, or
+ * died doing so) or past its drain deadline. This sweep's own is among them when it handed out no
+ * tenant. A ledger that cannot be read is logged and counted; those sweeps stay pending.
+ */
+async function judgeDueSweeps(
+  deps: AppDeps,
+  ledger: SweepLedger,
+  config: Config,
+  remainingMs: () => number,
+): Promise<Partial<Record<JudgeOutcome | 'left', number>>> {
+  const counts: Partial<Record<JudgeOutcome | 'left', number>> = {};
+  let pending: Awaited<ReturnType<SweepLedger['pending']>>;
+  try {
+    pending = await ledger.pending();
+  } catch (error) {
+    deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+    deps.logger.error('the sweep table cannot be read: due sweeps are judged by a later sweep', {
+      error: describeError(error),
+    });
+    return counts;
+  }
+  for (const status of pending) {
+    const due = status.reported >= status.expected || deps.now().getTime() >= Date.parse(status.deadline);
+    if (!due) continue;
+    // A judgement must fit in what is left of this invocation; otherwise the next sweep judges it.
+    const outcome =
+      remainingMs() < JUDGE_BUDGET_MS + JUDGE_MARGIN_MS
+        ? 'left'
+        : await judgeSweepIfDue(deps, deps.logger, config, status.sweepId);
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  }
+  return counts;
+}
+
+/**
+ * Opens the sweep in the ledger with its tenants and deadline (before any message is sent: the
+ * first probe to report finds it), queues one message per tenant, and withdraws the tenants SQS
+ * refused (they are not waited for). A ledger that cannot be used is logged and counted: the
+ * tenants are still probed, but this sweep's tenant results will not be judged.
  */
 async function fanOut(
   deps: AppDeps,
   ledger: SweepLedger,
   queue: TenantQueue,
-  sweepId: string,
+  sweep: { sweepId: string; deadline: Date; openedAt: Date },
   tenantIds: string[],
-): Promise<{ enqueue: EnqueueOutcome; unjudged: string[] }> {
-  let unjudged: string[] = [];
+): Promise<EnqueueOutcome> {
+  const { sweepId, deadline } = sweep;
+  let opened = false;
   try {
-    unjudged = await ledger.pendingBefore(sweepId);
-    if (tenantIds.length > 0) await ledger.open(sweepId, tenantIds.length, deps.now());
+    await ledger.open(sweepId, tenantIds, deadline, sweep.openedAt);
+    opened = true;
   } catch (error) {
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
     deps.logger.error("the sweep table cannot be used: this sweep's tenant results will not be judged", {
@@ -141,6 +182,24 @@ async function fanOut(
       error: describeError(error),
     });
   }
-  const enqueue = await queue.send(tenantIds.map((tenantId) => ({ tenantId, runId: sweepId })));
-  return { enqueue, unjudged };
+  const enqueue = await queue.send(
+    tenantIds.map((tenantId) => ({ tenantId, runId: sweepId, deadline: deadline.toISOString() })),
+  );
+  if (opened && enqueue.failed.length > 0) {
+    try {
+      await ledger.withdraw(
+        sweepId,
+        enqueue.failed.map((failure) => failure.tenantId),
+        deps.now(),
+      );
+    } catch (error) {
+      // They stay expected: the sweep is judged at its deadline, naming them.
+      deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+      deps.logger.error('the tenants SQS refused could not be withdrawn from the sweep', {
+        sweepId,
+        error: describeError(error),
+      });
+    }
+  }
+  return enqueue;
 }

@@ -76,6 +76,8 @@ export interface IncidentRecord {
   /** Message sequence number of this key. */
   seq: number;
   pending: PendingAlert[];
+  /** The last ordered run (`AlertPolicyInput.runId`) that changed this record. */
+  lastRunId?: string;
 }
 
 export type AlertStateMap = Record<string, IncidentRecord>;
@@ -169,6 +171,12 @@ export interface AlertPolicyInput {
   tenants: readonly string[];
   now: Date;
   options: AlertPolicyOptions;
+  /**
+   * The id of the run, when runs are ordered and may be judged more than once (a sweep: its id
+   * sorts by time). A key this run or a later one already changed is left alone, so a sweep
+   * judged again after its judge died counts once, and a late sweep never undoes a newer one.
+   */
+  runId?: string | undefined;
 }
 
 export interface AlertPolicyOutput {
@@ -205,6 +213,7 @@ interface Observation {
 
 interface StepContext {
   now: Date;
+  runId: string | undefined;
   options: AlertPolicyOptions;
   /** A maintenance window holds every message of this key. */
   held: boolean;
@@ -213,7 +222,7 @@ interface StepContext {
 }
 
 export function evaluateAlertPolicy(input: AlertPolicyInput): AlertPolicyOutput {
-  const { now, options, results } = input;
+  const { now, options, results, runId } = input;
   const state: AlertStateMap = { ...input.previous };
   const tenantsInRun = input.tenants.length > 0 ? [...new Set(input.tenants)] : tenantsOf(results);
   const windows = options.maintenance.filter((w) => Date.parse(w.start) <= now.getTime() && now < new Date(w.end));
@@ -224,15 +233,15 @@ export function evaluateAlertPolicy(input: AlertPolicyInput): AlertPolicyOutput 
   // Platform-wide incidents first: they decide which tenant incidents they cover this run.
   const breadth = breadthObservations(results, tenantsInRun, tenantWindow, options);
   for (const observation of breadth) {
-    apply(state, observation, { now, options, held: heldFor(null), covered: false });
+    apply(state, observation, { now, runId, options, held: heldFor(null), covered: false });
   }
   for (const observation of canaryObservations(results)) {
-    apply(state, observation, { now, options, held: heldFor(null), covered: false });
+    apply(state, observation, { now, runId, options, held: heldFor(null), covered: false });
   }
   for (const observation of checkObservations(results)) {
     const platformWide = observation.tenantId === null ? undefined : state[dedupKeyOf(observation.checkId, null)];
     const covered = platformWide?.kind === 'breadth' && platformWide.phase !== 'ok';
-    apply(state, observation, { now, options, held: heldFor(observation.tenantId), covered });
+    apply(state, observation, { now, runId, options, held: heldFor(observation.tenantId), covered });
   }
 
   const messages: AlertMessage[] = [];
@@ -498,8 +507,11 @@ function minutesBetween(fromIso: string | null, now: Date): number {
 
 function apply(state: AlertStateMap, observation: Observation, ctx: StepContext): void {
   const previous = state[observation.key];
+  // Already judged by this run (judged again) or by a later one (this run is late): no news.
+  if (ctx.runId !== undefined && previous?.lastRunId !== undefined && previous.lastRunId >= ctx.runId) return;
   const next = step(previous, observation, ctx);
-  if (next !== undefined) state[observation.key] = next;
+  if (next === undefined || next === previous) return;
+  state[observation.key] = ctx.runId === undefined ? next : { ...next, lastRunId: ctx.runId };
 }
 
 function step(previous: IncidentRecord | undefined, o: Observation, ctx: StepContext): IncidentRecord | undefined {

@@ -7,7 +7,8 @@
  */
 import type { Tier } from './types.ts';
 
-export type CheckScope = 'platform' | 'tenant';
+/** `sweep`: decided by the deployed sweep protocol itself, not by a probe (never in a CLI run). */
+export type CheckScope = 'platform' | 'tenant' | 'sweep';
 
 export interface CatalogEntry {
   readonly id: string;
@@ -32,6 +33,7 @@ const RUNBOOK = {
   performance: 'Issue 3: Performance Degradation',
   isolation: 'Issue 4: Data Isolation Concern (Security)',
   health: 'Quick Diagnostics, Step 2: Check Tenant Health',
+  canary: 'tenant-canary README: A sweep is judged once',
 } as const;
 
 export const CATALOG = [
@@ -281,6 +283,16 @@ export const CATALOG = [
     defaultTier: 'P3',
     runbook: RUNBOOK.quality,
     firstStep: 'Import the tenant ticket history (populate-ticket-history, 90 days, resolved only).',
+  },
+  // Decided by the deployed sweep protocol when it judges a sweep.
+  {
+    id: 'canary.sweep_complete',
+    scope: 'sweep',
+    proves: 'every tenant a sweep handed out was probed and recorded before its drain deadline',
+    defaultTier: 'P2',
+    runbook: RUNBOOK.canary,
+    firstStep:
+      "Look up the missing tenants in the probe function's logs and the dead-letter queue; if sweeps do not drain, raise deployment.probe.maxConcurrency.",
   },
 ] as const satisfies readonly CatalogEntry[];
 

@@ -26,7 +26,12 @@ export const onDemandRequestSchema = z.strictObject(
 export type OnDemandRequest = z.infer<typeof onDemandRequestSchema>;
 
 /** The body of a message from the sweep. */
-export const tenantMessageSchema = z.object({ tenantId, runId: z.string().max(200).optional() });
+export const tenantMessageSchema = z.object({
+  tenantId,
+  runId: z.string().max(200).optional(),
+  /** The sweep's drain deadline: delivered after it, the message is dropped. */
+  deadline: z.iso.datetime({ error: 'deadline must be an ISO 8601 instant' }).optional(),
+});
 export type TenantMessageBody = z.infer<typeof tenantMessageSchema>;
 
 export type ProbeEvent =

@@ -35,7 +35,7 @@ export function planRun(config: Config, filters: PlanFilters = {}): Plan {
     if (!wanted.has(entry.id)) continue;
     if (entry.scope === 'platform') {
       if (platformWanted) platform.push(entry.id);
-    } else {
+    } else if (entry.scope === 'tenant') {
       tenant.push(entry.id);
     }
   }

@@ -24,6 +24,14 @@ export const METRIC = {
   alertsSent: 'AlertsSent',
   /** Runs whose alert path failed (state table or SNS unreachable). */
   alertingFailures: 'AlertingFailures',
+  /** 1 per sweep judged (by the probe that completed it or after its deadline): its absence means judging stopped. */
+  sweepsJudged: 'SweepsJudged',
+  /** 1 per sweep judged at its drain deadline without every tenant (0 per complete one). */
+  sweepsIncomplete: 'SweepsIncomplete',
+  /** Messages delivered after their sweep's drain deadline: dropped, not probed. */
+  staleMessagesDropped: 'StaleMessagesDropped',
+  /** Tenants whose results arrived after their sweep was judged (not in its judgement). */
+  lateResults: 'LateResults',
 } as const;
 
 export const DIMENSION = { check: 'check', status: 'status', tier: 'tier', service: 'service' } as const;

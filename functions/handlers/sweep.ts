@@ -13,7 +13,8 @@ export function createSweepHandler(deps: AppDeps) {
     const { logger, metrics } = deps;
     if (context) logger.addContext(context);
     try {
-      return await sweep(deps, deadlineSignal(context?.getRemainingTimeInMillis()));
+      const remaining = context ? () => context.getRemainingTimeInMillis() : undefined;
+      return await sweep(deps, deadlineSignal(context?.getRemainingTimeInMillis()), remaining);
     } catch (error) {
       logger.error('sweep failed', { error: describeError(error) });
       throw error;

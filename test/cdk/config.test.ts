@@ -78,15 +78,22 @@ describe('deployment config', () => {
     ]);
   });
 
-  it('refuses a probe timeout shorter than a round trip it waits for, and a deferred look-back unlike the interval', () => {
-    const config = exampleConfig() as { thresholds: Record<string, unknown> };
+  it('refuses a probe timeout shorter than the round trip an on-demand run waits for, and embeds the real interval', () => {
+    const config = exampleConfig() as Record<string, unknown>;
     expect(issuesOf({ ...withDeployment({ probe: { timeoutSeconds: 100 } }) })).toEqual([
-      'deployment.probe.timeoutSeconds must be at least thresholds.roundTripTimeoutS + 30 (150): a probe waits for the round trip',
+      'deployment.probe.timeoutSeconds must be at least thresholds.roundTripTimeoutS + 30 (150): an on-demand probe waits for the round trip',
     ]);
-    expect(issuesOf({ ...config, run: { roundTrip: 'deferred', sweepIntervalS: 600 } })).toEqual([
-      'run.sweepIntervalS must be the sweep interval (deployment.schedule.rateMinutes × 60 = 300) when run.roundTrip is "deferred"',
-    ]);
-    expect(issuesOf({ ...config, run: { roundTrip: 'deferred', sweepIntervalS: 300 } })).toEqual([]);
+    // Even with deferred round trips: on-demand runs wait.
+    expect(
+      issuesOf({ ...withDeployment({ probe: { timeoutSeconds: 100 } }), run: { roundTrip: 'deferred' } }),
+    ).toHaveLength(1);
+    // The drain deadline and deferred look-back use the schedule's interval, whatever run.sweepIntervalS says.
+    const embedded = parseDeploymentConfig({
+      ...config,
+      run: { sweepIntervalS: 60 },
+      deployment: { ...(config.deployment as object), schedule: { rateMinutes: 10 } },
+    }).embedded as { run: { sweepIntervalS: number } };
+    expect(embedded.run.sweepIntervalS).toBe(600);
   });
 
   it('refuses secret values and passwords that would be written into the bundle', () => {
@@ -221,31 +228,26 @@ describe('deployment config', () => {
 
   it('refuses a fleet whose worst-case sweep cannot drain within the interval, naming the fields and the fix', () => {
     const probe = { batchSize: 10, maxConcurrency: 2, timeoutSeconds: 240, memoryMb: 1024, maxReceiveCount: 3 };
-    const [issue] = issuesOf(withDeployment({ expectedTenants: 10_000, probe }));
+    // Without a database, scheduled probes wait for each round trip.
+    const { database: _database, ...withoutDatabase } = withDeployment({ expectedTenants: 10_000, probe }) as Record<
+      string,
+      unknown
+    >;
+    const [issue] = issuesOf(withoutDatabase);
     expect(issue).toMatch(
-      /^deployment\.expectedTenants \(10000\) cannot be probed within one interval \(schedule\.rateMinutes 5 = 300 s\) in the worst case: 500 waves of probe\.batchSize \(10\) × probe\.maxConcurrency \(2\) tenants, each up to \d+ s, take \d+ s: raise deployment\.probe\.maxConcurrency to at least 1000, or set run\.roundTrip to "deferred"/,
+      /^deployment\.expectedTenants \(10000\) cannot be probed within one interval \(schedule\.rateMinutes 5 = 300 s\) in the worst case: 500 waves of probe\.batchSize \(10\) × probe\.maxConcurrency \(2\) tenants, each up to \d+ s, take \d+ s: raise deployment\.probe\.maxConcurrency to at least 1000, or add a database section/,
     );
-    // Deferred round trips do not wait on enhancements: the same fleet drains with enough invocations.
-    const deferred: Record<string, unknown> = {
-      ...exampleConfig(),
-      run: { tenantConcurrency: 10, roundTrip: 'deferred', sweepIntervalS: 300 },
-    };
-    const [tight] = issuesOf({
-      ...deferred,
-      deployment: { ...(deferred.deployment as object), expectedTenants: 10_000, probe },
-    });
-    expect(tight).toMatch(/raise deployment\.probe\.maxConcurrency to at least \d+$/);
+    // With one, scheduled probes judge round trips deferred (run.roundTrip "wait" is for on-demand
+    // runs): the same fleet drains with enough invocations, and the message names how many.
+    const [tight] = issuesOf(withDeployment({ expectedTenants: 10_000, probe }));
+    expect(tight).toMatch(
+      /^deployment\.expectedTenants \(10000\) cannot be probed .* probe\.maxConcurrency \(2\) .*: raise deployment\.probe\.maxConcurrency to at least \d+$/,
+    );
     const needed = Number(/at least (\d+)$/.exec(tight ?? '')?.[1]);
-    expect(
-      issuesOf({
-        ...deferred,
-        deployment: {
-          ...(deferred.deployment as object),
-          expectedTenants: 10_000,
-          probe: { ...probe, maxConcurrency: needed },
-        },
-      }),
-    ).toEqual([]);
+    expect(needed).toBeLessThan(1000);
+    expect(issuesOf(withDeployment({ expectedTenants: 10_000, probe: { ...probe, maxConcurrency: needed } }))).toEqual(
+      [],
+    );
   });
 
   it('refuses more static tenant secrets than two IAM policies hold, and a database source without a tenant count', () => {

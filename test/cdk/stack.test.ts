@@ -316,11 +316,13 @@ describe('operability', () => {
       deployment: { ...(exampleConfig().deployment as object), paused: true },
     });
     paused.template.hasResourceProperties('AWS::Scheduler::Schedule', { State: 'DISABLED' });
-    paused.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'SweepHeartbeat',
-      ActionsEnabled: false,
-      TreatMissingData: 'notBreaching',
-    });
+    for (const metric of ['SweepHeartbeat', 'SweepsJudged']) {
+      paused.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        ActionsEnabled: false,
+        TreatMissingData: 'notBreaching',
+      });
+    }
   });
 });
 
@@ -461,6 +463,33 @@ describe('self-watch', () => {
       Statistic: 'Maximum',
       Threshold: 300,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: alarmTopic('P2'),
+    });
+  });
+
+  it('alarms to P1 when no sweep is judged for three intervals (missing data breaches), and when sweeps are judged incomplete', () => {
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'TenantCanary',
+      MetricName: 'SweepsJudged',
+      Dimensions: [{ Name: 'service', Value: 'tenant-canary/TenantCanary' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      TreatMissingData: 'breaching',
+      AlarmActions: alarmTopic('P1'),
+    });
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'TenantCanary',
+      MetricName: 'SweepsIncomplete',
+      Dimensions: [{ Name: 'service', Value: 'tenant-canary/TenantCanary' }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 2,
+      DatapointsToAlarm: 2,
+      TreatMissingData: 'notBreaching',
       AlarmActions: alarmTopic('P2'),
     });
   });

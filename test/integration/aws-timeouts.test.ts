@@ -115,7 +115,8 @@ it('ends every call to a silent endpoint with a TimeoutError, after at most thre
     settleTime(() =>
       createSweepLedger({ tableName: 'sweeps', clientConfig: clientConfig(sweep as SilentEndpoint) }).open(
         'sweep-2026-11-27T10:05:00.000Z',
-        1,
+        ['t1'],
+        new Date('2026-11-27T10:10:00Z'),
         new Date('2026-11-27T10:05:00Z'),
       ),
     ),

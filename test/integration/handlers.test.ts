@@ -15,15 +15,16 @@ import { CreateTableCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { PublishBatchCommand, PublishCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { AppDeps } from '../../functions/app/deps.ts';
 import { ConfigError } from '../../functions/core/config.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { createProbeHandler } from '../../functions/handlers/probe.ts';
 import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
-import { createSweepHandler } from '../../functions/handlers/sweep.ts';
+import { createSweepHandler, type SweepSummary } from '../../functions/handlers/sweep.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { stateTableShape, sweepTableShape } from '../support/dynamo.ts';
 
@@ -408,7 +409,7 @@ describe('sweep', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
 
     expect(sqs.commandCalls(SendMessageBatchCommand)).toHaveLength(0);
-    expect(await (await deps.sweepLedger()).pendingBefore('sweep-9999')).toEqual([]);
+    expect(await (await deps.sweepLedger()).pending()).toEqual([]);
     expect(metrics().some((doc) => doc.metrics.includes('SweepHeartbeat'))).toBe(false);
   });
 
@@ -467,67 +468,190 @@ function publishedAlerts(): { topic: string | undefined; dedupKey: string }[] {
   return out;
 }
 
-describe('fan-in: a sweep is judged whole', () => {
+describe('fan-in: a sweep is judged whole, once', () => {
+  const T0 = Date.parse('2026-11-27T10:05:00Z');
+  /** Production deps on a clock the test moves (seconds after T0). */
+  const at = (seconds: number, overrides: Partial<AppDeps> = {}): AppDeps => ({
+    ...createLambdaDeps(env),
+    now: () => new Date(T0 + seconds * 1000),
+    ...overrides,
+  });
   /** Runs the sweep with SQS mocked; returns the messages it queued, as SQS records. */
-  async function sweepOnce(): Promise<{ sweepId: string; records: SQSRecord[] }> {
+  async function sweepAt(
+    seconds: number,
+    refuse: (tenantId: string) => boolean = () => false,
+  ): Promise<{ sweepId: string; records: SQSRecord[]; summary: SweepSummary }> {
     const bodies: string[] = [];
     sqs.on(SendMessageBatchCommand).callsFake((input: { Entries: { Id: string; MessageBody: string }[] }) => {
-      bodies.push(...input.Entries.map((entry) => entry.MessageBody));
-      return { Successful: input.Entries.map((entry) => ({ Id: entry.Id, MessageId: `q-${entry.Id}` })), Failed: [] };
+      const refused = input.Entries.filter((e) => refuse((JSON.parse(e.MessageBody) as { tenantId: string }).tenantId));
+      const accepted = input.Entries.filter((e) => !refused.includes(e));
+      bodies.push(...accepted.map((entry) => entry.MessageBody));
+      return {
+        Successful: accepted.map((entry) => ({ Id: entry.Id, MessageId: `q-${entry.Id}` })),
+        Failed: refused.map((entry) => ({ Id: entry.Id, Code: 'InvalidParameterValue', SenderFault: true })),
+      };
     });
-    const summary = await createSweepHandler(createLambdaDeps(env))({}, context());
-    return { sweepId: summary.sweepId, records: bodies.map((body, i) => sqsRecord(`${summary.sweepId}-${i}`, body)) };
+    const summary = await createSweepHandler(at(seconds))({}, context());
+    return {
+      sweepId: summary.sweepId,
+      summary,
+      records: bodies.map((body, i) => sqsRecord(`${summary.sweepId}-${i}`, body)),
+    };
   }
-  const withoutInitech = (records: SQSRecord[]) => records.filter((r) => !r.body.includes('"initech"'));
+  const probeAt = (seconds: number, records: SQSRecord[], overrides: Partial<AppDeps> = {}) =>
+    createProbeHandler(at(seconds, overrides))({ Records: records }, context()) as Promise<SQSBatchResponse>;
+  const tenantOf = (record: SQSRecord) => (JSON.parse(record.body) as { tenantId: string }).tenantId;
+  const withoutInitech = (records: SQSRecord[]) => records.filter((r) => tenantOf(r) !== 'initech');
+  const pendingSweeps = async () => (await (await at(0).sweepLedger()).pending()).map((s) => s.sweepId);
+  const publishedKeys = () =>
+    publishedAlerts()
+      .map((a) => a.dedupKey)
+      .sort();
+  const WEBHOOK_BREADTH = [
+    'webhook.bad_signature_rejected:*',
+    'webhook.cross_tenant_signature_rejected:*',
+    'webhook.missing_signature_rejected:*',
+    'webhook.tampered_body_rejected:*',
+  ];
 
   it('sends one platform-wide alert per check, not one per tenant, across probe invocations', async () => {
     await sandbox.setFaults(['forged-signatures-accepted']);
-    const { sweepId, records } = await sweepOnce();
+    const { sweepId, records } = await sweepAt(0);
     expect(records).toHaveLength(12);
-    const probe = createProbeHandler(createLambdaDeps(env));
+    expect(JSON.parse(records[0]?.body ?? '{}')).toMatchObject({
+      runId: sweepId,
+      deadline: '2026-11-27T10:10:00.000Z',
+    });
 
     // Two invocations, as SQS would deliver them: nothing is judged until the last tenant reports.
-    const first = await probe({ Records: records.slice(0, 7) }, context());
+    const first = await probeAt(10, records.slice(0, 7));
     expect(publishedAlerts()).toEqual([]);
-    const second = await probe({ Records: records.slice(7) }, context());
+    const second = await probeAt(20, records.slice(7));
 
-    const failedIds = [
-      ...(first as { batchItemFailures: { itemIdentifier: string }[] }).batchItemFailures,
-      ...(second as { batchItemFailures: { itemIdentifier: string }[] }).batchItemFailures,
-    ].map((f) => f.itemIdentifier);
-    expect(failedIds).toEqual([records.find((r) => r.body.includes('"initech"'))?.messageId]);
+    const failedIds = [...first.batchItemFailures, ...second.batchItemFailures].map((f) => f.itemIdentifier);
+    expect(failedIds).toEqual([records.find((r) => tenantOf(r) === 'initech')?.messageId]);
     const alerts = publishedAlerts();
-    expect(alerts.map((a) => a.dedupKey).sort()).toEqual([
-      'webhook.bad_signature_rejected:*',
-      'webhook.cross_tenant_signature_rejected:*',
-      'webhook.missing_signature_rejected:*',
-      'webhook.tampered_body_rejected:*',
-    ]);
+    expect(alerts.map((a) => a.dedupKey).sort()).toEqual(WEBHOOK_BREADTH);
     expect(new Set(alerts.map((a) => a.topic))).toEqual(new Set([TOPICS.P0]));
 
     // A redelivered record of a judged sweep changes nothing.
-    await probe({ Records: withoutInitech(records).slice(0, 1) }, context());
+    await probeAt(30, withoutInitech(records).slice(0, 1));
     expect(publishedAlerts()).toHaveLength(4);
-    const pending = await new DynamoDBClient({}).send(new ScanCommand({ TableName: env[LAMBDA_ENV.sweepTable] }));
-    expect(pending.Items?.filter((item) => item.sweepId?.S === '#pending')).toEqual([]);
-    expect(sweepId).toMatch(/^sweep-\d{4}-/);
+    expect(await pendingSweeps()).toEqual([]);
+    const meta = (await (await at(0).sweepLedger()).status(sweepId))!;
+    expect(meta).toMatchObject({ complete: true, judgedAt: '2026-11-27T10:05:20.000Z' });
   });
 
-  it('judges an incomplete sweep at the next sweep, with the tenants that reported', async () => {
+  it('does not judge a sweep still draining when the next one starts: its last batch lands in the judgement', async () => {
     await sandbox.setFaults(['forged-signatures-accepted']);
-    const earlier = await sweepOnce();
-    const probe = createProbeHandler(createLambdaDeps(env));
+    const earlier = await sweepAt(0);
+    await probeAt(30, earlier.records.slice(0, 10));
+    // The next sweep starts before the earlier one's deadline: it leaves it alone.
+    const later = await sweepAt(290);
+    expect(later.summary.judged).toEqual({});
+    expect(publishedAlerts()).toEqual([]);
+    // The last batch lands: the whole sweep is judged, so the breadth incident is one alert per check.
+    await probeAt(295, earlier.records.slice(10));
+    expect(publishedKeys()).toEqual(WEBHOOK_BREADTH);
+    expect(await pendingSweeps()).toEqual([later.sweepId]);
+  });
+
+  it('judges a sweep at its drain deadline with the tenants it has, naming the missing ones, and drops their late messages', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const earlier = await sweepAt(0);
     const reporting = withoutInitech(earlier.records).slice(0, 2);
-    await probe({ Records: reporting }, context());
+    await probeAt(30, reporting);
     expect(publishedAlerts()).toEqual([]);
 
-    const later = await sweepOnce();
-
-    expect(later.sweepId > earlier.sweepId).toBe(true);
-    const tenants = reporting.map((r) => (JSON.parse(r.body) as { tenantId: string }).tenantId);
+    const metrics = captureMetrics();
+    const later = await sweepAt(301);
+    expect(later.summary.judged).toEqual({ 'judged-incomplete': 1 });
     const keys = publishedAlerts().map((a) => a.dedupKey);
     // Two tenants are too few for a platform-wide incident: each tenant's own incidents fire.
-    expect(keys).toHaveLength(8);
-    for (const tenantId of tenants) expect(keys).toContain(`webhook.bad_signature_rejected:${tenantId}`);
+    expect(keys.filter((k) => k.startsWith('webhook.'))).toHaveLength(8);
+    for (const record of reporting) expect(keys).toContain(`webhook.bad_signature_rejected:${tenantOf(record)}`);
+    const judged = metrics().find((doc) => doc.metrics.includes('SweepsJudged'));
+    expect(judged?.values).toMatchObject({ SweepsJudged: 1, SweepsIncomplete: 1 });
+
+    // A message of the judged sweep delivered now is dropped, not probed.
+    const stale = captureMetrics();
+    const answer = await probeAt(302, earlier.records.slice(5, 6));
+    expect(answer.batchItemFailures).toEqual([]);
+    expect(stale().find((doc) => doc.metrics.includes('StaleMessagesDropped'))?.values).toMatchObject({
+      StaleMessagesDropped: 1,
+    });
+    expect(stale().some((doc) => doc.metrics.includes('CheckResults'))).toBe(false);
+  });
+
+  it('reports the incomplete sweep as the canary incident canary.sweep_complete, naming the missing tenants', async () => {
+    // P2 fires on the second consecutive incomplete sweep: initech is missing from two.
+    const first = await sweepAt(0);
+    await probeAt(30, withoutInitech(first.records));
+    const second = await sweepAt(301);
+    await probeAt(330, withoutInitech(second.records));
+    expect(publishedAlerts().map((a) => a.dedupKey)).not.toContain('canary.sweep_complete:*');
+    await sweepAt(602);
+    const message = sns
+      .commandCalls(PublishCommand)
+      .map((call) => JSON.parse(call.args[0].input.Message ?? '{}') as Record<string, unknown>)
+      .find((body) => body.dedupKey === 'canary.sweep_complete:*');
+    expect(message).toMatchObject({ state: 'firing', tier: 'P2' });
+    expect(JSON.stringify(message)).toContain('initech');
+    expect(message?.evidence).toMatchObject({ missing: 1, missingTenants: ['initech'] });
+  });
+
+  it('does not wait for tenants SQS refused: the others complete the sweep', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const { records, summary } = await sweepAt(0, (tenantId) => tenantId === 'initech');
+    expect(summary).toMatchObject({ enqueued: 11, notEnqueued: 1 });
+    await probeAt(20, records);
+    expect(publishedKeys()).toEqual(WEBHOOK_BREADTH);
+    expect(await pendingSweeps()).toEqual([]);
+  });
+
+  it('leaves a sweep judgeable when its judgement fails, and the next sweep judges it once', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const earlier = await sweepAt(0);
+    const broken = async () => {
+      throw new Error('the state table is throttled');
+    };
+    await probeAt(20, withoutInitech(earlier.records), { stateStore: broken });
+    await probeAt(
+      25,
+      earlier.records.filter((r) => tenantOf(r) === 'initech'),
+      { stateStore: broken },
+    );
+    expect(publishedAlerts()).toEqual([]);
+    expect(await pendingSweeps()).toEqual([earlier.sweepId]);
+
+    const later = await sweepAt(60);
+    expect(later.summary.judged).toEqual({ judged: 1 });
+    expect(publishedKeys()).toEqual(WEBHOOK_BREADTH);
+    expect(await pendingSweeps()).toEqual([later.sweepId]);
+  });
+
+  it('takes a sweep over from a judge that died holding it, once its lease has expired', async () => {
+    await sandbox.setFaults(['forged-signatures-accepted']);
+    const earlier = await sweepAt(0);
+    // A judge claims the sweep and dies (the function timed out mid-judgement).
+    const ledger = await at(0).sweepLedger();
+    expect(await ledger.claim(earlier.sweepId, new Date(T0 + 5_000), 90_000)).not.toBeNull();
+    await probeAt(20, earlier.records);
+    expect(publishedAlerts()).toEqual([]);
+    // Complete but held: a sweep inside the lease leaves it, one after the lease takes it over.
+    expect((await sweepAt(60)).summary.judged).toEqual({ taken: 1 });
+    expect((await sweepAt(120)).summary.judged).toEqual({ judged: 1 });
+    expect(publishedKeys()).toEqual(WEBHOOK_BREADTH);
+  });
+
+  it('probes scheduled messages with deferred round trips: a stopped worker does not hold the batch', async () => {
+    await sandbox.setFaults(['workers-stopped']);
+    const { records } = await sweepAt(0);
+    const logs = captureLogs();
+    await probeAt(10, records.slice(0, 1));
+    const probed = logs().find((line) => line.message === 'tenant probed') as { failing: { checkId: string }[] };
+    expect(probed).toBeDefined();
+    // `wait` would have polled the ticket to its timeout and failed the round trip.
+    expect(probed.failing.map((f) => f.checkId)).not.toContain('enhancement.round_trip');
   });
 });

@@ -1,6 +1,8 @@
 /**
- * The sweep ledger on dynalite (a DynamoDB implementation): one item per batch, the sweep
- * claimed once by whoever completes it (every tenant recorded), incomplete sweeps listed for the next sweep.
+ * The sweep ledger's contract, on dynalite (a DynamoDB implementation) and in memory (the
+ * simulation's): one item per batch, the expected tenants and those withdrawn, a lease that is
+ * held by one judge at a time, expires and can be taken over, and a sweep marked judged once, by
+ * the lease's holder only.
  */
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -8,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { batchItem, createSweepLedger, itemBytes } from '../../functions/adapters/sweep-ledger.ts';
+import { createMemorySweepLedger } from '../../functions/adapters/sweep-ledger-memory.ts';
 import { CATALOG, catalogEntry } from '../../functions/core/catalog.ts';
 import { sweepIdAt } from '../../functions/core/tables.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
@@ -36,17 +39,12 @@ afterAll(async () => {
   client.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
-beforeEach(async () => {
+async function dynamoLedger(): Promise<SweepLedger> {
   tables += 1;
   const tableName = `sweeps-${tables}`;
-  await client.send(
-    new CreateTableCommand({
-      TableName: tableName,
-      ...sweepTableShape,
-    }),
-  );
-  ledger = createSweepLedger({ tableName, client });
-});
+  await client.send(new CreateTableCommand({ TableName: tableName, ...sweepTableShape }));
+  return createSweepLedger({ tableName, client });
+}
 
 const result = (
   tenantId: string,
@@ -68,43 +66,110 @@ const one = (tenantId: string, status: CheckStatus, evidence?: Record<string, un
   { tenantId, results: [result(tenantId, status, evidence)] },
 ];
 
-describe('sweep ledger', () => {
-  it('lets only the report that completes the sweep claim it, counting a batch delivered again once', async () => {
-    const sweepId = sweepIdAt(now);
-    await ledger.open(sweepId, 3, now);
+const IMPLEMENTATIONS: [string, () => Promise<SweepLedger>][] = [
+  ['DynamoDB (dynalite)', dynamoLedger],
+  ['memory', async () => createMemorySweepLedger()],
+];
+const LEASE_MS = 90_000;
+const deadline = later(300);
+const ids = (parts: { tenantId: string }[]) => parts.map((p) => p.tenantId).sort();
 
-    const batch = [...one('acme-corp', 'pass'), ...one('globex', 'fail')];
-    expect(await ledger.report(sweepId, batch, now)).toEqual({ claimed: false });
-    // The same batch again (the invocation died after recording): not counted again.
-    expect(await ledger.report(sweepId, batch, later(60))).toEqual({ claimed: false });
-    expect(await ledger.report(sweepId, one('initech', 'pass'), now)).toEqual({ claimed: true });
-    expect(await ledger.claim(sweepId, now)).toBe(false);
-
-    const parts = await ledger.results(sweepId);
-    expect(parts.map((p) => p.tenantId).sort()).toEqual(['acme-corp', 'globex', 'initech']);
+describe.each(IMPLEMENTATIONS)('sweep ledger: %s', (_name, open) => {
+  beforeEach(async () => {
+    ledger = await open();
   });
 
-  it('does not claim a sweep whose count is complete only because a tenant was counted twice', async () => {
+  it('says a sweep may be complete when every tenant is counted in, counting a batch delivered again once', async () => {
     const sweepId = sweepIdAt(now);
-    await ledger.open(sweepId, 3, now);
-    expect(await ledger.report(sweepId, one('acme-corp', 'pass'), now)).toEqual({ claimed: false });
-    // acme-corp delivered again, in another batch: counted again (3 of 3), but globex is missing.
-    expect(await ledger.report(sweepId, [...one('acme-corp', 'fail'), ...one('initech', 'pass')], later(30))).toEqual({
-      claimed: false,
+    await ledger.open(sweepId, ['acme-corp', 'globex', 'initech'], deadline, now);
+
+    const batch = [...one('acme-corp', 'pass'), ...one('globex', 'fail')];
+    expect(await ledger.report(sweepId, batch, now)).toEqual({ recorded: true, mayBeComplete: false, late: false });
+    // The same batch again (the invocation died after recording): not counted again.
+    expect(await ledger.report(sweepId, batch, later(60))).toEqual({
+      recorded: false,
+      mayBeComplete: false,
+      late: false,
     });
-    expect(await ledger.pendingBefore(sweepIdAt(later(600)))).toEqual([sweepId]);
-    // The last tenant completes it, and the claim holds.
-    expect(await ledger.report(sweepId, one('globex', 'fail'), later(60))).toEqual({ claimed: true });
-    expect(await ledger.claim(sweepId, now)).toBe(false);
+    expect(await ledger.report(sweepId, one('initech', 'pass'), now)).toEqual({
+      recorded: true,
+      mayBeComplete: true,
+      late: false,
+    });
+    expect(ids(await ledger.results(sweepId))).toEqual(['acme-corp', 'globex', 'initech']);
+    expect(await ledger.status(sweepId)).toMatchObject({ expected: 3, reported: 3, judgedAt: null });
+  });
+
+  it('keeps the first results of a tenant counted twice, and knows which tenants are expected', async () => {
+    const sweepId = sweepIdAt(now);
+    await ledger.open(sweepId, ['acme-corp', 'globex', 'initech'], deadline, now);
+    await ledger.report(sweepId, one('acme-corp', 'pass'), now);
+    // acme-corp delivered again, in another batch: counted again (3 of 3), but globex is missing.
+    const outcome = await ledger.report(sweepId, [...one('acme-corp', 'fail'), ...one('initech', 'pass')], later(30));
+    expect(outcome.mayBeComplete).toBe(true);
+    const recorded = new Set(ids(await ledger.results(sweepId)));
+    expect((await ledger.expectedTenants(sweepId)).filter((t) => !recorded.has(t))).toEqual(['globex']);
     const parts = await ledger.results(sweepId);
-    expect(parts.map((p) => p.tenantId).sort()).toEqual(['acme-corp', 'globex', 'initech']);
-    // The first report of a tenant is the one that counts.
     expect(parts.find((p) => p.tenantId === 'acme-corp')?.results.map((r) => r.status)).toEqual(['pass']);
+  });
+
+  it('stops expecting withdrawn tenants, once however often they are withdrawn', async () => {
+    const sweepId = sweepIdAt(now);
+    await ledger.open(sweepId, ['acme-corp', 'globex', 'initech'], deadline, now);
+    await ledger.withdraw(sweepId, ['globex'], now);
+    await ledger.withdraw(sweepId, ['globex'], now);
+    expect(await ledger.expectedTenants(sweepId)).toEqual(['acme-corp', 'initech']);
+    expect((await ledger.status(sweepId))?.expected).toBe(2);
+    const outcome = await ledger.report(sweepId, [...one('acme-corp', 'pass'), ...one('initech', 'pass')], now);
+    expect(outcome.mayBeComplete).toBe(true);
+  });
+
+  it('holds the lease for one judge, lets another take it over once it expires, and lets only the holder finish', async () => {
+    const sweepId = sweepIdAt(now);
+    await ledger.open(sweepId, ['acme-corp'], deadline, now);
+    const first = await ledger.claim(sweepId, now, LEASE_MS);
+    expect(first).not.toBeNull();
+    expect(await ledger.claim(sweepId, later(30), LEASE_MS)).toBeNull();
+    // The first judge died: after its lease another takes over, and the first can no longer finish.
+    const second = await ledger.claim(sweepId, later(91), LEASE_MS);
+    expect(second).not.toBeNull();
+    expect(await ledger.finish(first!, { complete: true }, later(95))).toBe(false);
+    expect(await ledger.finish(second!, { complete: false }, later(95))).toBe(true);
+    expect(await ledger.status(sweepId)).toMatchObject({ judgedAt: later(95).toISOString(), complete: false });
+    // Judged: nobody claims it again, and results that come now are late.
+    expect(await ledger.claim(sweepId, later(500), LEASE_MS)).toBeNull();
+    expect(await ledger.report(sweepId, one('acme-corp', 'pass'), later(100))).toMatchObject({
+      late: true,
+      mayBeComplete: false,
+    });
+  });
+
+  it('leaves a released sweep judgeable, and lists unjudged sweeps oldest first until judged', async () => {
+    const first = sweepIdAt(now);
+    const second = sweepIdAt(later(300));
+    await ledger.open(second, ['acme-corp'], later(600), later(300));
+    await ledger.open(first, ['acme-corp', 'globex'], deadline, now);
+    expect((await ledger.pending()).map((s) => s.sweepId)).toEqual([first, second]);
+    const lease = await ledger.claim(first, now, LEASE_MS);
+    await ledger.release(lease!);
+    const again = await ledger.claim(first, later(1), LEASE_MS);
+    expect(again).not.toBeNull();
+    expect(await ledger.finish(again!, { complete: true }, later(2))).toBe(true);
+    expect((await ledger.pending()).map((s) => s.sweepId)).toEqual([second]);
+    expect((await ledger.pending())[0]).toMatchObject({ expected: 1, reported: 0, deadline: later(600).toISOString() });
+  });
+
+  it('opens a sweep of no tenants (judged at once) and one of 5,000 tenants', async () => {
+    await ledger.open('sweep-empty', [], deadline, now);
+    expect(await ledger.status('sweep-empty')).toMatchObject({ expected: 0, reported: 0 });
+    const many = Array.from({ length: 5_000 }, (_, i) => `tenant-${String(i).padStart(5, '0')}`);
+    await ledger.open('sweep-many', many, deadline, now);
+    expect(await ledger.expectedTenants('sweep-many')).toEqual(many);
   });
 
   it('keeps a trimmed evidence of failures, and passes and skips as check ids rebuilt for the policy', async () => {
     const sweepId = sweepIdAt(now);
-    await ledger.open(sweepId, 2, now);
+    await ledger.open(sweepId, ['acme-corp', 'globex'], deadline, now);
     const passing = {
       ...result('acme-corp', 'pass'),
       checkId: 'api.health',
@@ -121,16 +186,29 @@ describe('sweep ledger', () => {
       now,
     );
     const parts = await ledger.results(sweepId);
+    const stored = parts.find((p) => p.tenantId === 'globex')?.results[0];
+    expect(stored?.evidence.status).toBe(500);
+    if (_name === 'memory') return; // memory keeps results whole
     expect(parts.find((p) => p.tenantId === 'acme-corp')?.results).toEqual([
       { ...passing, summary: 'api.health passes.', durationMs: 0, evidence: {} },
       { ...skipped, summary: 'api.health was skipped.', durationMs: 0, evidence: {}, runbook: passing.runbook },
     ]);
-    const stored = parts.find((p) => p.tenantId === 'globex')?.results[0];
     expect({ ...stored, evidence: {} }).toEqual({ ...failing, evidence: {} });
-    expect(stored?.evidence.status).toBe(500);
     expect(JSON.stringify(stored?.evidence).length).toBeLessThan(2_100);
   });
 
+  it('does not count a tenant into a sweep that was never opened', async () => {
+    expect(await ledger.report('sweep-unknown', [{ tenantId: 'acme-corp', results: [] }], now)).toEqual({
+      recorded: false,
+      mayBeComplete: false,
+      late: false,
+    });
+    expect(await ledger.claim('sweep-unknown', now, LEASE_MS)).toBeNull();
+    expect(await ledger.status('sweep-unknown')).toBeUndefined();
+  });
+});
+
+describe('sweep ledger items', () => {
   it('writes a healthy batch of 10 tenants in one item under 1 KB', () => {
     const checks = CATALOG.filter((entry) => entry.scope === 'tenant');
     const tenants = Array.from({ length: 10 }, (_, i) => ({
@@ -143,28 +221,5 @@ describe('sweep ledger', () => {
     }));
     expect(checks.length).toBeGreaterThan(10);
     expect(itemBytes(batchItem(sweepIdAt(now), tenants, now))).toBeLessThan(1024);
-  });
-
-  it('lists earlier unjudged sweeps for the next sweep, until closed', async () => {
-    const first = sweepIdAt(now);
-    const second = sweepIdAt(new Date(now.getTime() + 300_000));
-    const third = sweepIdAt(new Date(now.getTime() + 600_000));
-    await ledger.open(first, 2, now);
-    await ledger.open(second, 2, now);
-    await ledger.report(first, [{ tenantId: 'acme-corp', results: [] }], now);
-
-    expect(await ledger.pendingBefore(third)).toEqual([first, second]);
-    expect(await ledger.pendingBefore(second)).toEqual([first]);
-    expect(await ledger.claim(first, now)).toBe(true);
-    expect(await ledger.claim(first, now)).toBe(false);
-    await ledger.close(first);
-    expect(await ledger.pendingBefore(third)).toEqual([second]);
-  });
-
-  it('does not count a tenant into a sweep that was never opened', async () => {
-    expect(await ledger.report('sweep-unknown', [{ tenantId: 'acme-corp', results: [] }], now)).toEqual({
-      claimed: false,
-    });
-    expect(await ledger.claim('sweep-unknown', now)).toBe(false);
   });
 });

@@ -693,3 +693,43 @@ describe('alert policy options from config', () => {
     expect(alertPolicyOptions(defaults)).toEqual(DEFAULT_ALERT_POLICY);
   });
 });
+
+describe('ordered runs (sweeps judged again, or late)', () => {
+  const failing = [result('webhook.signed_accepted', 'acme-corp', 'fail', 'P1')];
+  const passing = [result('webhook.signed_accepted', 'acme-corp', 'pass')];
+  const judge = (previous: AlertStateMap, runId: string, results: CheckResult[], minute: number) =>
+    evaluateAlertPolicy({
+      previous,
+      results,
+      tenants: ['acme-corp'],
+      now: at(minute),
+      options: DEFAULT_ALERT_POLICY,
+      runId,
+    });
+
+  it('counts a sweep once however often it is judged: a P1 does not fire on one failing sweep judged twice', () => {
+    const once = judge({}, 'sweep-2026-11-27T10:00:00.000Z', failing, 1);
+    expect(once.state['webhook.signed_accepted:acme-corp']).toMatchObject({ consecutiveFails: 1, phase: 'pending' });
+    const again = judge(once.state, 'sweep-2026-11-27T10:00:00.000Z', failing, 3);
+    expect(again.state['webhook.signed_accepted:acme-corp']).toBe(once.state['webhook.signed_accepted:acme-corp']);
+    expect(again.messages).toEqual([]);
+    // The next sweep is a second run: it fires.
+    const next = judge(again.state, 'sweep-2026-11-27T10:05:00.000Z', failing, 6);
+    expect(next.messages.map(line)).toEqual(['firing P1 webhook.signed_accepted:acme-corp']);
+  });
+
+  it('never lets a late, older sweep undo what a newer one decided', () => {
+    const newer = judge({}, 'sweep-2026-11-27T10:05:00.000Z', failing, 6);
+    const late = judge(newer.state, 'sweep-2026-11-27T10:00:00.000Z', passing, 7);
+    expect(late.state['webhook.signed_accepted:acme-corp']).toMatchObject({ consecutiveFails: 1, phase: 'pending' });
+    // Without run ids (CLI runs) every run counts, as before.
+    const unordered = evaluateAlertPolicy({
+      previous: newer.state,
+      results: passing,
+      tenants: ['acme-corp'],
+      now: at(7),
+      options: DEFAULT_ALERT_POLICY,
+    });
+    expect(unordered.state['webhook.signed_accepted:acme-corp']?.phase).toBe('ok');
+  });
+});

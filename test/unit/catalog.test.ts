@@ -36,11 +36,13 @@ const CONTRACT_IDS = {
     'tenant.latency',
     'tenant.history_volume',
   ],
+  // Decided by the deployed sweep protocol, never by a probe.
+  sweep: ['canary.sweep_complete'],
 };
 
 describe('check catalog', () => {
   it('holds exactly the contract ids in contract order, platform checks first', () => {
-    expect(CHECK_IDS).toEqual([...CONTRACT_IDS.platform, ...CONTRACT_IDS.tenant]);
+    expect(CHECK_IDS).toEqual([...CONTRACT_IDS.platform, ...CONTRACT_IDS.tenant, ...CONTRACT_IDS.sweep]);
     expect(CATALOG.filter((e) => e.scope === 'platform').map((e) => e.id)).toEqual(CONTRACT_IDS.platform);
   });
 
@@ -73,7 +75,10 @@ describe('check catalog', () => {
 
   it('names a runbook section and a first step for every check', () => {
     for (const entry of CATALOG) {
-      expect(entry.runbook, entry.id).toMatch(/^(Issue \d|Quick Diagnostics)/);
+      // The canary's own checks point at the README, the others at the platform's guide.
+      expect(entry.runbook, entry.id).toMatch(
+        entry.scope === 'sweep' ? /^tenant-canary README: / : /^(Issue \d|Quick Diagnostics)/,
+      );
       expect(entry.firstStep.length, entry.id).toBeGreaterThan(20);
     }
   });
