@@ -65,7 +65,11 @@ export function createMemorySweepLedger(options: MemorySweepLedgerOptions = {}):
       const key = [...new Set(tenants.map((t) => t.tenantId))].sort().join('\n');
       const late = sweep.status.judgedAt !== null;
       if (sweep.batches.has(key)) return { recorded: false, mayBeComplete: false, late };
-      sweep.batches.set(key, { at: now.toISOString(), tenants: structuredClone([...tenants]) });
+      // Results are plain data nobody mutates: a shallow copy keeps the caller's arrays out.
+      sweep.batches.set(key, {
+        at: now.toISOString(),
+        tenants: tenants.map((t) => ({ ...t, results: [...t.results] })),
+      });
       sweep.status.reported += new Set(tenants.map((t) => t.tenantId)).size;
       return { recorded: true, late, mayBeComplete: !late && sweep.status.reported >= sweep.status.expected };
     },
@@ -111,7 +115,7 @@ export function createMemorySweepLedger(options: MemorySweepLedgerOptions = {}):
           if (earlier === undefined || at < earlier.at) byTenant.set(entry.tenantId, { at, results: entry.results });
         }
       }
-      return structuredClone([...byTenant].map(([tenantId, { results }]) => ({ tenantId, results })));
+      return [...byTenant].map(([tenantId, { results }]) => ({ tenantId, results: [...results] }));
     },
 
     async finish(lease, outcome, now) {

@@ -15,6 +15,7 @@ import type {
   TenantQueue,
   TenantSource,
 } from '../ports.ts';
+import type { runChecks } from '../run.ts';
 
 export interface AppDeps {
   logger: Logger;
@@ -30,6 +31,11 @@ export interface AppDeps {
   /** The sweep's fan-out queue. */
   tenantQueue(): Promise<TenantQueue>;
   now(): Date;
+  /**
+   * What runs a set of checks (the simulation of the deployed protocol stands in its own, to run
+   * thousands of sweeps without a platform). @default runChecks (functions/run.ts)
+   */
+  checks?: typeof runChecks;
   /** Whether a Function URL caller may ask for alerts to be published (deployment.onDemand.allowUrlPublish). @default false */
   urlPublishAllowed?(): boolean;
 }

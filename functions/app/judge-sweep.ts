@@ -185,6 +185,7 @@ async function withinBudget<T>(budgetMs: number, work: () => Promise<T>): Promis
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`judging took longer than its budget of ${budgetMs} ms`)), budgetMs);
+    timer.unref(); // an abandoned judgement must not keep a process alive
   });
   try {
     return await Promise.race([work(), expired]);

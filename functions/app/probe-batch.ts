@@ -66,7 +66,14 @@ export async function probeBatch(
       if (message.runId !== undefined) sweptTenant(message.runId, message.tenantId, []);
       return;
     }
-    const outcome = await probeTenant({ config, ports, secrets: deps.secrets, tenantId: message.tenantId, signal });
+    const outcome = await probeTenant({
+      config,
+      ports,
+      secrets: deps.secrets,
+      tenantId: message.tenantId,
+      signal,
+      checks: deps.checks,
+    });
     results.push(...outcome.report.results);
     logTenantReport(log, outcome.report);
     if (message.runId === undefined) {

@@ -68,7 +68,7 @@ export async function sweep(
         ? undefined
         : fanOut(deps, ledger, queue, { sweepId, deadline, openedAt }, tenantIdsOf(listing));
     // Platform probes use the first tenant as a positive control; only its secret is read.
-    const platformReport: Report = await runChecks({
+    const platformReport: Report = await (deps.checks ?? runChecks)({
       config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
       ports,
       secrets: deps.secrets,

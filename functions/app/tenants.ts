@@ -33,6 +33,8 @@ export interface ProbeTenantInput {
   secrets: SecretResolver;
   tenantId: string;
   signal?: AbortSignal | undefined;
+  /** @default runChecks */
+  checks?: typeof runChecks | undefined;
 }
 
 export interface ProbeTenantOutcome {
@@ -52,7 +54,7 @@ export async function probeTenant(input: ProbeTenantInput): Promise<ProbeTenantO
   } catch (error) {
     unprobed = `its signing secret cannot be read: ${errorMessage(error)}`;
   }
-  const report = await runChecks({
+  const report = await (input.checks ?? runChecks)({
     config: input.config,
     ports: input.ports,
     secrets: input.secrets,
