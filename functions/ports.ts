@@ -321,6 +321,8 @@ export interface TenantMessage {
   runId: string;
   /** The sweep's drain deadline (ISO): a message delivered after it is dropped, not probed. */
   deadline?: string;
+  /** Another tenant of the sweep, whose secret the cross-tenant checks forge with (a batch of one). */
+  peer?: string;
 }
 
 export interface EnqueueOutcome {
@@ -347,7 +349,14 @@ export interface TenantListing {
 
 export interface TenantSource {
   readonly kind: TenantSourceConfig['type'];
+  /** Every usable tenant (the sweep, once a sweep). */
   list(): Promise<TenantListing>;
+  /**
+   * Only these tenants, with their secrets (a probe batch): one `tenant_id = ANY($1)` query for
+   * the database source, answered from a per-container cache while fresh. A tenant the source no
+   * longer has is left out.
+   */
+  lookup(tenantIds: readonly string[]): Promise<TenantListing>;
 }
 
 /** The tenant list cannot be read at all (as opposed to single rows, which are skipped). */

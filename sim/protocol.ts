@@ -571,7 +571,11 @@ export async function simulateSeed(seed: number, options: SimulationOptions): Pr
         resolveDatabaseUrl: async () => new Secret(''),
       },
       openPorts: async () => OPEN_PORTS,
-      tenantSource: () => ({ kind: 'static', list: async () => ({ tenants: config.tenants, skipped: [] }) }),
+      tenantSource: () => ({
+        kind: 'static',
+        list: async () => ({ tenants: config.tenants, skipped: [] }),
+        lookup: async (ids) => ({ tenants: config.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
+      }),
       stateStore: async () => stateStore,
       sweepLedger: async () => sweepLedger,
       publisher: () => publisher,

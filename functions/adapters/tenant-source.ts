@@ -26,6 +26,12 @@ export type TenantSourceError = InstanceType<typeof TenantSourceError>;
 
 export interface TenantSourceDeps {
   secrets: SecretResolver;
+  /**
+   * How long a looked-up tenant (its decrypted secret) is reused: under the sweep interval, so a
+   * rotated secret is read again by the next sweep. @default half of run.sweepIntervalS
+   */
+  lookupTtlMs?: number;
+  now?: () => number;
 }
 
 const REDACTED = '[redacted]';
@@ -46,9 +52,45 @@ export function redactingValueRef(secret: Secret): { value: string } {
 export function createTenantSource(config: Config, deps: TenantSourceDeps): TenantSource {
   const source = config.tenantSource;
   if (source.type === 'static') {
-    return { kind: 'static', list: async () => ({ tenants: [...config.tenants], skipped: [] }) };
+    return {
+      kind: 'static',
+      list: async () => ({ tenants: [...config.tenants], skipped: [] }),
+      async lookup(tenantIds) {
+        const wanted = new Set(tenantIds);
+        return { tenants: config.tenants.filter((tenant) => wanted.has(tenant.tenantId)), skipped: [] };
+      },
+    };
   }
-  return { kind: 'database', list: () => listFromDatabase(source, deps) };
+  const ttlMs = deps.lookupTtlMs ?? (config.run.sweepIntervalS * 1000) / 2;
+  const now = deps.now ?? Date.now;
+  const cache = new Map<string, { tenant: TenantConfig; at: number }>();
+  return {
+    kind: 'database',
+    list: () => listFromDatabase(source, deps),
+    async lookup(tenantIds) {
+      const ids = [...new Set(tenantIds)];
+      const fresh = (id: string) => {
+        const entry = cache.get(id);
+        return entry !== undefined && now() - entry.at < ttlMs ? entry.tenant : undefined;
+      };
+      const missing = ids.filter((id) => fresh(id) === undefined);
+      const listing: TenantListing = { tenants: [], skipped: [] };
+      if (missing.length > 0) {
+        const read = await readFromDatabase(source, deps, missing);
+        listing.skipped.push(...read.skipped);
+        const at = now();
+        for (const tenant of read.tenants) cache.set(tenant.tenantId, { tenant, at });
+        // Gone from the source: forget it, so it is not probed from the cache either.
+        const found = new Set(read.tenants.map((t) => t.tenantId));
+        for (const id of missing) if (!found.has(id)) cache.delete(id);
+      }
+      for (const id of ids) {
+        const tenant = fresh(id);
+        if (tenant !== undefined) listing.tenants.push(tenant);
+      }
+      return listing;
+    },
+  };
 }
 
 type DatabaseSource = Extract<TenantSourceConfig, { type: 'database' }>;
@@ -57,6 +99,22 @@ const TENANT_COLUMN = 'tenant_id';
 const SECRET_COLUMN = 'webhook_signing_secret_encrypted';
 
 async function listFromDatabase(source: DatabaseSource, deps: TenantSourceDeps): Promise<TenantListing> {
+  const listing = await readFromDatabase(source, deps, undefined);
+  if (listing.tenants.length === 0) {
+    throw new TenantSourceError(
+      `tenantSource found no usable tenant (${listing.rows} rows, ${listing.skipped.length} skipped): check the query, and that its role can read every tenant's row (RLS)`,
+    );
+  }
+  const { rows: _rows, ...usable } = listing;
+  return usable;
+}
+
+/** Every row of the query (`only` undefined), or only the rows of these tenants; each secret decrypted. */
+async function readFromDatabase(
+  source: DatabaseSource,
+  deps: TenantSourceDeps,
+  only: readonly string[] | undefined,
+): Promise<TenantListing & { rows: number }> {
   let key: string;
   try {
     key = (await deps.secrets.resolve(source.encryptionKey)).reveal();
@@ -73,9 +131,9 @@ async function listFromDatabase(source: DatabaseSource, deps: TenantSourceDeps):
       throw new TenantSourceError(`tenantSource.secretId cannot be read: ${errorMessage(error)}`, { cause: error });
     }
   }
-  const rows = await queryTenants(source, connectionString);
+  const rows = await queryTenants(source, connectionString, only);
 
-  const listing: TenantListing = { tenants: [], skipped: [] };
+  const listing: TenantListing & { rows: number } = { tenants: [], skipped: [], rows: rows.length };
   const seen = new Set<string>();
   rows.slice(0, source.maxTenants).forEach((row, index) => {
     const outcome = readRow(row, index + 1, key, seen);
@@ -90,11 +148,6 @@ async function listFromDatabase(source: DatabaseSource, deps: TenantSourceDeps):
       row: source.maxTenants + 1,
       reason: `more than tenantSource.maxTenants (${source.maxTenants}) rows: the rest were not read`,
     });
-  }
-  if (listing.tenants.length === 0) {
-    throw new TenantSourceError(
-      `tenantSource found no usable tenant (${rows.length} rows, ${listing.skipped.length} skipped): check the query, and that its role can read every tenant's row (RLS)`,
-    );
   }
   return listing;
 }
@@ -128,7 +181,11 @@ function readRow(
   return { tenantId, signingSecret: redactingValueRef(new Secret(secret)) };
 }
 
-async function queryTenants(source: DatabaseSource, connectionString: string): Promise<Record<string, unknown>[]> {
+async function queryTenants(
+  source: DatabaseSource,
+  connectionString: string,
+  only: readonly string[] | undefined,
+): Promise<Record<string, unknown>[]> {
   const mode = effectivePgTlsMode(source.tls, connectionString);
   const ca = source.tls.caFile === null ? undefined : await readCa(source.tls.caFile);
   let client: pg.Client;
@@ -155,10 +212,15 @@ async function queryTenants(source: DatabaseSource, connectionString: string): P
     await client.connect();
     // Read-only: a configured query can never write. The limit is a parameter.
     await client.query('BEGIN TRANSACTION READ ONLY');
-    const result = await client.query({
-      text: `SELECT * FROM (${source.query}) AS tenant_source LIMIT $1`,
-      values: [source.maxTenants + 1],
-    });
+    // A batch's tenants: the same query, narrowed to their ids (one parameter, any count).
+    const result = await client.query(
+      only === undefined
+        ? { text: `SELECT * FROM (${source.query}) AS tenant_source LIMIT $1`, values: [source.maxTenants + 1] }
+        : {
+            text: `SELECT * FROM (${source.query}) AS tenant_source WHERE ${TENANT_COLUMN}::text = ANY($1::text[]) LIMIT $2`,
+            values: [[...only], source.maxTenants + 1],
+          },
+    );
     await client.query('ROLLBACK');
     const columns = new Set(result.fields.map((field) => field.name));
     if (!columns.has(TENANT_COLUMN) || !columns.has(SECRET_COLUMN)) {

@@ -9,16 +9,17 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Config } from '../core/config.ts';
 import { describeError, errorClass } from '../core/errors.ts';
 import { parseTenantMessage } from '../core/events.ts';
 import { isStale, JUDGE_BUDGET_MS, JUDGE_MARGIN_MS, scheduledProbeConfig } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { CheckResult } from '../core/types.ts';
-import type { OpenPorts, SweepTenantResults } from '../ports.ts';
+import type { OpenPorts, SweepTenantResults, TenantSource } from '../ports.ts';
 import type { AppDeps } from './deps.ts';
 import { judgeSweepIfDue, publishAlerts } from './judge-sweep.ts';
 import { logTenantReport, recordResultMetrics } from './telemetry.ts';
-import { probeTenant, withSourcedTenants } from './tenants.ts';
+import { probeTenant } from './tenants.ts';
 import { withPorts } from './with-ports.ts';
 
 /** A record whose tenant could not be probed: SQS delivers it again, then to the DLQ. */
@@ -33,7 +34,8 @@ export async function probeBatch(
   const { logger, metrics } = deps;
   // A config or tenant list that cannot be read fails the whole batch: SQS delivers it again.
   const loaded = scheduledProbeConfig(await deps.config());
-  const { config } = await withSourcedTenants(loaded, deps.tenantSource(loaded));
+  // Only this batch's tenants (and their peers, for the cross-tenant checks) are read, secrets included.
+  const config = await batchConfig(loaded, deps.tenantSource(loaded), event.Records);
   const known = new Set(config.tenants.map((tenant) => tenant.tenantId));
   const results: CheckResult[] = [];
   // Results of messages from no sweep (sent by hand): judged with this batch alone.
@@ -157,4 +159,24 @@ export async function probeBatch(
     judged,
   });
   return response;
+}
+
+/**
+ * The config a batch runs with: for the database source, `tenants` holds only the batch's tenants
+ * and their peers, read with one lookup (cached per container); the static source is the config.
+ */
+async function batchConfig(config: Config, source: TenantSource, records: readonly SQSRecord[]): Promise<Config> {
+  if (config.tenantSource.type === 'static') return config;
+  const ids = new Set<string>();
+  for (const record of records) {
+    try {
+      const message = parseTenantMessage(record.body);
+      ids.add(message.tenantId);
+      if (message.peer !== undefined) ids.add(message.peer);
+    } catch {
+      // A malformed record fails on its own below.
+    }
+  }
+  const listing = await source.lookup([...ids]);
+  return { ...config, tenants: listing.tenants };
 }

@@ -182,8 +182,17 @@ async function fanOut(
       error: describeError(error),
     });
   }
+  // Each message names a peer (the next tenant): a batch of one still has a secret to forge with.
   const enqueue = await queue.send(
-    tenantIds.map((tenantId) => ({ tenantId, runId: sweepId, deadline: deadline.toISOString() })),
+    tenantIds.map((tenantId, i) => {
+      const peer = tenantIds[(i + 1) % tenantIds.length];
+      return {
+        tenantId,
+        runId: sweepId,
+        deadline: deadline.toISOString(),
+        ...(peer === undefined || peer === tenantId ? {} : { peer }),
+      };
+    }),
   );
   if (opened && enqueue.failed.length > 0) {
     try {

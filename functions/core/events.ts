@@ -31,6 +31,7 @@ export const tenantMessageSchema = z.object({
   runId: z.string().max(200).optional(),
   /** The sweep's drain deadline: delivered after it, the message is dropped. */
   deadline: z.iso.datetime({ error: 'deadline must be an ISO 8601 instant' }).optional(),
+  peer: tenantId.optional(),
 });
 export type TenantMessageBody = z.infer<typeof tenantMessageSchema>;
 

@@ -13,7 +13,7 @@ import { createTenantSource } from '../adapters/tenant-source.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../core/telemetry.ts';
-import type { AlertPublisher, AlertStateStore, SweepLedger, TenantQueue } from '../ports.ts';
+import type { AlertPublisher, AlertStateStore, SweepLedger, TenantQueue, TenantSource } from '../ports.ts';
 import { LAMBDA_ENV, type LambdaSettings, loadEmbeddedConfig, readLambdaSettings } from './settings.ts';
 
 /** Logger and metrics; `service` is the stack's (POWERTOOLS_SERVICE_NAME), so stacks never mix metrics. */
@@ -41,6 +41,7 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
   let queue: Promise<TenantQueue> | undefined;
   let ledger: Promise<SweepLedger> | undefined;
   let publisher: AlertPublisher | undefined;
+  let source: { key: Config['tenantSource']; source: TenantSource } | undefined;
   const secrets = createSecretResolver({ env });
   return {
     logger,
@@ -54,7 +55,14 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
     },
     secrets,
     openPorts: (current) => openNetworkPorts(current, { secrets }),
-    tenantSource: (current) => createTenantSource(current, { secrets }),
+    tenantSource(current) {
+      // One per container and config: its lookup cache (a batch's decrypted secrets) outlives an invocation.
+      // Keyed by the tenantSource section: a derived config (scheduled, on demand) shares it.
+      if (source?.key !== current.tenantSource) {
+        source = { key: current.tenantSource, source: createTenantSource(current, { secrets }) };
+      }
+      return source.source;
+    },
     stateStore() {
       store ??= (async () => {
         const { createDynamoStateStore } = await import('../adapters/state-dynamodb.ts');

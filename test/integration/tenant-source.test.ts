@@ -10,8 +10,6 @@ import {
   SecretsManagerClient,
   SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
-import { PGlite } from '@electric-sql/pglite';
-import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { mockClient } from 'aws-sdk-client-mock';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import { createSecretResolver } from '../../functions/adapters/secrets.ts';
 import { createTenantSource, TenantSourceError } from '../../functions/adapters/tenant-source.ts';
 import { ConfigError, type ConfigInput, parseConfig } from '../../functions/core/config.ts';
 import { fernetEncrypt, generateFernetKey } from '../../functions/core/fernet.ts';
+import { startPgliteServer } from '../support/pglite.ts';
 import { databaseUrl, inCi } from '../support/services.ts';
 
 const smMock = mockClient(SecretsManagerClient);
@@ -38,19 +37,7 @@ interface Backend {
   stop(): Promise<void>;
 }
 
-async function startPglite(): Promise<Backend> {
-  const db = await PGlite.create();
-  const server = new PGLiteSocketServer({ db, port: 0, host: '127.0.0.1', maxConnections: 10 });
-  await server.start();
-  const port = Number(server.getServerConn().split(':').at(-1));
-  return {
-    url: `postgres://postgres:unused@127.0.0.1:${port}/postgres`,
-    async stop() {
-      await server.stop();
-      await db.close();
-    },
-  };
-}
+const startPglite = (): Promise<Backend> => startPgliteServer();
 
 async function admin<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
