@@ -403,6 +403,12 @@ function scaleIssues(config: Config, deployment: DeploymentSettings): string[] {
   // Scheduled probes run as the probe function runs them: deferred round trips when there is a database.
   const scheduled = scheduledProbeConfig(config);
   const drain = estimateDrain(scheduled, deployment.probe, tenants, intervalS);
+  if (drain.batchUncappedS > deployment.probe.timeoutSeconds) {
+    const rounds = Math.ceil(deployment.probe.batchSize / config.run.tenantConcurrency);
+    issues.push(
+      `deployment.probe.batchSize (${deployment.probe.batchSize}) cannot be probed within probe.timeoutSeconds (${deployment.probe.timeoutSeconds}) in the worst case: ${rounds} rounds of run.tenantConcurrency (${config.run.tenantConcurrency}) tenants take up to ${drain.batchUncappedS} s, so the invocation would time out and its tenants end in the dead-letter queue: lower probe.batchSize, raise run.tenantConcurrency, or raise probe.timeoutSeconds`,
+    );
+  }
   if (drain.drainS > intervalS) {
     const fix =
       drain.neededConcurrency !== null && drain.neededConcurrency <= 1000

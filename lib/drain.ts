@@ -16,6 +16,8 @@ export interface DrainEstimate {
   waves: number;
   /** Worst case of one invocation: its tenants' slowest chain of checks, capped by the function timeout. */
   batchWorstS: number;
+  /** The same, uncapped: past `probe.timeoutSeconds` the invocation dies and its tenants are redelivered. */
+  batchUncappedS: number;
   drainS: number;
   intervalS: number;
   /** The smallest probe.maxConcurrency that drains in time (null when even one tenant per invocation cannot). */
@@ -50,9 +52,10 @@ export function estimateDrain(
   intervalS: number,
 ): DrainEstimate {
   const rounds = Math.ceil(probe.batchSize / Math.max(1, config.run.tenantConcurrency));
-  const batchWorstS = Math.min(probe.timeoutSeconds, Math.ceil((rounds * tenantWorstMs(config)) / 1000));
+  const batchUncappedS = Math.ceil((rounds * tenantWorstMs(config)) / 1000);
+  const batchWorstS = Math.min(probe.timeoutSeconds, batchUncappedS);
   const waves = Math.ceil(tenants / (probe.batchSize * probe.maxConcurrency));
   const wavesPerInterval = Math.floor(intervalS / batchWorstS);
   const neededConcurrency = wavesPerInterval === 0 ? null : Math.ceil(tenants / (probe.batchSize * wavesPerInterval));
-  return { tenants, waves, batchWorstS, drainS: waves * batchWorstS, intervalS, neededConcurrency };
+  return { tenants, waves, batchWorstS, batchUncappedS, drainS: waves * batchWorstS, intervalS, neededConcurrency };
 }

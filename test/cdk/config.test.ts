@@ -250,6 +250,19 @@ describe('deployment config', () => {
     );
   });
 
+  it('refuses a batch that cannot be probed within the function timeout (it would time out and be dead-lettered)', () => {
+    const probe = { batchSize: 10, maxConcurrency: 10, timeoutSeconds: 240, memoryMb: 1024, maxReceiveCount: 3 };
+    const config = { ...withDeployment({ probe }), run: { tenantConcurrency: 1 } };
+    expect(issuesOf(config)).toEqual([
+      expect.stringMatching(
+        /^deployment\.probe\.batchSize \(10\) cannot be probed within probe\.timeoutSeconds \(240\) in the worst case: 10 rounds of run\.tenantConcurrency \(1\) tenants take up to \d+ s, .*lower probe\.batchSize, raise run\.tenantConcurrency, or raise probe\.timeoutSeconds$/,
+      ),
+    ]);
+    expect(
+      issuesOf({ ...withDeployment({ probe: { ...probe, batchSize: 4 } }), run: { tenantConcurrency: 1 } }),
+    ).toEqual([]);
+  });
+
   it('refuses more static tenant secrets than two IAM policies hold, and a database source without a tenant count', () => {
     const tenants = Array.from({ length: 51 }, (_, i) => ({
       tenantId: `tenant-${i}`,
