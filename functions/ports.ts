@@ -9,6 +9,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { AlertMessage, IncidentRecord } from './core/alert-policy.ts';
 import type { SecretRef, TenantConfig, TenantSourceConfig } from './core/config.ts';
 import { errorClass } from './core/errors.ts';
+import type { PagerDutyEvent } from './core/pagerduty.ts';
 import type { Secret } from './core/secret.ts';
 import type { CheckResult } from './core/types.ts';
 
@@ -200,6 +201,15 @@ export interface PublishOutcome {
 
 export interface AlertPublisher {
   publish(messages: readonly AlertMessage[]): Promise<PublishOutcome>;
+}
+
+/** What became of one PagerDuty event (functions/adapters/pagerduty.ts sends them). */
+export type PagerDutySendOutcome =
+  | { ok: true; attempts: number; status: number }
+  | { ok: false; attempts: number; permanent: boolean; reason: string };
+
+export interface PagerDutySender {
+  send(event: PagerDutyEvent): Promise<PagerDutySendOutcome>;
 }
 
 /** Whether an alert topic exists and may be used, without publishing to it (preflight --publish). */

@@ -12,6 +12,7 @@ import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as destinations from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -45,6 +46,10 @@ export class TenantCanaryStack extends Stack {
   readonly probe: CanaryFunction;
   readonly probeUrl: lambda.FunctionUrl;
   readonly schedule: scheduler.Schedule;
+  /** What SNS could not deliver to a subscription. */
+  readonly deliveryDeadLetters: sqs.Queue;
+  /** The PagerDuty forwarder and the events it could not deliver (with `alerts.pagerduty`). */
+  readonly pagerDuty?: { forwarder: CanaryFunction; deadLetters: sqs.Queue };
 
   constructor(scope: Construct, id: string, props: TenantCanaryStackProps) {
     super(scope, id, props);
@@ -66,6 +71,13 @@ export class TenantCanaryStack extends Stack {
         resources: ['*'], // in a key policy, "*" is this key
       }),
     );
+    // Every subscription parks what SNS could not deliver here (alarmed), instead of dropping it.
+    this.deliveryDeadLetters = new sqs.Queue(this, 'AlertDeliveryDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const deadLetterQueue = this.deliveryDeadLetters;
     this.topics = Object.fromEntries(
       TIERS.map((tier) => {
         const topic = new sns.Topic(this, `Alerts${tier}`, {
@@ -76,10 +88,11 @@ export class TenantCanaryStack extends Stack {
         for (const subscription of deployment.subscriptions[tier]) {
           topic.addSubscription(
             'email' in subscription
-              ? new subscriptions.EmailSubscription(subscription.email)
+              ? new subscriptions.EmailSubscription(subscription.email, { deadLetterQueue })
               : new subscriptions.UrlSubscription(subscription.https, {
                   protocol: sns.SubscriptionProtocol.HTTPS,
                   rawMessageDelivery: subscription.rawMessageDelivery,
+                  deadLetterQueue,
                 }),
           );
         }
@@ -244,14 +257,7 @@ export class TenantCanaryStack extends Stack {
         );
       }
       if (deployment.secretsKmsKeyArns.length > 0) {
-        role.addToPrincipalPolicy(
-          new iam.PolicyStatement({
-            sid: 'DecryptCanarySecrets',
-            actions: ['kms:Decrypt'],
-            resources: deployment.secretsKmsKeyArns,
-            conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
-          }),
-        );
+        role.addToPrincipalPolicy(this.decryptSecrets('DecryptCanarySecrets', deployment.secretsKmsKeyArns));
       }
     }
     sweepRole.addToPrincipalPolicy(
@@ -261,6 +267,17 @@ export class TenantCanaryStack extends Stack {
         resources: [this.queue.queueArn],
       }),
     );
+
+    const pagerduty = props.config.canary.alerts.pagerduty;
+    if (pagerduty !== undefined && 'secretId' in pagerduty.routingKey) {
+      this.pagerDuty = this.pagerDutyForwarder(pagerduty.routingKey, pagerduty, {
+        embedDir,
+        retention,
+        service,
+        deadLetterQueue,
+        kmsKeyArns: deployment.secretsKmsKeyArns,
+      });
+    }
 
     const rate = Duration.minutes(deployment.schedule.rateMinutes);
     this.schedule = new scheduler.Schedule(this, 'SweepSchedule', {
@@ -282,6 +299,10 @@ export class TenantCanaryStack extends Stack {
       deadLetterQueue: this.deadLetterQueue,
       queue: this.queue,
       topics: this.topics,
+      deliveryDeadLetters: [
+        ['AlertDelivery', this.deliveryDeadLetters],
+        ...(this.pagerDuty ? [['PagerDuty', this.pagerDuty.deadLetters] as const] : []),
+      ],
       rateMinutes: deployment.schedule.rateMinutes,
       heartbeatMissedSweeps: deployment.alarms.heartbeatMissedSweeps,
       dlqDepth: deployment.alarms.dlqDepth,
@@ -308,6 +329,78 @@ export class TenantCanaryStack extends Stack {
 
     Tags.of(this).add('service', SERVICE_NAME);
     for (const [key, value] of Object.entries(deployment.tags)) Tags.of(this).add(key, value);
+  }
+
+  /**
+   * The PagerDuty forwarder: subscribed to the configured tiers' topics, outside the VPC (it
+   * talks to PagerDuty and Secrets Manager only), reading only the routing key. An event it cannot
+   * deliver fails the invocation: Lambda tries twice more, then parks it in its dead-letter queue.
+   */
+  private pagerDutyForwarder(
+    routingKey: { secretId: string; jsonKey?: string | undefined },
+    settings: { tiers: readonly Tier[]; url: string },
+    shared: {
+      embedDir: string;
+      retention: logs.RetentionDays;
+      service: string;
+      deadLetterQueue: sqs.IQueue;
+      kmsKeyArns: readonly string[];
+    },
+  ): { forwarder: CanaryFunction; deadLetters: sqs.Queue } {
+    const deadLetters = new sqs.Queue(this, 'PagerDutyDeadLetters', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
+    const role = this.functionRole('PagerDutyRole', 'tenant-canary PagerDuty forwarder', false);
+    const forwarder = new CanaryFunction(this, 'PagerDuty', {
+      entry: 'functions/handlers/pagerduty.ts',
+      description: 'tenant-canary: alerts of the PagerDuty tiers to the Events API v2 (trigger, resolve by dedup key)',
+      role,
+      embedDir: shared.embedDir,
+      timeout: Duration.seconds(60),
+      memorySize: 256,
+      logRetention: shared.retention,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: shared.service,
+        [LAMBDA_ENV.pagerdutyUrl]: settings.url,
+        [LAMBDA_ENV.pagerdutySecretId]: routingKey.secretId,
+        ...(routingKey.jsonKey === undefined ? {} : { [LAMBDA_ENV.pagerdutyJsonKey]: routingKey.jsonKey }),
+      },
+    });
+    forwarder.configureAsyncInvoke({ retryAttempts: 2, onFailure: new destinations.SqsDestination(deadLetters) });
+    for (const tier of settings.tiers) {
+      this.topics[tier].addSubscription(
+        new subscriptions.LambdaSubscription(forwarder, { deadLetterQueue: shared.deadLetterQueue }),
+      );
+    }
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [forwarder.logGroupRef.logGroupArn],
+      }),
+    );
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadRoutingKey',
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [this.secretArn(routingKey.secretId)],
+      }),
+    );
+    if (shared.kmsKeyArns.length > 0)
+      role.addToPrincipalPolicy(this.decryptSecrets('DecryptRoutingKey', shared.kmsKeyArns));
+    return { forwarder, deadLetters };
+  }
+
+  /** kms:Decrypt on customer-managed keys of secrets, only through Secrets Manager. */
+  private decryptSecrets(sid: string, keyArns: readonly string[]): iam.PolicyStatement {
+    return new iam.PolicyStatement({
+      sid,
+      actions: ['kms:Decrypt'],
+      resources: [...keyArns],
+      conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${this.region}.amazonaws.com` } },
+    });
   }
 
   /** A role with no managed policy except, inside a VPC, the one Lambda needs for its network interfaces. */

@@ -358,6 +358,9 @@ function deployedCanaryIssues(config: Config): string[] {
       );
     }
   }
+  if (config.alerts.pagerduty !== undefined) {
+    refIssue('alerts.pagerduty.routingKey', config.alerts.pagerduty.routingKey);
+  }
   const plainTcp = (field: string, tls: { mode?: string }, url: string | undefined) => {
     if (tls.mode !== 'disable') return;
     const host = url === undefined ? undefined : hostOf(url);

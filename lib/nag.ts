@@ -6,12 +6,13 @@ import { Annotations, type Stack, Validations } from 'aws-cdk-lib';
 import type { TenantCanaryStack } from './canary-stack.ts';
 
 export function suppressReviewedFindings(stack: TenantCanaryStack): void {
-  for (const fn of [stack.sweep, stack.probe]) {
+  for (const fn of [stack.sweep, stack.probe, ...(stack.pagerDuty ? [stack.pagerDuty.forwarder] : [])]) {
     Validations.of(fn).acknowledge({
       id: 'AwsSolutions-L1',
       reason:
         'Node.js 22 is the runtime the design fixes (DESIGN.md, "AWS shape") and the one the code and tests target; a newer runtime is a deliberate upgrade, not a drift.',
     });
+    if (fn === stack.pagerDuty?.forwarder) continue; // outside the VPC: no network-interface statement
     Validations.of(fn.role!).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -23,6 +24,13 @@ export function suppressReviewedFindings(stack: TenantCanaryStack): void {
     reason:
       "EventBridge Scheduler's role may invoke the sweep function and its versions (ARN:*), no other function: the CDK grant for a Lambda target.",
   });
+  for (const queue of [stack.deliveryDeadLetters, ...(stack.pagerDuty ? [stack.pagerDuty.deadLetters] : [])]) {
+    Validations.of(queue).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself a dead-letter queue (of the SNS subscriptions, or of the PagerDuty forwarder's failed invocations), alarmed on depth; cdk-nag only recognises dead-letter queues of other SQS queues.",
+    });
+  }
   acknowledgeRouteTableWarnings(stack);
 }
 

@@ -24,6 +24,8 @@ export interface SelfWatchProps {
   queue: sqs.IQueue;
   deadLetterQueue: sqs.IQueue;
   topics: Record<Tier, sns.ITopic>;
+  /** Queues of alerts that could not be delivered (subscriptions, the PagerDuty forwarder), by name. */
+  deliveryDeadLetters?: readonly (readonly [string, sqs.IQueue])[];
   rateMinutes: number;
   /** Sweep intervals without a heartbeat before the alarm fires. */
   heartbeatMissedSweeps: number;
@@ -158,6 +160,25 @@ export class SelfWatch extends Construct {
       }),
       tier,
     );
+    // Alerts that did not reach their subscriber: SNS's own count per topic, and what was parked.
+    for (const tier of TIERS) {
+      atLeast(
+        `NotificationsFailed${tier}`,
+        `SNS could not deliver ${tier} alerts to a subscription (email, HTTPS or the PagerDuty forwarder): the on-call may not have been told. See the delivery dead-letter queue.`,
+        props.topics[tier].metric('NumberOfNotificationsFailed', { period: interval, statistic: 'Sum' }),
+        1,
+        'P1',
+      );
+    }
+    for (const [name, queue] of props.deliveryDeadLetters ?? []) {
+      atLeast(
+        `${name}DeadLetters`,
+        `alerts were parked in the ${name} dead-letter queue: they were never delivered. Read the messages, fix the subscription (or the PagerDuty routing key), then redrive.`,
+        queue.metricApproximateNumberOfMessagesVisible({ period: interval, statistic: 'Maximum' }),
+        1,
+        'P1',
+      );
+    }
     atLeast(
       'TenantsNotQueued',
       'the sweep could not queue some tenants: they were not probed this sweep. See the sweep logs.',

@@ -7,8 +7,9 @@ import { access, readFile, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { openPorts } from '../../functions/adapters/index.ts';
+import { createConfiguredPublisher } from '../../functions/adapters/pagerduty.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
-import { createSnsPublisherFromConfig, createSnsTopicCheck } from '../../functions/adapters/sns.ts';
+import { createSnsTopicCheck } from '../../functions/adapters/sns.ts';
 import { createFileStateStore } from '../../functions/adapters/state-file.ts';
 import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
 import { createTenantSource } from '../../functions/adapters/tenant-source.ts';
@@ -61,7 +62,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--json', 'print only the report JSON on stdout')
     .option('--report <file>', 'also write the report JSON to this file')
     .option('--state <file>', 'keep alert state in this JSON file between runs (created if absent)')
-    .option('--publish', "send the run's alerts to the SNS topics of alerts.topics (needs --state)")
+    .option('--publish', "send the run's alerts to alerts.topics (SNS) and alerts.pagerduty (needs --state)")
     .option('--now <iso>', 'the alert clock, an ISO 8601 date-time such as 2026-11-27T10:05:00Z (replays)')
     .addOption(
       new Option('--sandbox-database <url>', 'embedded sandbox: a real PostgreSQL admin URL instead of PGlite'),
@@ -176,7 +177,9 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   const checkIds = parseCheckIds(options.check);
   const alertClock = options.now === undefined ? undefined : parseInstant(options.now);
   if (options.publish && options.config === undefined) {
-    throw new UsageError('--publish needs --config FILE with alerts.topics (the embedded sandbox has no SNS topics)');
+    throw new UsageError(
+      '--publish needs --config FILE with alerts.topics or alerts.pagerduty (the embedded sandbox has neither)',
+    );
   }
   if (options.publish && options.state === undefined) {
     throw new UsageError(
@@ -187,7 +190,7 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   const configured = options.config === undefined ? undefined : await loadConfigFile(options.config);
   const publisher =
     configured !== undefined && options.publish
-      ? createSnsPublisherFromConfig(configured, { clientConfig: snsClientConfig(configured) })
+      ? createConfiguredPublisher(configured, { secrets, snsClientConfig: snsClientConfig(configured) })
       : null;
   const store = await openAlertState(options.state, alertClock);
   let sandbox: Sandbox | undefined;
@@ -352,7 +355,9 @@ interface PreflightOptions {
 async function preflightCommandFromCli(options: PreflightOptions, io: CliIo): Promise<number> {
   const { preflightCommand } = await import('./preflight.ts');
   if (options.publish && options.config === undefined) {
-    throw new UsageError('--publish needs --config FILE with alerts.topics (the embedded sandbox has no SNS topics)');
+    throw new UsageError(
+      '--publish needs --config FILE with alerts.topics or alerts.pagerduty (the embedded sandbox has neither)',
+    );
   }
   const secrets = createSecretResolver({ env: io.env });
   const configured = options.config === undefined ? undefined : await loadConfigFile(options.config);

@@ -29,6 +29,8 @@ export interface SnsPublisherOptions {
   clientConfig?: SNSClientConfig;
   /** Attempts per call, including the first. @default 3 */
   maxAttempts?: number;
+  /** `alerts.runbookBaseUrl`: each message links its runbook section. @default null */
+  runbookBaseUrl?: string | null;
 }
 
 const BATCH_ENTRIES = 10;
@@ -51,7 +53,9 @@ export function createSnsPublisher(options: SnsPublisherOptions): AlertPublisher
       await Promise.all(
         [...byTier].map(async ([tier, list]) => {
           const topicArn = options.topics[tier];
-          for (const batch of batches(list.map((message) => ({ message, rendered: renderAlert(message) })))) {
+          const render = (message: AlertMessage) =>
+            renderAlert(message, { runbookBaseUrl: options.runbookBaseUrl ?? null });
+          for (const batch of batches(list.map((message) => ({ message, rendered: render(message) })))) {
             await sendBatch(client, topicArn, batch, outcome);
           }
         }),
@@ -70,7 +74,7 @@ export function createSnsPublisherFromConfig(
   if (topics === undefined) {
     throw new ConfigError([`alerts.topics is required to publish (one SNS topic ARN for each of ${TIERS.join(', ')})`]);
   }
-  return createSnsPublisher({ ...options, topics });
+  return createSnsPublisher({ runbookBaseUrl: config.alerts.runbookBaseUrl, ...options, topics });
 }
 
 /** Reads a topic's attributes (sns:GetTopicAttributes): it exists, and how many subscriptions are confirmed. */

@@ -3,6 +3,7 @@
  * with the report entry, and message attributes for subscription filter policies. Pure.
  */
 import { type AlertMessage, toAlertSummary } from './alert-policy.ts';
+import { runbookUrl } from './runbook.ts';
 import type { Evidence } from './types.ts';
 
 /** SNS's limit for one message, body and attributes together (and for one PublishBatch call). */
@@ -43,11 +44,20 @@ export interface AlertBody {
   sentAt: string;
   summary: string;
   runbook: string;
+  /** The runbook section's link (`alerts.runbookBaseUrl`), or null. */
+  runbookUrl: string | null;
   firstStep: string;
   escalatedFrom: AlertMessage['escalatedFrom'];
   note: string | null;
   evidence: Evidence;
   evidenceTrimmed: boolean;
+}
+
+export interface RenderOptions {
+  /** @default SNS_MAX_BYTES */
+  maxBytes?: number;
+  /** `alerts.runbookBaseUrl`. @default null */
+  runbookBaseUrl?: string | null;
 }
 
 function target(message: AlertMessage): string {
@@ -91,13 +101,19 @@ function fitSubject(text: string): string {
   return ascii.length <= SUBJECT_MAX_CHARS ? ascii : `${ascii.slice(0, SUBJECT_MAX_CHARS - 3)}...`;
 }
 
-export function alertBody(message: AlertMessage, evidence: Evidence = message.evidence, trimmed = false): AlertBody {
+export function alertBody(
+  message: AlertMessage,
+  evidence: Evidence = message.evidence,
+  trimmed = false,
+  runbookBaseUrl: string | null = null,
+): AlertBody {
   return {
     ...toAlertSummary(message),
     firstFailedAt: message.firstFailedAt,
     sentAt: message.createdAt,
     summary: message.summary,
     runbook: message.runbook,
+    runbookUrl: runbookUrl(runbookBaseUrl, message.runbook),
     firstStep: message.firstStep,
     escalatedFrom: message.escalatedFrom,
     note: message.note,
@@ -113,7 +129,10 @@ const bytesOf = (text: string) => Buffer.byteLength(text, 'utf8');
  * fields first, then to a preview); the subject and the other fields are kept; only a summary
  * larger than the whole budget would be shortened.
  */
-export function renderAlert(message: AlertMessage, maxBytes: number = SNS_MAX_BYTES): RenderedAlert {
+export function renderAlert(message: AlertMessage, options: RenderOptions = {}): RenderedAlert {
+  const maxBytes = options.maxBytes ?? SNS_MAX_BYTES;
+  const link = options.runbookBaseUrl ?? null;
+  const bodyOf = (evidence: Evidence, trimmed: boolean) => alertBody(message, evidence, trimmed, link);
   const subject = alertSubject(message);
   const attributes: AlertAttributes = {
     tier: message.tier,
@@ -132,18 +151,18 @@ export function renderAlert(message: AlertMessage, maxBytes: number = SNS_MAX_BY
     bytes: bytesOf(body) + overhead,
   });
 
-  const full = JSON.stringify(alertBody(message));
+  const full = JSON.stringify(bodyOf(message.evidence, false));
   if (bytesOf(full) <= budget) return done(full, false);
 
-  const rest = bytesOf(JSON.stringify(alertBody(message, {}, true)));
+  const rest = bytesOf(JSON.stringify(bodyOf({}, true)));
   const evidence = trimEvidence(message.evidence, budget - rest);
-  const body = JSON.stringify(alertBody(message, evidence, true));
+  const body = JSON.stringify(bodyOf(evidence, true));
   if (bytesOf(body) <= budget) return done(body, true);
 
   // The summary alone is larger than the budget: keep its beginning.
-  const withoutSummary = bytesOf(JSON.stringify({ ...alertBody(message, {}, true), summary: '' }));
+  const withoutSummary = bytesOf(JSON.stringify({ ...bodyOf({}, true), summary: '' }));
   const summary = cutToBytes(message.summary, Math.max(0, budget - withoutSummary - 64), ' [trimmed]');
-  return done(JSON.stringify({ ...alertBody(message, {}, true), summary }), true);
+  return done(JSON.stringify({ ...bodyOf({}, true), summary }), true);
 }
 
 /**

@@ -271,6 +271,9 @@ function perTier<T extends number | null>(value: z.ZodType<T>, defaults: Readonl
 }
 
 /** Alerting: SNS topics per tier and the policy's thresholds (defaults follow the guide). */
+/** PagerDuty's Events API v2 endpoint (US service region). */
+export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+
 const alertsSchema = z.strictObject({
   /** One standard SNS topic per tier; required only to publish (`run --publish`, the Lambdas). */
   topics: z.strictObject({ P0: snsTopicArn, P1: snsTopicArn, P2: snsTopicArn, P3: snsTopicArn }).optional(),
@@ -292,6 +295,24 @@ const alertsSchema = z.strictObject({
     .default({ ...ALERT_DEFAULTS.breadth }),
   /** Windows in which alerts are held (checks still run and state is still kept). */
   maintenance: z.array(maintenanceWindowSchema).default([]),
+  /**
+   * The troubleshooting guide's page (a wiki, a rendered Markdown file): each alert links its
+   * runbook section's anchor there. null: the section is named, not linked.
+   */
+  runbookBaseUrl: httpUrl.nullable().default(null),
+  /** PagerDuty Events API v2: these tiers' alerts open, re-trigger and resolve incidents by dedup key. */
+  pagerduty: z
+    .strictObject({
+      /** The integration key of an Events API v2 integration on the service (a secret). */
+      routingKey: secretRef,
+      tiers: z
+        .array(z.enum(TIERS, { error: 'must be one of P0, P1, P2, P3' }))
+        .min(1, { error: 'must name at least one tier' })
+        .default(['P0', 'P1']),
+      /** The EU service region uses https://events.eu.pagerduty.com/v2/enqueue. */
+      url: httpUrl.default(PAGERDUTY_EVENTS_URL),
+    })
+    .optional(),
 });
 export type AlertsConfig = z.infer<typeof alertsSchema>;
 export type MaintenanceWindowConfig = z.infer<typeof maintenanceWindowSchema>;

@@ -33,6 +33,7 @@ export type ErrorKind =
   | 'not-probed'
   | 'sandbox'
   | 'remote'
+  | 'forward'
   | 'crypto';
 
 export class CanaryError extends Error {

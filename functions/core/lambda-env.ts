@@ -7,6 +7,10 @@ export const LAMBDA_ENV = {
   /** `true` when a Function URL caller may ask for its run's alerts to be published (deployment.onDemand.allowUrlPublish). */
   urlPublish: 'CANARY_URL_PUBLISH_ALLOWED',
   topic: { P0: 'CANARY_TOPIC_P0', P1: 'CANARY_TOPIC_P1', P2: 'CANARY_TOPIC_P2', P3: 'CANARY_TOPIC_P3' },
+  /** The PagerDuty forwarder: the Events API v2 URL, and the routing key's Secrets Manager id and JSON key. */
+  pagerdutyUrl: 'CANARY_PAGERDUTY_URL',
+  pagerdutySecretId: 'CANARY_PAGERDUTY_SECRET_ID',
+  pagerdutyJsonKey: 'CANARY_PAGERDUTY_SECRET_JSON_KEY',
 } as const;
 
 /** The file name of the embedded config inside a function's bundle. */

@@ -29,6 +29,13 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
   built.stack.getLogicalId(construct.node.defaultChild as never);
 const ref = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: logicalId(construct) });
 const arnOf = (construct: { node: { defaultChild?: unknown } }) => ({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
+const statementsOf = (role: { node: { defaultChild?: unknown } }) => {
+  const roleId = logicalId(role);
+  const policies = resourcesOf('AWS::IAM::Policy').filter((p) =>
+    (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
+  );
+  return policies.flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+};
 
 describe('schedule', () => {
   it('invokes the sweep every five minutes, retrying, and drops a sweep older than the interval', () => {
@@ -71,27 +78,58 @@ describe('alert topics', () => {
     }
   });
 
-  it('subscribes the email and HTTPS endpoints of the config to their tier', () => {
-    const pagerDuty = 'https://events.pagerduty.com/integration/0123456789abcdef0123456789abcdef/enqueue';
+  it('subscribes the email endpoints and the PagerDuty forwarder (exactly its tiers), each with a dead-letter queue', () => {
     built.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'oncall@example.com',
       TopicArn: ref(built.stack.topics.P0),
     });
-    for (const tier of ['P0', 'P1'] as const) {
-      built.template.hasResourceProperties('AWS::SNS::Subscription', {
-        Protocol: 'https',
-        Endpoint: pagerDuty,
-        RawMessageDelivery: true,
-        TopicArn: ref(built.stack.topics[tier]),
-      });
-    }
     built.template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'email',
       Endpoint: 'platform-team@example.com',
       TopicArn: ref(built.stack.topics.P3),
     });
-    expect(resourcesOf('AWS::SNS::Subscription')).toHaveLength(5);
+    const forwarder = built.stack.pagerDuty?.forwarder;
+    expect(forwarder).toBeDefined();
+    const lambdaSubscriptions = resourcesOf('AWS::SNS::Subscription').filter((r) => r.Properties.Protocol === 'lambda');
+    expect(lambdaSubscriptions.map((r) => r.Properties.TopicArn)).toEqual([
+      ref(built.stack.topics.P0),
+      ref(built.stack.topics.P1),
+    ]);
+    for (const subscription of lambdaSubscriptions) expect(subscription.Properties.Endpoint).toEqual(arnOf(forwarder!));
+    const all = resourcesOf('AWS::SNS::Subscription');
+    expect(all).toHaveLength(5);
+    for (const subscription of all) {
+      expect(subscription.Properties.RedrivePolicy, subscription.id).toEqual({
+        deadLetterTargetArn: arnOf(built.stack.deliveryDeadLetters),
+      });
+    }
+  });
+
+  it('runs the forwarder outside the VPC, reading only the routing key, with a dead-letter queue for failed events', () => {
+    const forwarder = built.stack.pagerDuty!.forwarder;
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      Environment: {
+        Variables: Match.objectLike({
+          [LAMBDA_ENV.pagerdutyUrl]: 'https://events.pagerduty.com/v2/enqueue',
+          [LAMBDA_ENV.pagerdutySecretId]: 'tenant-canary/pagerduty-routing-key',
+        }),
+      },
+      VpcConfig: Match.absent(),
+    });
+    built.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(forwarder),
+      MaximumRetryAttempts: 2,
+      DestinationConfig: { OnFailure: { Destination: arnOf(built.stack.pagerDuty!.deadLetters) } },
+    });
+    const secrets = statementsOf(forwarder.role!).filter((s) => JSON.stringify(s.Action).includes('secretsmanager'));
+    expect(secrets).toHaveLength(1);
+    expect(JSON.stringify(secrets[0]?.Resource)).toContain('secret:tenant-canary/pagerduty-routing-key-??????');
+    // The probe and the sweep never read the routing key.
+    for (const fn of [built.stack.sweep, built.stack.probe]) {
+      expect(JSON.stringify(statementsOf(fn.role!))).not.toContain('pagerduty-routing-key');
+    }
   });
 });
 
@@ -182,7 +220,8 @@ describe('functions', () => {
   });
 
   it("places both functions in the platform's subnets and security groups, without lookups", () => {
-    const functions = resourcesOf('AWS::Lambda::Function');
+    const inVpc = new Set([logicalId(built.stack.sweep), logicalId(built.stack.probe)]);
+    const functions = resourcesOf('AWS::Lambda::Function').filter((fn) => inVpc.has(fn.id));
     expect(functions).toHaveLength(2);
     for (const fn of functions) {
       expect(fn.Properties.VpcConfig).toEqual({
@@ -201,7 +240,7 @@ describe('functions', () => {
     for (const fn of Object.values(plain.template.findResources('AWS::Lambda::Function')) as Resource[]) {
       expect(fn.Properties.VpcConfig).toBeUndefined();
     }
-    plain.template.resourceCountIs('AWS::IAM::Role', 3);
+    plain.template.resourceCountIs('AWS::IAM::Role', 4); // sweep, probe, forwarder, scheduler
     expect(JSON.stringify(plain.template.toJSON())).not.toContain('AWSLambdaVPCAccessExecutionRole');
   });
 
@@ -234,8 +273,13 @@ describe('functions', () => {
       (r) => r.FromPort,
     );
     expect(egress.sort((a, b) => a - b)).toEqual([443, 5432, 6379]);
-    for (const fn of Object.values(template.findResources('AWS::Lambda::Function')) as Resource[]) {
-      expect(fn.Properties.VpcConfig).toMatchObject({ SecurityGroupIds: [{ 'Fn::GetAtt': [own![0], 'GroupId'] }] });
+    for (const fn of [privateStack.stack.sweep, privateStack.stack.probe]) {
+      const resource = template.findResources('AWS::Lambda::Function')[
+        privateStack.stack.getLogicalId(fn.node.defaultChild as never)
+      ] as Resource;
+      expect(resource.Properties.VpcConfig).toMatchObject({
+        SecurityGroupIds: [{ 'Fn::GetAtt': [own![0], 'GroupId'] }],
+      });
     }
     template.hasOutput('FunctionsSecurityGroupId', { Value: { 'Fn::GetAtt': [own![0], 'GroupId'] } });
     // Each interface endpoint lets the functions' group in on 443.
@@ -343,13 +387,6 @@ describe('IAM', () => {
     }
   });
 
-  const statementsOf = (role: { node: { defaultChild?: unknown } }) => {
-    const roleId = logicalId(role);
-    const policies = resourcesOf('AWS::IAM::Policy').filter((p) =>
-      (p.Properties.Roles as unknown[]).some((r) => JSON.stringify(r) === JSON.stringify({ Ref: roleId })),
-    );
-    return policies.flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
-  };
   const bySid = (statements: Statement[], sid: string) => statements.find((s) => s.Sid === sid);
 
   it('never grants a "*" resource to the functions', () => {
@@ -492,6 +529,28 @@ describe('self-watch', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: alarmTopic('P2'),
     });
+  });
+
+  it('alarms to P1 when SNS fails a notification on any topic, and on each delivery dead-letter queue', () => {
+    for (const tier of ['P0', 'P1', 'P2', 'P3'] as const) {
+      built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SNS',
+        MetricName: 'NumberOfNotificationsFailed',
+        Dimensions: [
+          { Name: 'TopicName', Value: { 'Fn::GetAtt': [logicalId(built.stack.topics[tier]), 'TopicName'] } },
+        ],
+        Threshold: 1,
+        AlarmActions: alarmTopic('P1'),
+      });
+    }
+    for (const queue of [built.stack.deliveryDeadLetters, built.stack.pagerDuty!.deadLetters]) {
+      built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queue), 'QueueName'] } }],
+        AlarmActions: alarmTopic('P1'),
+      });
+    }
   });
 
   it('sends every alarm somewhere', () => {

@@ -20,6 +20,7 @@ import { fernetEncrypt, generateFernetKey } from '../../functions/core/fernet.ts
 import type { AlertSummary, Report } from '../../functions/core/types.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { type CliRun, runCli } from '../support/cli.ts';
+import { startPagerDuty } from '../support/pagerduty.ts';
 import { requireRedisInCi } from '../support/services.ts';
 
 const snsMock = mockClient(SNSClient);
@@ -412,10 +413,10 @@ describe('run: alert options that are wrong', () => {
     expect(result.stderr).toMatch(message);
   };
 
-  it('--publish without alerts.topics names the field; without --state or --config it says what it needs', async () => {
+  it('--publish without alerts.topics or alerts.pagerduty names them; without --state or --config it says what it needs', async () => {
     expectUsage(
       await runCli(['run', '--config', configFile, '--state', fresh('state'), '--publish']),
-      /^tenant-canary: alerts\.topics is required to publish/,
+      /^tenant-canary: alerts\.topics or alerts\.pagerduty is required to publish/,
     );
     expectUsage(
       await runCli(['run', '--config', publishConfigFile, '--publish']),
@@ -651,4 +652,55 @@ describe('tenants from the database and database credentials from Secrets Manage
         'tenant-canary: tenantSource.encryptionKey cannot be read: environment variable TENANT_ENCRYPTION_KEY is not set\n',
     });
   });
+});
+
+describe('run --publish with alerts.pagerduty (a loopback Events API v2)', () => {
+  it('triggers one PagerDuty incident per platform-wide check at once, then resolves each on the same dedup key', async () => {
+    const pd = await startPagerDuty();
+    const routingKey = 'ROUTINGKEYROUTINGKEYROUTINGKEY12';
+    const file = fresh('pagerduty-config');
+    await writeFile(
+      file,
+      JSON.stringify({
+        ...sandbox.config,
+        alerts: {
+          runbookBaseUrl: 'https://wiki.example.com/guide',
+          pagerduty: { routingKey: { env: 'PD_ROUTING_KEY' }, tiers: ['P0'], url: pd.url },
+        },
+      }),
+    );
+    const state = fresh('pagerduty-state');
+    const env = { NO_COLOR: '1', PD_ROUTING_KEY: routingKey };
+    const runs: CliRun[] = [];
+    try {
+      await sandbox.setFaults(['forged-signatures-accepted']);
+      runs.push(
+        await runCli(['run', '--json', '--config', file, '--state', state, '--publish', '--now', at(0)], { env }),
+      );
+      await sandbox.setFaults([]);
+      for (const i of [1, 2]) {
+        runs.push(
+          await runCli(['run', '--json', '--config', file, '--state', state, '--publish', '--now', at(i)], { env }),
+        );
+      }
+    } finally {
+      await sandbox.setFaults([]);
+      await pd.stop();
+    }
+    const keys = FORGED.map((check) => `${check}:*`).sort();
+    const byAction = (action: string) =>
+      pd.accepted
+        .filter((e) => e.event_action === action)
+        .map((e) => e.dedup_key)
+        .sort();
+    expect(byAction('trigger')).toEqual(keys);
+    expect(byAction('resolve')).toEqual(keys);
+    expect(pd.accepted.find((e) => e.event_action === 'trigger')?.payload).toMatchObject({
+      severity: 'critical',
+      source: 'platform',
+    });
+    for (const result of runs) {
+      expect(`${result.stdout}${result.stderr}`).not.toContain(routingKey);
+    }
+  }, 120_000);
 });

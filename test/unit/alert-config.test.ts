@@ -32,7 +32,23 @@ describe('config: alerts', () => {
       escalateAfterMinutes: { P0: null, P1: null, P2: 60, P3: null },
       breadth: { minTenants: 3, minRatio: 0.5 },
       maintenance: [],
+      runbookBaseUrl: null,
     });
+  });
+
+  it('takes PagerDuty with a secret routing key, P0 and P1 by default, the US endpoint unless told', () => {
+    const alerts = parseConfig({ ...base(), alerts: { pagerduty: { routingKey: { secretId: 'pd-key' } } } }).alerts;
+    expect(alerts.pagerduty).toEqual({
+      routingKey: { secretId: 'pd-key' },
+      tiers: ['P0', 'P1'],
+      url: 'https://events.pagerduty.com/v2/enqueue',
+    });
+    expect(() =>
+      parseConfig({ ...base(), alerts: { pagerduty: { routingKey: { secretId: 'k' }, tiers: [] } } }),
+    ).toThrow('alerts.pagerduty.tiers must name at least one tier');
+    expect(() => parseConfig({ ...base(), alerts: { runbookBaseUrl: 'wiki/guide' } })).toThrow(
+      'alerts.runbookBaseUrl must be an absolute http:// or https:// URL',
+    );
   });
 
   it('accepts topics, partial overrides, no breadth and windows', () => {

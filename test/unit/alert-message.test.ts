@@ -66,12 +66,17 @@ describe('alert rendering', () => {
       sentAt: '2026-11-27T10:05:00.000Z',
       summary: 'In the context of acme-corp, 3 rows of globex are visible in enhancement_history.',
       runbook: 'Issue 4: Data Isolation Concern (Security)',
+      runbookUrl: null,
       firstStep: 'Scale workers to zero, then review the policies of the table named in the evidence.',
       escalatedFrom: null,
       note: null,
       evidence: { table: 'enhancement_history', otherTenant: 'globex', rows: 3 },
       evidenceTrimmed: false,
     });
+    // With alerts.runbookBaseUrl the section is linked.
+    expect(
+      JSON.parse(renderAlert(message(), { runbookBaseUrl: 'https://wiki.example.com/guide' }).body).runbookUrl,
+    ).toBe('https://wiki.example.com/guide#issue-4-data-isolation-concern-security');
     expect(rendered.attributes).toEqual({
       tier: 'P0',
       checkId: 'rls.cross_tenant_read',

@@ -1,0 +1,73 @@
+/**
+ * The PagerDuty forwarder's use case: each SNS message of a tier topic (our alert JSON, as the
+ * publisher rendered it) becomes one Events API v2 event (functions/core/pagerduty.ts), sent
+ * with retries within the invocation's time. A message that cannot be delivered throws: Lambda
+ * retries the invocation, then parks the event in the forwarder's dead-letter queue (alarmed).
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { SNSEvent } from 'aws-lambda';
+import * as z from 'zod';
+import type { AlertBody } from '../core/alert-message.ts';
+import { errorClass } from '../core/errors.ts';
+import { pagerDutyEvent } from '../core/pagerduty.ts';
+import type { Secret } from '../core/secret.ts';
+import { TIERS } from '../core/types.ts';
+import type { PagerDutySender } from '../ports.ts';
+
+export const ForwardError = errorClass('ForwardError', 'forward');
+
+export interface ForwarderDeps {
+  logger: Logger;
+  routingKey(): Promise<Secret>;
+  /** A sender whose retries end within `budgetMs`. */
+  sender(budgetMs: number): PagerDutySender;
+}
+
+/** What the forwarder needs of an alert body; anything else is passed through as it is. */
+const bodySchema = z.looseObject({
+  state: z.enum(['firing', 'reminder', 'resolved']),
+  tier: z.enum(TIERS),
+  checkId: z.string().min(1),
+  tenantId: z.string().nullable(),
+  dedupKey: z.string().min(1),
+  firstFailedAt: z.string(),
+  sentAt: z.string(),
+  summary: z.string(),
+  runbook: z.string(),
+  runbookUrl: z.string().nullable().default(null),
+  firstStep: z.string(),
+  escalatedFrom: z.enum(TIERS).nullable(),
+  note: z.string().nullable(),
+  evidence: z.record(z.string(), z.unknown()),
+});
+
+export async function forwardAlerts(deps: ForwarderDeps, event: SNSEvent, remainingMs: () => number): Promise<void> {
+  const key = (await deps.routingKey()).reveal();
+  const failures: string[] = [];
+  for (const record of event.Records ?? []) {
+    const log = deps.logger.createChild({ persistentKeys: { snsMessageId: record.Sns?.MessageId } });
+    let body: AlertBody;
+    try {
+      body = bodySchema.parse(JSON.parse(record.Sns.Message)) as unknown as AlertBody;
+    } catch {
+      log.error('not an alert message: it cannot become a PagerDuty event', { topic: record.Sns?.TopicArn });
+      failures.push(`${record.Sns?.MessageId}: not an alert message`);
+      continue;
+    }
+    const subject =
+      record.Sns.Subject ?? `[${body.tier}] ${body.tenantId ?? 'platform'}: ${body.checkId} ${body.state}`;
+    const sent = await deps.sender(Math.max(1_000, remainingMs() - 5_000)).send(pagerDutyEvent(body, subject, key));
+    const fields = { dedupKey: body.dedupKey, state: body.state, tier: body.tier, attempts: sent.attempts };
+    if (sent.ok) {
+      log.info('sent to PagerDuty', fields);
+      continue;
+    }
+    log.error(sent.permanent ? 'PagerDuty refused the event' : 'PagerDuty could not be reached in time', {
+      ...fields,
+      reason: sent.reason,
+    });
+    failures.push(`${body.dedupKey} (${body.state}): ${sent.reason}`);
+  }
+  // Lambda retries the invocation, then sends it to the dead-letter queue.
+  if (failures.length > 0) throw new ForwardError(`not delivered to PagerDuty: ${failures.join('; ')}`);
+}
