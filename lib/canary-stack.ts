@@ -26,7 +26,7 @@ import { STATE_TABLE, SWEEP_TABLE } from '../functions/core/tables.ts';
 import { SERVICE_NAME } from '../functions/core/telemetry.ts';
 import { TIERS, type Tier } from '../functions/core/types.ts';
 import { CanaryFunction, writeEmbedDir } from './canary-function.ts';
-import type { DeploymentConfig } from './config.ts';
+import type { DeploymentConfig, SubscriptionConfig } from './config.ts';
 import { CanaryNetwork, type Placement } from './network.ts';
 import { SelfWatch } from './self-watch.ts';
 
@@ -46,6 +46,8 @@ export class TenantCanaryStack extends Stack {
   readonly probe: CanaryFunction;
   readonly probeUrl: lambda.FunctionUrl;
   readonly schedule: scheduler.Schedule;
+  /** Where the canary's own alarms go (created, or `deployment.selfWatch.topicArn`). */
+  readonly alarmTopic: sns.ITopic;
   /** What SNS could not deliver to a subscription. */
   readonly deliveryDeadLetters: sqs.Queue;
   /** The PagerDuty forwarder and the events it could not deliver (with `alerts.pagerduty`). */
@@ -53,7 +55,15 @@ export class TenantCanaryStack extends Stack {
 
   constructor(scope: Construct, id: string, props: TenantCanaryStackProps) {
     super(scope, id, props);
-    const { deployment, secretIds } = props.config;
+    const { deployment } = props.config;
+    // The heartbeat URL may itself be a secret: the functions that judge sweeps read it.
+    const heartbeat = deployment.heartbeatUrl;
+    const secretIds = [
+      ...props.config.secretIds,
+      ...(typeof heartbeat === 'object' && !props.config.secretIds.includes(heartbeat.secretId)
+        ? [heartbeat.secretId]
+        : []),
+    ];
     const embedDir = props.embedDir ?? mkdtempSync(join(tmpdir(), 'tenant-canary-embed-'));
     writeEmbedDir(embedDir, props.config.embedded, props.config.caFiles);
 
@@ -86,15 +96,7 @@ export class TenantCanaryStack extends Stack {
           enforceSSL: true,
         });
         for (const subscription of deployment.subscriptions[tier]) {
-          topic.addSubscription(
-            'email' in subscription
-              ? new subscriptions.EmailSubscription(subscription.email, { deadLetterQueue })
-              : new subscriptions.UrlSubscription(subscription.https, {
-                  protocol: sns.SubscriptionProtocol.HTTPS,
-                  rawMessageDelivery: subscription.rawMessageDelivery,
-                  deadLetterQueue,
-                }),
-          );
+          topic.addSubscription(subscriptionOf(subscription, deadLetterQueue));
         }
         return [tier, topic];
       }),
@@ -150,6 +152,7 @@ export class TenantCanaryStack extends Stack {
       [LAMBDA_ENV.stateTable]: this.stateTable.tableName,
       [LAMBDA_ENV.sweepTable]: this.sweepTable.tableName,
       ...Object.fromEntries(TIERS.map((tier) => [LAMBDA_ENV.topic[tier], this.topics[tier].topicArn])),
+      ...heartbeatEnvironment(deployment.heartbeatUrl),
     };
     const retention = deployment.logRetentionDays as logs.RetentionDays;
     const caFiles = Object.keys(props.config.caFiles);
@@ -291,7 +294,10 @@ export class TenantCanaryStack extends Stack {
       }),
     });
 
+    // The canary's own alarms go to a topic of their own: a broken alert path still reaches someone.
+    this.alarmTopic = this.selfWatchTopic(deployment, topicKey);
     const watch = new SelfWatch(this, 'SelfWatch', {
+      alarmTopic: this.alarmTopic,
       service,
       paused: deployment.paused,
       sweep: this.sweep,
@@ -318,6 +324,10 @@ export class TenantCanaryStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       value: this.deadLetterQueue.queueUrl,
       description: 'tenants that could not be probed: redrive after fixing the cause',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.alarmTopic.topicArn,
+      description: "the canary's own alarms (subscribe the on-call here, e.g. PagerDuty's CloudWatch integration)",
     });
     new CfnOutput(this, 'DashboardName', { value: watch.dashboard.dashboardName });
     new CfnOutput(this, 'StateTableName', { value: this.stateTable.tableName });
@@ -393,6 +403,26 @@ export class TenantCanaryStack extends Stack {
     return { forwarder, deadLetters };
   }
 
+  /** An existing topic (`selfWatch.topicArn`), or one of its own with `selfWatch.subscriptions` (default: P0's and P1's). */
+  private selfWatchTopic(deployment: DeploymentConfig['deployment'], key: kms.IKey): sns.ITopic {
+    const { selfWatch } = deployment;
+    if (selfWatch.topicArn !== undefined) return sns.Topic.fromTopicArn(this, 'CanaryAlarms', selfWatch.topicArn);
+    const topic = new sns.Topic(this, 'CanaryAlarms', {
+      displayName: 'tenant-canary alarms',
+      masterKey: key,
+      enforceSSL: true,
+    });
+    const seen = new Set<string>();
+    const wanted = selfWatch.subscriptions ?? [...deployment.subscriptions.P0, ...deployment.subscriptions.P1];
+    for (const subscription of wanted) {
+      const id = JSON.stringify(subscription);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      topic.addSubscription(subscriptionOf(subscription, this.deliveryDeadLetters));
+    }
+    return topic;
+  }
+
   /** kms:Decrypt on customer-managed keys of secrets, only through Secrets Manager. */
   private decryptSecrets(sid: string, keyArns: readonly string[]): iam.PolicyStatement {
     return new iam.PolicyStatement({
@@ -451,4 +481,25 @@ export class TenantCanaryStack extends Stack {
       this,
     );
   }
+}
+
+/** An email or HTTPS subscription, parking what SNS cannot deliver in `deadLetterQueue`. */
+function subscriptionOf(subscription: SubscriptionConfig, deadLetterQueue: sqs.IQueue): sns.ITopicSubscription {
+  return 'email' in subscription
+    ? new subscriptions.EmailSubscription(subscription.email, { deadLetterQueue })
+    : new subscriptions.UrlSubscription(subscription.https, {
+        protocol: sns.SubscriptionProtocol.HTTPS,
+        rawMessageDelivery: subscription.rawMessageDelivery,
+        deadLetterQueue,
+      });
+}
+
+/** The heartbeat's environment: its URL, or the secret that holds it. */
+function heartbeatEnvironment(heartbeat: DeploymentConfig['deployment']['heartbeatUrl']): Record<string, string> {
+  if (heartbeat === undefined) return {};
+  if (typeof heartbeat === 'string') return { [LAMBDA_ENV.heartbeatUrl]: heartbeat };
+  return {
+    [LAMBDA_ENV.heartbeatSecretId]: heartbeat.secretId,
+    ...(heartbeat.jsonKey === undefined ? {} : { [LAMBDA_ENV.heartbeatJsonKey]: heartbeat.jsonKey }),
+  };
 }

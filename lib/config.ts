@@ -16,6 +16,7 @@ import {
   parseConfig,
   parseJsonText,
   type SecretRef,
+  snsTopicArn,
   unreadableFileError,
 } from '../functions/core/config.ts';
 import { scheduledProbeConfig } from '../functions/core/sweep-protocol.ts';
@@ -162,10 +163,36 @@ export const deploymentSchema = z
         heartbeatMissedSweeps: positiveInt().max(24, { error: 'must be at most 24' }).default(3),
         /** Messages in the dead-letter queue that alarm. @default 1 */
         dlqDepth: positiveInt().default(1),
-        /** The tier whose topic hears the canary's own alarms (the heartbeat alarm is always P1). @default "P2" */
+        /** The severity the canary's own alarms are labelled with (the heartbeat's is always P1). @default "P2" */
         tier: z.enum(TIERS, { error: 'must be one of P0, P1, P2, P3' }).default('P2'),
       })
       .default({ heartbeatMissedSweeps: 3, dlqDepth: 1, tier: 'P2' }),
+    /**
+     * Where the canary's own alarms go: a topic of their own, so a broken alert path still
+     * reaches someone. `topicArn`: an existing topic (another account or a shared ops topic; its
+     * policy must let CloudWatch publish); else the stack creates one with `subscriptions`
+     * (default: those of P0 and P1).
+     */
+    selfWatch: z
+      .strictObject({
+        topicArn: snsTopicArn.optional(),
+        subscriptions: z.array(subscriptionSchema).optional(),
+      })
+      .refine((value) => value.topicArn === undefined || value.subscriptions === undefined, {
+        error: 'takes topicArn (an existing topic) or subscriptions (for the topic the stack creates), not both',
+      })
+      .default({}),
+    /**
+     * A dead-man's switch outside AWS (healthchecks.io, Cronitor, Better Stack): pinged with a GET
+     * after each judged sweep; its service alerts when the pings stop (a dead account or region
+     * too). A URL, or a Secrets Manager reference when the URL is itself the credential.
+     */
+    heartbeatUrl: z
+      .union([
+        z.url({ protocol: /^https$/, error: 'must be an https:// URL' }),
+        z.strictObject({ secretId: z.string().min(1), jsonKey: z.string().min(1).optional() }),
+      ])
+      .optional(),
     /** Customer-managed KMS keys of the secrets, if any (the functions get kms:Decrypt on them). */
     secretsKmsKeyArns: z.array(kmsKeyArn).default([]),
     /** Stop the sweeps (the schedule is disabled) and mute the heartbeat alarm, e.g. for a maintenance window. */
@@ -451,11 +478,19 @@ export function isPrivateHost(host: string): boolean {
 /** Without a NAT the functions reach only the VPC: a public API would be unreachable from them. */
 function egressIssues(config: Config, deployment: DeploymentSettings): string[] {
   if (deployment.vpc?.egress !== 'endpoints') return [];
+  const issues: string[] = [];
   const host = new URL(config.platform.baseUrl).hostname;
-  if (isPrivateHost(host)) return [];
-  return [
-    `deployment.vpc.egress must be "nat" while platform.baseUrl (${host}) is public: VPC endpoints reach AWS APIs only, so the webhook and health checks would time out`,
-  ];
+  if (!isPrivateHost(host)) {
+    issues.push(
+      `deployment.vpc.egress must be "nat" while platform.baseUrl (${host}) is public: VPC endpoints reach AWS APIs only, so the webhook and health checks would time out`,
+    );
+  }
+  if (deployment.heartbeatUrl !== undefined) {
+    issues.push(
+      'deployment.vpc.egress must be "nat" with deployment.heartbeatUrl: the heartbeat service is outside AWS, which VPC endpoints do not reach',
+    );
+  }
+  return issues;
 }
 
 /** Seconds a probe needs besides waiting for the round trip (the other checks, alerting). */

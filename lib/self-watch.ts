@@ -31,8 +31,10 @@ export interface SelfWatchProps {
   heartbeatMissedSweeps: number;
   /** Dead-letter messages that alarm. */
   dlqDepth: number;
-  /** The topic of the canary's own alarms (the heartbeat always goes to P1). */
+  /** The severity the canary's own alarms are labelled with (the heartbeat and alert-path alarms are P1). */
   alarmTier: Tier;
+  /** Where every alarm goes: a topic of its own, apart from the tier topics it watches. */
+  alarmTopic: sns.ITopic;
 }
 
 /** Intervals without a judged sweep before JudgementMissing (a sweep is judged one to two intervals after it starts). */
@@ -56,9 +58,12 @@ export class SelfWatch extends Construct {
         statistic,
         period: interval,
       });
+    /** Sends the alarm (and its OK) to the alarm topic, its description labelled with its severity. */
     const toTopic = (alarm: cloudwatch.Alarm, tier: Tier) => {
-      alarm.addAlarmAction(new actions.SnsAction(props.topics[tier]));
-      alarm.addOkAction(new actions.SnsAction(props.topics[tier]));
+      alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
+      alarm.addOkAction(new actions.SnsAction(props.alarmTopic));
+      const resource = alarm.node.defaultChild as cloudwatch.CfnAlarm;
+      resource.alarmDescription = `[${tier}] ${resource.alarmDescription ?? ''}`;
       this.alarms.push(alarm);
       return alarm;
     };

@@ -36,6 +36,11 @@ export interface AppDeps {
    * thousands of sweeps without a platform). @default runChecks (functions/run.ts)
    */
   checks?: typeof runChecks;
+  /**
+   * Pings the dead-man's switch outside AWS (deployment.heartbeatUrl) after a judged sweep;
+   * throws when the ping failed. Absent: no switch configured.
+   */
+  heartbeat?(): Promise<void>;
   /** Whether a Function URL caller may ask for alerts to be published (deployment.onDemand.allowUrlPublish). @default false */
   urlPublishAllowed?(): boolean;
 }

@@ -167,11 +167,23 @@ async function judgeHeld(
     return 'taken';
   }
   deps.metrics.addMetric(METRIC.sweepsJudged, MetricUnit.Count, 1);
+  await pingHeartbeat(deps, log);
   deps.metrics.addMetric(METRIC.sweepsIncomplete, MetricUnit.Count, complete ? 0 : 1);
   const fields = { tenants: recorded.size, expected: expected.length, alerts: alerts.length };
   if (complete) log.info('sweep judged', fields);
   else log.warn('sweep judged incomplete at its drain deadline', { ...fields, missingTenants: missing.slice(0, 50) });
   return complete ? 'judged' : 'judged-incomplete';
+}
+
+/** The dead-man's switch: a failed ping is logged and counted, never a failed judgement. */
+async function pingHeartbeat(deps: AppDeps, log: Logger): Promise<void> {
+  if (deps.heartbeat === undefined) return;
+  try {
+    await deps.heartbeat();
+  } catch (error) {
+    deps.metrics.addMetric(METRIC.heartbeatPingFailures, MetricUnit.Count, 1);
+    log.warn('the external heartbeat could not be pinged', { error: describeError(error) });
+  }
 }
 
 function failed(deps: AppDeps, log: Logger, error: unknown): JudgeOutcome {

@@ -205,7 +205,7 @@ const checksSchema = z.strictObject({
 });
 
 /** An SNS topic ARN: `arn:aws:sns:REGION:ACCOUNT:NAME` (any partition). */
-const snsTopicArn = z
+export const snsTopicArn = z
   .string({ error: 'must be an SNS topic ARN (a string)' })
   .regex(/^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/, {
     error: 'must be an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:canary-p0',

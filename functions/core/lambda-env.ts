@@ -11,6 +11,10 @@ export const LAMBDA_ENV = {
   pagerdutyUrl: 'CANARY_PAGERDUTY_URL',
   pagerdutySecretId: 'CANARY_PAGERDUTY_SECRET_ID',
   pagerdutyJsonKey: 'CANARY_PAGERDUTY_SECRET_JSON_KEY',
+  /** The dead-man's switch outside AWS, pinged after each judged sweep: a URL, or a secret holding it. */
+  heartbeatUrl: 'CANARY_HEARTBEAT_URL',
+  heartbeatSecretId: 'CANARY_HEARTBEAT_SECRET_ID',
+  heartbeatJsonKey: 'CANARY_HEARTBEAT_SECRET_JSON_KEY',
 } as const;
 
 /** The file name of the embedded config inside a function's bundle. */

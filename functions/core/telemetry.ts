@@ -30,6 +30,8 @@ export const METRIC = {
   sweepsIncomplete: 'SweepsIncomplete',
   /** Messages delivered after their sweep's drain deadline: dropped, not probed. */
   staleMessagesDropped: 'StaleMessagesDropped',
+  /** Pings of the external heartbeat URL that failed (the external service then alerts). */
+  heartbeatPingFailures: 'HeartbeatPingFailures',
   /** Tenants whose results arrived after their sweep was judged (not in its judgement). */
   lateResults: 'LateResults',
 } as const;

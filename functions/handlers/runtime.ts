@@ -6,6 +6,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { createHeartbeatPing } from '../adapters/heartbeat.ts';
 import { openPorts as openNetworkPorts } from '../adapters/index.ts';
 import { createSecretResolver } from '../adapters/secrets.ts';
 import { createSnsPublisherFromConfig } from '../adapters/sns.ts';
@@ -13,7 +14,14 @@ import { createTenantSource } from '../adapters/tenant-source.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../core/telemetry.ts';
-import type { AlertPublisher, AlertStateStore, SweepLedger, TenantQueue, TenantSource } from '../ports.ts';
+import type {
+  AlertPublisher,
+  AlertStateStore,
+  SecretResolver,
+  SweepLedger,
+  TenantQueue,
+  TenantSource,
+} from '../ports.ts';
 import { LAMBDA_ENV, type LambdaSettings, loadEmbeddedConfig, readLambdaSettings } from './settings.ts';
 
 /** Logger and metrics; `service` is the stack's (POWERTOOLS_SERVICE_NAME), so stacks never mix metrics. */
@@ -91,6 +99,21 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
       return queue;
     },
     now: () => new Date(),
+    ...heartbeatOf(env, secrets),
     urlPublishAllowed: () => env[LAMBDA_ENV.urlPublish] === 'true',
   };
+}
+
+/** The external heartbeat of the stack's environment (a URL, or a secret holding one), if any. */
+function heartbeatOf(
+  env: Readonly<Record<string, string | undefined>>,
+  secrets: SecretResolver,
+): Pick<AppDeps, 'heartbeat'> {
+  const url = env[LAMBDA_ENV.heartbeatUrl];
+  const secretId = env[LAMBDA_ENV.heartbeatSecretId];
+  const jsonKey = env[LAMBDA_ENV.heartbeatJsonKey];
+  if (url) return { heartbeat: createHeartbeatPing({ url }, secrets) };
+  if (secretId)
+    return { heartbeat: createHeartbeatPing({ secret: { secretId, ...(jsonKey ? { jsonKey } : {}) } }, secrets) };
+  return {};
 }

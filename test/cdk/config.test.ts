@@ -263,6 +263,41 @@ describe('deployment config', () => {
     ).toEqual([]);
   });
 
+  it('refuses a heartbeat URL without a NAT, and a self-watch section naming both a topic and subscriptions', () => {
+    const config = exampleConfig() as {
+      platform: Record<string, unknown>;
+      deployment: { vpc: Record<string, unknown> };
+    };
+    expect(
+      issuesOf({
+        ...config,
+        platform: { ...config.platform, baseUrl: 'https://api.platform.internal' },
+        deployment: {
+          ...config.deployment,
+          vpc: { ...config.deployment.vpc, egress: 'endpoints', routeTableIds: ['rtb-0a1b2c3d4e5f60718'] },
+          heartbeatUrl: 'https://hc-ping.com/0123',
+        },
+      }),
+    ).toEqual([
+      'deployment.vpc.egress must be "nat" with deployment.heartbeatUrl: the heartbeat service is outside AWS, which VPC endpoints do not reach',
+    ]);
+    expect(
+      issuesOf(
+        withDeployment({
+          selfWatch: {
+            topicArn: 'arn:aws:sns:us-east-1:210987654321:ops',
+            subscriptions: [{ email: 'a@example.com' }],
+          },
+        }),
+      ),
+    ).toEqual([
+      'deployment.selfWatch takes topicArn (an existing topic) or subscriptions (for the topic the stack creates), not both',
+    ]);
+    expect(issuesOf(withDeployment({ heartbeatUrl: 'http://hc-ping.com/0123' }))).toEqual([
+      'deployment.heartbeatUrl must be an https:// URL',
+    ]);
+  });
+
   it('refuses more static tenant secrets than two IAM policies hold, and a database source without a tenant count', () => {
     const tenants = Array.from({ length: 51 }, (_, i) => ({
       tenantId: `tenant-${i}`,

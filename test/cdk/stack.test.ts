@@ -98,7 +98,7 @@ describe('alert topics', () => {
     ]);
     for (const subscription of lambdaSubscriptions) expect(subscription.Properties.Endpoint).toEqual(arnOf(forwarder!));
     const all = resourcesOf('AWS::SNS::Subscription');
-    expect(all).toHaveLength(5);
+    expect(all).toHaveLength(6); // P0 email, P2 and P3 emails, the forwarder on P0 and P1, the alarm topic's email
     for (const subscription of all) {
       expect(subscription.Properties.RedrivePolicy, subscription.id).toEqual({
         deadLetterTargetArn: arnOf(built.stack.deliveryDeadLetters),
@@ -445,7 +445,8 @@ describe('IAM', () => {
 });
 
 describe('self-watch', () => {
-  const alarmTopic = (tier: 'P0' | 'P1' | 'P2' | 'P3') => [ref(built.stack.topics[tier])];
+  /** Every alarm goes to the alarm topic; its severity is the label its description starts with. */
+  const alarmTopic = (_tier: 'P0' | 'P1' | 'P2' | 'P3') => [ref(built.stack.alarmTopic as never)];
 
   it('alarms to P1 when the heartbeat stops, treating missing data as breaching', () => {
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -553,10 +554,60 @@ describe('self-watch', () => {
     }
   });
 
+  it('sends the alarms to a topic of their own, subscribed by P0 and P1 unless told, never to a tier topic', () => {
+    const tierTopics = (['P0', 'P1', 'P2', 'P3'] as const).map((tier) => JSON.stringify(ref(built.stack.topics[tier])));
+    for (const alarm of resourcesOf('AWS::CloudWatch::Alarm')) {
+      for (const action of alarm.Properties.AlarmActions as unknown[])
+        expect(tierTopics).not.toContain(JSON.stringify(action));
+    }
+    built.template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'oncall@example.com',
+      TopicArn: ref(built.stack.alarmTopic as never),
+    });
+    built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SweepHeartbeat',
+      AlarmDescription: Match.stringLikeRegexp('^\\[P1\\] tenant-canary stopped'),
+    });
+    built.template.hasOutput('AlarmTopicArn', { Value: ref(built.stack.alarmTopic as never) });
+    // An existing topic elsewhere (another account) takes them instead; none is created.
+    const shared = 'arn:aws:sns:us-east-1:210987654321:ops-alarms';
+    const elsewhere = buildStack({
+      ...exampleConfig(),
+      deployment: { ...(exampleConfig().deployment as object), selfWatch: { topicArn: shared } },
+    });
+    for (const alarm of Object.values(elsewhere.template.findResources('AWS::CloudWatch::Alarm')) as Resource[]) {
+      expect(alarm.Properties.AlarmActions).toEqual([shared]);
+    }
+    expect(Object.keys(elsewhere.template.findResources('AWS::SNS::Topic'))).toHaveLength(4);
+  });
+
+  it('gives the judging functions the heartbeat URL, or the secret holding it (and leave to read it)', () => {
+    const plain = buildStack({
+      ...exampleConfig(),
+      deployment: { ...(exampleConfig().deployment as object), heartbeatUrl: 'https://hc-ping.com/0123' },
+    });
+    for (const fn of [plain.stack.sweep, plain.stack.probe]) {
+      const resource = plain.template.findResources('AWS::Lambda::Function')[
+        plain.stack.getLogicalId(fn.node.defaultChild as never)
+      ] as Resource;
+      expect(resource.Properties.Environment).toMatchObject({
+        Variables: { [LAMBDA_ENV.heartbeatUrl]: 'https://hc-ping.com/0123' },
+      });
+    }
+    const secret = buildStack({
+      ...exampleConfig(),
+      deployment: { ...(exampleConfig().deployment as object), heartbeatUrl: { secretId: 'ops/heartbeat-url' } },
+    });
+    expect(JSON.stringify(secret.template.toJSON())).toContain('secret:ops/heartbeat-url-??????');
+    expect(JSON.stringify(secret.template.toJSON())).toContain(LAMBDA_ENV.heartbeatSecretId);
+  });
+
   it('sends every alarm somewhere', () => {
     for (const alarm of resourcesOf('AWS::CloudWatch::Alarm')) {
       expect(alarm.Properties.AlarmActions, alarm.id).toHaveLength(1);
-      expect(alarm.Properties.AlarmDescription, alarm.id).toBeTruthy();
+      expect(alarm.Properties.AlarmDescription, alarm.id).toMatch(/^\[P[0-3]\] \S/);
+      expect(alarm.Properties.AlarmActions, alarm.id).toEqual([ref(built.stack.alarmTopic as never)]);
     }
   });
 

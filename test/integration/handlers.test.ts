@@ -6,7 +6,7 @@
  */
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -642,6 +642,38 @@ describe('fan-in: a sweep is judged whole, once', () => {
     expect((await sweepAt(60)).summary.judged).toEqual({ taken: 1 });
     expect((await sweepAt(120)).summary.judged).toEqual({ judged: 1 });
     expect(publishedKeys()).toEqual(WEBHOOK_BREADTH);
+  });
+
+  it('pings the external heartbeat after each judged sweep; a failing ping is counted, the judgement stands', async () => {
+    const pings: string[] = [];
+    let answer = 200;
+    const server = createServer((req, res) => {
+      pings.push(`${req.method} ${req.url}`);
+      res.writeHead(answer).end('OK');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping/abc`;
+    try {
+      const withHeartbeat = (seconds: number) => ({
+        ...createLambdaDeps({ ...env, [LAMBDA_ENV.heartbeatUrl]: url }),
+        now: () => new Date(T0 + seconds * 1000),
+      });
+      const { records } = await sweepAt(0);
+      await createProbeHandler(withHeartbeat(20))({ Records: records }, context());
+      expect(pings).toEqual(['GET /ping/abc']);
+
+      answer = 503;
+      const metrics = captureMetrics();
+      const next = await sweepAt(300);
+      await createProbeHandler(withHeartbeat(320))({ Records: next.records }, context());
+      expect(pings).toHaveLength(2);
+      expect(await pendingSweeps()).toEqual([]);
+      expect(metrics().find((doc) => doc.metrics.includes('HeartbeatPingFailures'))?.values).toMatchObject({
+        HeartbeatPingFailures: 1,
+      });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('probes scheduled messages with deferred round trips: a stopped worker does not hold the batch', async () => {

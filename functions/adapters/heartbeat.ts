@@ -1,0 +1,22 @@
+/**
+ * The dead-man's switch outside AWS (deployment.heartbeatUrl): a GET after each judged sweep.
+ * The URL is often itself the credential (healthchecks.io, Cronitor): it is never put in an
+ * error or a log line, only the outcome is.
+ */
+import type { SecretRef } from '../core/config.ts';
+import type { HttpClient, SecretResolver } from '../ports.ts';
+import { createHttpClient } from './http.ts';
+
+export function createHeartbeatPing(
+  target: { url: string } | { secret: SecretRef },
+  secrets: SecretResolver,
+): () => Promise<void> {
+  let http: HttpClient | undefined;
+  return async () => {
+    const url = 'url' in target ? target.url : (await secrets.resolve(target.secret)).reveal();
+    http ??= createHttpClient({ connectTimeoutMs: 3_000 });
+    const result = await http.request({ method: 'GET', url, timeoutMs: 5_000, maxBytes: 1024 });
+    if (result.kind !== 'response') throw new Error(`the heartbeat URL did not answer (${result.kind})`);
+    if (result.status >= 300) throw new Error(`the heartbeat URL answered HTTP ${result.status}`);
+  };
+}
