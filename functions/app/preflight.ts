@@ -46,6 +46,9 @@ function secretRefs(config: Config): { field: string; ref: SecretRef }[] {
     refs.push({ field: 'tenantSource.encryptionKey', ref: config.tenantSource.encryptionKey });
   }
   if (config.redis?.auth !== undefined) refs.push({ field: 'redis.auth.password', ref: config.redis.auth.password });
+  if (config.alerts.pagerduty !== undefined) {
+    refs.push({ field: 'alerts.pagerduty.routingKey', ref: config.alerts.pagerduty.routingKey });
+  }
   return refs;
 }
 

@@ -162,6 +162,21 @@ function suite(name: string, url: string | undefined) {
       expect(JSON.stringify(report)).not.toContain(REDIS_PASSWORD);
     });
 
+    it('checks the PagerDuty routing key can be read, without sending an event', async () => {
+      const config = {
+        ...healthy,
+        alerts: { pagerduty: { routingKey: { env: 'PD_ROUTING_KEY_MISSING' }, url: 'http://127.0.0.1:9/v2/enqueue' } },
+      };
+      const { code, report } = await preflight(config);
+      expect(code).toBe(1);
+      expect(failing(report)).toEqual([
+        expect.objectContaining({
+          step: 'secret alerts.pagerduty.routingKey',
+          fix: 'export PD_ROUTING_KEY_MISSING before running the canary',
+        }),
+      ]);
+    });
+
     it('refuses an API certificate Node does not trust, with the caFile fix', async () => {
       const { code, report } = await preflight({ ...healthy, platform: { baseUrl: api.url } });
       expect(code).toBe(1);
