@@ -6,7 +6,7 @@
  */
 
 import type { SNSClientConfig } from '@aws-sdk/client-sns';
-import { renderAlert } from '../core/alert-message.ts';
+import { alertBody, alertSubject } from '../core/alert-message.ts';
 import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { type PagerDutyEvent, pagerDutyEvent } from '../core/pagerduty.ts';
@@ -134,9 +134,9 @@ export function createPagerDutyPublisher(options: PagerDutyPublisherOptions): Al
   };
 }
 
-export function eventOf(message: AlertMessage, routingKey: string, runbookBaseUrl: string | null): PagerDutyEvent {
-  const rendered = renderAlert(message, { runbookBaseUrl });
-  return pagerDutyEvent(JSON.parse(rendered.body), rendered.subject, routingKey);
+/** The event of one alert: the same subject and body the SNS message carries (PagerDuty takes 512 KB: no trimming). */
+function eventOf(message: AlertMessage, routingKey: string, runbookBaseUrl: string | null): PagerDutyEvent {
+  return pagerDutyEvent(alertBody(message, message.evidence, false, runbookBaseUrl), alertSubject(message), routingKey);
 }
 
 /** Every publisher gets every message; a message is delivered when none of them failed it. */

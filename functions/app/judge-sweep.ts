@@ -14,7 +14,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { alertPolicyOptions } from '../core/alert-policy.ts';
 import type { Config } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
-import { JUDGE_BUDGET_MS, JUDGE_LEASE_MS, sweepCompleteResult } from '../core/sweep-protocol.ts';
+import { JUDGE_BUDGET_MS, JUDGE_LEASE_MS, JUDGE_MARGIN_MS, sweepCompleteResult } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { AlertSummary, CheckResult } from '../core/types.ts';
 import type { SweepLease, SweepLedger } from '../ports.ts';
@@ -79,11 +79,15 @@ export type JudgeOutcome =
   /** Someone else holds it, or it was judged already. */
   | 'taken'
   /** The judgement failed: the sweep stays judgeable. */
-  | 'failed';
+  | 'failed'
+  /** Too little time left in this invocation to judge: a later sweep does. */
+  | 'left';
 
 export interface JudgeOptions {
   /** Time the judgement may take. @default JUDGE_BUDGET_MS */
   budgetMs?: number;
+  /** What is left of the invocation; a judgement is not started without its budget and a margin. @default unlimited */
+  remainingMs?: () => number;
 }
 
 /** Judges a sweep if it is complete or past its deadline and nobody else holds it. Never throws. */
@@ -95,6 +99,12 @@ export async function judgeSweepIfDue(
   options: JudgeOptions = {},
 ): Promise<JudgeOutcome> {
   const log = logger.createChild({ persistentKeys: { sweepRunId: sweepId } });
+  const budgetMs = options.budgetMs ?? JUDGE_BUDGET_MS;
+  const remaining = options.remainingMs?.() ?? Number.POSITIVE_INFINITY;
+  if (remaining < budgetMs + JUDGE_MARGIN_MS) {
+    log.warn('too little time left to judge a due sweep; a later sweep judges it', { remainingMs: remaining });
+    return 'left';
+  }
   let ledger: SweepLedger;
   try {
     ledger = await deps.sweepLedger();
@@ -111,9 +121,7 @@ export async function judgeSweepIfDue(
     }
     if (lease === null) return 'taken';
     try {
-      const outcome = await withinBudget(options.budgetMs ?? JUDGE_BUDGET_MS, () =>
-        judgeHeld(deps, log, config, ledger, lease),
-      );
+      const outcome = await withinBudget(budgetMs, () => judgeHeld(deps, log, config, ledger, lease));
       if (outcome !== 'not-due') return outcome;
     } catch (error) {
       await ledger.release(lease).catch(() => {});

@@ -12,7 +12,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import type { Config } from '../core/config.ts';
 import { describeError, errorClass } from '../core/errors.ts';
 import { parseTenantMessage } from '../core/events.ts';
-import { isStale, JUDGE_BUDGET_MS, JUDGE_MARGIN_MS, scheduledProbeConfig } from '../core/sweep-protocol.ts';
+import { isStale, scheduledProbeConfig } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { CheckResult } from '../core/types.ts';
 import type { OpenPorts, SweepTenantResults, TenantSource } from '../ports.ts';
@@ -142,16 +142,9 @@ export async function probeBatch(
   const judged: Record<string, string> = {};
   for (const sweepId of complete) {
     // Judging must fit in what is left of this invocation; otherwise the next sweep judges it.
-    const remaining = context?.getRemainingTimeInMillis() ?? Number.POSITIVE_INFINITY;
-    if (remaining < JUDGE_BUDGET_MS + JUDGE_MARGIN_MS) {
-      logger.warn('too little time left to judge a complete sweep; the next sweep judges it', {
-        sweepRunId: sweepId,
-        remainingMs: remaining,
-      });
-      judged[sweepId] = 'left';
-      continue;
-    }
-    judged[sweepId] = await judgeSweepIfDue(deps, logger, config, sweepId);
+    judged[sweepId] = await judgeSweepIfDue(deps, logger, config, sweepId, {
+      ...(context ? { remainingMs: () => context.getRemainingTimeInMillis() } : {}),
+    });
   }
   logger.info('batch done', {
     records: event.Records.length,

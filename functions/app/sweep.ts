@@ -9,7 +9,7 @@ import { CATALOG, type CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import { asError, describeError } from '../core/errors.ts';
 import { countStatuses } from '../core/results.ts';
-import { JUDGE_BUDGET_MS, JUDGE_MARGIN_MS, sweepDeadline } from '../core/sweep-protocol.ts';
+import { sweepDeadline } from '../core/sweep-protocol.ts';
 import { sweepIdAt } from '../core/tables.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { Report } from '../core/types.ts';
@@ -32,7 +32,7 @@ export interface SweepSummary {
   platform: Record<string, number>;
   alerts: number;
   /** Due sweeps (earlier ones, or this one) this one judged, by outcome; `left`: no time left to judge. */
-  judged: Partial<Record<JudgeOutcome | 'left', number>>;
+  judged: Partial<Record<JudgeOutcome, number>>;
 }
 
 /**
@@ -132,8 +132,8 @@ async function judgeDueSweeps(
   ledger: SweepLedger,
   config: Config,
   remainingMs: () => number,
-): Promise<Partial<Record<JudgeOutcome | 'left', number>>> {
-  const counts: Partial<Record<JudgeOutcome | 'left', number>> = {};
+): Promise<Partial<Record<JudgeOutcome, number>>> {
+  const counts: Partial<Record<JudgeOutcome, number>> = {};
   let pending: Awaited<ReturnType<SweepLedger['pending']>>;
   try {
     pending = await ledger.pending();
@@ -147,11 +147,7 @@ async function judgeDueSweeps(
   for (const status of pending) {
     const due = status.reported >= status.expected || deps.now().getTime() >= Date.parse(status.deadline);
     if (!due) continue;
-    // A judgement must fit in what is left of this invocation; otherwise the next sweep judges it.
-    const outcome =
-      remainingMs() < JUDGE_BUDGET_MS + JUDGE_MARGIN_MS
-        ? 'left'
-        : await judgeSweepIfDue(deps, deps.logger, config, status.sweepId);
+    const outcome = await judgeSweepIfDue(deps, deps.logger, config, status.sweepId, { remainingMs });
     counts[outcome] = (counts[outcome] ?? 0) + 1;
   }
   return counts;

@@ -446,7 +446,11 @@ describe('IAM', () => {
 
 describe('self-watch', () => {
   /** Every alarm goes to the alarm topic; its severity is the label its description starts with. */
-  const alarmTopic = (_tier: 'P0' | 'P1' | 'P2' | 'P3') => [ref(built.stack.alarmTopic as never)];
+  const alarmTopic = () => [ref(built.stack.alarmTopic as never)];
+  const routedAs = (tier: 'P0' | 'P1' | 'P2' | 'P3') => ({
+    AlarmActions: alarmTopic(),
+    AlarmDescription: Match.stringLikeRegexp(`^\\[${tier}\\] `),
+  });
 
   it('alarms to P1 when the heartbeat stops, treating missing data as breaching', () => {
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -460,8 +464,8 @@ describe('self-watch', () => {
       ComparisonOperator: 'LessThanThreshold',
       EvaluationPeriods: 3,
       TreatMissingData: 'breaching',
-      AlarmActions: alarmTopic('P1'),
-      OKActions: alarmTopic('P1'),
+      ...routedAs('P1'),
+      OKActions: alarmTopic(),
     });
   });
 
@@ -473,7 +477,7 @@ describe('self-watch', () => {
           MetricName: metric,
           Dimensions: [{ Name: 'FunctionName', Value: ref(fn) }],
           Threshold: 1,
-          AlarmActions: alarmTopic('P2'),
+          ...routedAs('P2'),
         });
       }
     }
@@ -485,11 +489,11 @@ describe('self-watch', () => {
       ],
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: alarmTopic('P2'),
+      ...routedAs('P2'),
     });
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'AlertingFailures',
-      AlarmActions: alarmTopic('P1'),
+      ...routedAs('P1'),
     });
   });
 
@@ -501,7 +505,7 @@ describe('self-watch', () => {
       Statistic: 'Maximum',
       Threshold: 300,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      AlarmActions: alarmTopic('P2'),
+      ...routedAs('P2'),
     });
   });
 
@@ -517,7 +521,7 @@ describe('self-watch', () => {
       EvaluationPeriods: 3,
       DatapointsToAlarm: 3,
       TreatMissingData: 'breaching',
-      AlarmActions: alarmTopic('P1'),
+      ...routedAs('P1'),
     });
     built.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'TenantCanary',
@@ -528,7 +532,7 @@ describe('self-watch', () => {
       EvaluationPeriods: 2,
       DatapointsToAlarm: 2,
       TreatMissingData: 'notBreaching',
-      AlarmActions: alarmTopic('P2'),
+      ...routedAs('P2'),
     });
   });
 
@@ -541,7 +545,7 @@ describe('self-watch', () => {
           { Name: 'TopicName', Value: { 'Fn::GetAtt': [logicalId(built.stack.topics[tier]), 'TopicName'] } },
         ],
         Threshold: 1,
-        AlarmActions: alarmTopic('P1'),
+        ...routedAs('P1'),
       });
     }
     for (const queue of [built.stack.deliveryDeadLetters, built.stack.pagerDuty!.deadLetters]) {
@@ -549,7 +553,7 @@ describe('self-watch', () => {
         Namespace: 'AWS/SQS',
         MetricName: 'ApproximateNumberOfMessagesVisible',
         Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalId(queue), 'QueueName'] } }],
-        AlarmActions: alarmTopic('P1'),
+        ...routedAs('P1'),
       });
     }
   });
