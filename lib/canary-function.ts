@@ -34,6 +34,8 @@ export interface CanaryFunctionProps {
   memorySize?: number;
   /** @default logs.RetentionDays.ONE_MONTH */
   logRetention?: logs.RetentionDays;
+  /** Source map in the asset and `--enable-source-maps` (deployment.sourceMaps). @default false */
+  sourceMaps?: boolean;
   vpc?: ec2.IVpc;
   subnets?: ec2.ISubnet[];
   securityGroups?: ec2.ISecurityGroup[];
@@ -41,8 +43,8 @@ export interface CanaryFunctionProps {
 }
 
 /**
- * Node.js 22 on arm64, minified ESM with source maps (and `--enable-source-maps`), its own log
- * group with a retention, X-Ray off (EMF and structured logs say what matters).
+ * Node.js 22 on arm64, minified ESM (source maps and `--enable-source-maps` only when asked), its
+ * own log group with a retention, X-Ray off (EMF and structured logs say what matters).
  */
 export class CanaryFunction extends NodejsFunction {
   readonly logGroupRef: logs.LogGroup;
@@ -71,7 +73,7 @@ export class CanaryFunction extends NodejsFunction {
         ? { vpc: props.vpc, vpcSubnets: { subnets: props.subnets ?? [] }, securityGroups: props.securityGroups ?? [] }
         : {}),
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.sourceMaps === true ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME, // the stack passes its own in `environment`
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -82,8 +84,8 @@ export class CanaryFunction extends NodejsFunction {
         format: OutputFormat.ESM,
         target: 'node22',
         minify: true,
-        sourceMap: true,
-        sourcesContent: false,
+        sourceMap: props.sourceMaps === true,
+        ...(props.sourceMaps === true ? { sourcesContent: false } : {}),
         mainFields: ['module', 'main'],
         // Some dependencies are CommonJS and require() Node built-ins.
         banner:

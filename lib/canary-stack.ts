@@ -167,6 +167,7 @@ export class TenantCanaryStack extends Stack {
       timeout: Duration.seconds(deployment.sweep.timeoutSeconds),
       memorySize: deployment.sweep.memoryMb,
       logRetention: retention,
+      sourceMaps: deployment.sourceMaps,
       ...placement,
       environment: { ...sharedEnvironment, [LAMBDA_ENV.queueUrl]: this.queue.queueUrl },
       ...(deployment.sweep.reservedConcurrency === null
@@ -191,6 +192,7 @@ export class TenantCanaryStack extends Stack {
       timeout: Duration.seconds(deployment.probe.timeoutSeconds),
       memorySize: deployment.probe.memoryMb,
       logRetention: retention,
+      sourceMaps: deployment.sourceMaps,
       ...placement,
       environment: { ...sharedEnvironment, [LAMBDA_ENV.urlPublish]: String(deployment.onDemand.allowUrlPublish) },
     });
@@ -276,6 +278,7 @@ export class TenantCanaryStack extends Stack {
       this.pagerDuty = this.pagerDutyForwarder(pagerduty.routingKey, pagerduty, {
         embedDir,
         retention,
+        sourceMaps: deployment.sourceMaps,
         service,
         deadLetterQueue,
         kmsKeyArns: deployment.secretsKmsKeyArns,
@@ -352,6 +355,7 @@ export class TenantCanaryStack extends Stack {
     shared: {
       embedDir: string;
       retention: logs.RetentionDays;
+      sourceMaps: boolean;
       service: string;
       deadLetterQueue: sqs.IQueue;
       kmsKeyArns: readonly string[];
@@ -371,6 +375,7 @@ export class TenantCanaryStack extends Stack {
       timeout: Duration.seconds(60),
       memorySize: 256,
       logRetention: shared.retention,
+      sourceMaps: shared.sourceMaps,
       environment: {
         POWERTOOLS_SERVICE_NAME: shared.service,
         [LAMBDA_ENV.pagerdutyUrl]: settings.url,

@@ -157,6 +157,12 @@ export const deploymentSchema = z
         error: `must be a CloudWatch Logs retention: one of ${LOG_RETENTION_DAYS.join(', ')} days`,
       })
       .default(30),
+    /**
+     * Ship source maps in the functions' assets and turn on `--enable-source-maps` (stack traces
+     * name source files). Off by default: the map is as big as the bundle and every cold start
+     * reads it. @default false
+     */
+    sourceMaps: z.boolean({ error: 'must be true or false' }).default(false),
     alarms: z
       .strictObject({
         /** Missing heartbeats, in sweep intervals, before "the canary stopped" fires. @default 3 */

@@ -4,6 +4,7 @@
  * error or a log line, only the outcome is.
  */
 import type { SecretRef } from '../core/config.ts';
+import { LAMBDA_ENV } from '../core/lambda-env.ts';
 import type { HttpClient, SecretResolver } from '../ports.ts';
 import { createHttpClient } from './http.ts';
 
@@ -19,4 +20,18 @@ export function createHeartbeatPing(
     if (result.kind !== 'response') throw new Error(`the heartbeat URL did not answer (${result.kind})`);
     if (result.status >= 300) throw new Error(`the heartbeat URL answered HTTP ${result.status}`);
   };
+}
+
+/** The external heartbeat of the stack's environment (a URL, or a secret holding one), if any. */
+export function heartbeatOf(
+  env: Readonly<Record<string, string | undefined>>,
+  secrets: SecretResolver,
+): { heartbeat?: () => Promise<void> } {
+  const url = env[LAMBDA_ENV.heartbeatUrl];
+  const secretId = env[LAMBDA_ENV.heartbeatSecretId];
+  const jsonKey = env[LAMBDA_ENV.heartbeatJsonKey];
+  if (url) return { heartbeat: createHeartbeatPing({ url }, secrets) };
+  if (secretId)
+    return { heartbeat: createHeartbeatPing({ secret: { secretId, ...(jsonKey ? { jsonKey } : {}) } }, secrets) };
+  return {};
 }

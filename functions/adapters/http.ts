@@ -1,9 +1,12 @@
 /**
- * The one HTTP adapter. Every request has an explicit connect timeout, an overall deadline,
- * a response-size cap, follows no redirects, and never throws for what the server does:
- * a hang, a reset, a huge or non-JSON body all come back as an {@link HttpResult}.
+ * The one HTTP adapter, on Node's own `http`/`https` (no dependency to bundle). Every request has
+ * an explicit connect timeout, an overall deadline, a response-size cap, follows no redirects
+ * (Node's client never does), and never throws for what the server does: a hang, a reset, a
+ * huge or non-JSON body all come back as an {@link HttpResult}.
  */
-import { Agent, request as undiciRequest } from 'undici';
+import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
 import type { HttpClient, HttpRequest, HttpResult } from '../ports.ts';
 import { trustingAlso } from './tls.ts';
 
@@ -13,18 +16,31 @@ export interface HttpClientOptions {
   ca?: string;
 }
 
+/** Idle keep-alive sockets are closed after this long (the platform's own idle timeout may be shorter). */
+const IDLE_SOCKET_MS = 4_000;
+
+/** Why a request ended before its response did, as a code {@link classifyError} reads. */
+class ExchangeError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * Builds the client. One undici Agent (keep-alive) per client; `close()` destroys it and any
- * request still in flight.
+ * Builds the client. One keep-alive agent per scheme per client; `close()` destroys their sockets
+ * and so any request still in flight.
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const secureContext = trustingAlso(options.ca);
-  const agent = new Agent({
-    connect: { timeout: options.connectTimeoutMs, ...(secureContext ? { secureContext } : {}) },
-    keepAliveTimeout: 4_000,
-  });
+  const agents = {
+    http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+    https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(secureContext ? { secureContext } : {}) }),
+  };
   let requestCount = 0;
-  let closed: Promise<void> | undefined;
+  let closed = false;
 
   return {
     get requestCount() {
@@ -32,93 +48,138 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     },
     request(request) {
       requestCount += 1;
-      return send(agent, options, request);
+      if (closed) {
+        return Promise.resolve({
+          kind: 'network',
+          code: 'CLIENT_CLOSED',
+          message: 'the HTTP client is closed',
+          elapsedMs: 0,
+        });
+      }
+      return send(agents, options, request);
     },
     close() {
-      closed ??= agent.destroy().catch(() => undefined);
-      return closed;
+      closed = true;
+      agents.http.destroy();
+      agents.https.destroy();
+      return Promise.resolve();
     },
   };
 }
 
-async function send(agent: Agent, options: HttpClientOptions, request: HttpRequest): Promise<HttpResult> {
+async function send(
+  agents: { http: HttpAgent; https: HttpsAgent },
+  options: HttpClientOptions,
+  request: HttpRequest,
+): Promise<HttpResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const deadline = AbortSignal.timeout(request.timeoutMs);
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
   try {
     signal.throwIfAborted();
-    return await raceAbort(signal, exchange(agent, request, signal, elapsed));
+    return await exchange(agents, options, request, signal, elapsed);
   } catch (error) {
     return classifyError(error, { signal, deadline, caller: request.signal, options, request, elapsedMs: elapsed() });
   }
 }
 
-async function exchange(
-  agent: Agent,
+/**
+ * One request and its response, read up to `maxBytes`. Settles once: on the last body byte, on
+ * the cap (the socket is dropped), on a connect timeout, on an error or when `signal` aborts
+ * (the request and its socket are destroyed at once, in any phase, TLS handshake included).
+ */
+function exchange(
+  agents: { http: HttpAgent; https: HttpsAgent },
+  options: HttpClientOptions,
   request: HttpRequest,
   signal: AbortSignal,
   elapsed: () => number,
 ): Promise<HttpResult> {
-  const response = await undiciRequest(request.url, {
-    dispatcher: agent,
-    method: request.method,
-    headers: request.headers,
-    body: request.body,
-    signal,
-    // Backstops: the deadline signal normally fires first (undici's timers are coarse).
-    headersTimeout: request.timeoutMs,
-    bodyTimeout: request.timeoutMs,
-  });
-  const { bytes, truncated } = await readCapped(response.body, request.maxBytes);
-  const bodyText = bytes.toString('utf8');
-  const headers = flattenHeaders(response.headers);
-  return {
-    kind: 'response',
-    status: response.statusCode,
-    headers,
-    bodyText,
-    json: truncated ? undefined : parseJsonLike(bodyText, headers['content-type']),
-    truncated,
-    elapsedMs: elapsed(),
-  };
-}
-
-/**
- * undici only acts on an abort once the socket is connected (a TLS handshake that never
- * completes holds it until the connect timeout), so the deadline is enforced here too. The
- * losing exchange still ends: undici aborts it as soon as it gets the chance.
- */
-function raceAbort<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
-  work.catch(() => undefined);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
+  const url = new URL(request.url);
+  const secure = url.protocol === 'https:';
+  if (!secure && url.protocol !== 'http:') {
+    throw new ExchangeError('ERR_INVALID_PROTOCOL', `unsupported protocol ${url.protocol} (http: or https: only)`);
+  }
+  const body = request.body === undefined ? undefined : Buffer.from(request.body);
+  return new Promise<HttpResult>((resolve, reject) => {
+    let connectTimer: NodeJS.Timeout | undefined;
+    let settled = false;
+    let req: ClientRequest | undefined;
+    const finish = (outcome: { result: HttpResult } | { error: unknown }) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      signal.removeEventListener('abort', onAbort);
+      if ('result' in outcome) resolve(outcome.result);
+      else {
+        req?.destroy();
+        reject(outcome.error);
+      }
+    };
+    const onAbort = () => finish({ error: signal.reason });
     signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+
+    const send = secure ? httpsRequest : httpRequest;
+    req = send(url, {
+      method: request.method,
+      agent: secure ? agents.https : agents.http,
+      headers: { ...request.headers, ...(body === undefined ? {} : { 'content-length': String(body.length) }) },
+    });
+    req.on('socket', (socket: Socket) => {
+      // A reused keep-alive socket is connected already; a new one gets the connect timeout
+      // until TCP (and, for https, the TLS handshake) is done.
+      if (!socket.connecting) return;
+      connectTimer = setTimeout(() => {
+        finish({
+          error: new ExchangeError('CONNECT_TIMEOUT', `could not connect within ${options.connectTimeoutMs} ms`),
+        });
+      }, options.connectTimeoutMs);
+      socket.once(secure ? 'secureConnect' : 'connect', () => clearTimeout(connectTimer));
+    });
+    req.on('error', (error) => finish({ error }));
+    req.on('response', (response: IncomingMessage) => {
+      readCapped(response, request.maxBytes).then(
+        ({ bytes, truncated }) => {
+          if (truncated) req?.destroy(); // drops the connection: the rest is never read
+          const bodyText = bytes.toString('utf8');
+          const headers = flattenHeaders(response.headers);
+          finish({
+            result: {
+              kind: 'response',
+              status: response.statusCode ?? 0,
+              headers,
+              bodyText,
+              json: truncated ? undefined : parseJsonLike(bodyText, headers['content-type']),
+              truncated,
+              elapsedMs: elapsed(),
+            },
+          });
+        },
+        (error: unknown) => finish({ error }),
+      );
+    });
+    req.end(body);
   });
 }
 
-/** Reads at most `maxBytes`; past that it destroys the stream, which drops the connection. */
-async function readCapped(
-  body: AsyncIterable<Buffer> & { destroy(error?: Error): unknown },
-  maxBytes: number,
-): Promise<{ bytes: Buffer; truncated: boolean }> {
+/** Reads at most `maxBytes`; a body that ends before its promised length is an error. */
+async function readCapped(body: IncomingMessage, maxBytes: number): Promise<{ bytes: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let truncated = false;
-  try {
-    for await (const chunk of body) {
-      if (size + chunk.length > maxBytes) {
-        chunks.push(chunk.subarray(0, maxBytes - size));
-        size = maxBytes;
-        truncated = true;
-        break;
-      }
-      chunks.push(chunk);
-      size += chunk.length;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    if (size + chunk.length > maxBytes) {
+      chunks.push(chunk.subarray(0, maxBytes - size));
+      size = maxBytes;
+      truncated = true;
+      break;
     }
-  } finally {
-    if (truncated) body.destroy();
+    chunks.push(chunk);
+    size += chunk.length;
+  }
+  if (!truncated && !body.complete) {
+    throw new ExchangeError('ERR_RESPONSE_INCOMPLETE', 'the connection closed before the whole body arrived');
   }
   return { bytes: Buffer.concat(chunks, size), truncated };
 }
@@ -170,39 +231,22 @@ function classifyError(error: unknown, ctx: ErrorContext): HttpResult {
   }
   const code = errorCode(error);
   switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
+    case 'CONNECT_TIMEOUT':
       return {
         kind: 'timeout',
         phase: 'connect',
         elapsedMs,
         message: `could not connect within ${ctx.options.connectTimeoutMs} ms`,
       };
-    case 'UND_ERR_HEADERS_TIMEOUT':
-      return {
-        kind: 'timeout',
-        phase: 'response',
-        elapsedMs,
-        message: `no response headers within ${ctx.request.timeoutMs} ms`,
-      };
-    case 'UND_ERR_BODY_TIMEOUT':
-      return {
-        kind: 'timeout',
-        phase: 'response',
-        elapsedMs,
-        message: `the body stalled for ${ctx.request.timeoutMs} ms`,
-      };
     default:
       return { kind: 'network', code, message: errorMessage(error), elapsedMs };
   }
 }
 
-/**
- * The most specific code: undici wraps socket errors (`UND_ERR_SOCKET` "other side closed")
- * and Node's happy-eyeballs connect wraps per-address errors in an AggregateError.
- */
+/** The most specific code: Node's happy-eyeballs connect wraps per-address errors in an AggregateError. */
 function errorCode(error: unknown): string {
   const own = codeOf(error);
-  if (own === undefined || own === 'UND_ERR_SOCKET') {
+  if (own === undefined) {
     const inner = innerError(error);
     const innerCode = inner === undefined ? undefined : codeOf(inner);
     if (innerCode !== undefined) return innerCode;

@@ -1,12 +1,16 @@
 /**
  * Resolves secret references from config into {@link Secret}s: a literal value, an environment
- * variable, or a Secrets Manager secret (whole, or one key of its JSON), read through the
- * Powertools secrets provider, which caches each secret for `maxAgeSeconds`. Errors name the
- * reference (an env variable name, a secret id, a JSON key), never a value.
+ * variable, or a Secrets Manager secret (whole, or one key of its JSON), read with
+ * `GetSecretValue` and cached for `maxAgeSeconds` (concurrent reads of one secret share one
+ * call). The SDK is loaded on the first read. Errors name the reference (an env variable name, a
+ * secret id, a JSON key), never a value.
  */
 
-import type { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretsManagerClientConfig } from '@aws-sdk/client-secrets-manager';
+import type {
+  GetSecretValueCommand as GetSecretValue,
+  SecretsManagerClient,
+  SecretsManagerClientConfig,
+} from '@aws-sdk/client-secrets-manager';
 import { errorClass } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
 import type { SecretResolver } from '../ports.ts';
@@ -19,8 +23,6 @@ export interface SecretResolverOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** How long a Secrets Manager secret is reused before it is read again. @default 300 */
   maxAgeSeconds?: number;
-  /** A prepared provider (a handler's shared one). @default one built on first use */
-  secretsProvider?: SecretsProvider;
   /** Settings of the default client (region, credentials). */
   clientConfig?: SecretsManagerClientConfig;
 }
@@ -29,35 +31,39 @@ const DEFAULT_MAX_AGE_SECONDS = 300;
 
 export function createSecretResolver(options: SecretResolverOptions): SecretResolver {
   const maxAge = options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
-  let provider: Promise<SecretsProvider> | undefined =
-    options.secretsProvider === undefined ? undefined : Promise.resolve(options.secretsProvider);
-  // Loaded and built only when a Secrets Manager reference is resolved: value/env configs need no AWS SDK.
-  const secretsProvider = () => {
-    provider ??= (async () => {
-      const [{ SecretsProvider }, { SecretsManagerClient }] = await Promise.all([
-        import('@aws-lambda-powertools/parameters/secrets'),
-        import('@aws-sdk/client-secrets-manager'),
-      ]);
-      return new SecretsProvider({
-        awsSdkV3Client: new SecretsManagerClient({ ...awsClientDefaults(), ...options.clientConfig }),
+  let sdk: Promise<{ client: SecretsManagerClient; Get: typeof GetSecretValue }> | undefined;
+  const cache = new Map<string, { text: Promise<string>; expiresAt: number }>();
+  const fetchSecret = async (secretId: string): Promise<string> => {
+    sdk ??= import('@aws-sdk/client-secrets-manager')
+      .then(({ SecretsManagerClient, GetSecretValueCommand }) => ({
+        client: new SecretsManagerClient({ ...awsClientDefaults(), ...options.clientConfig }),
+        Get: GetSecretValueCommand,
+      }))
+      .catch((error: unknown) => {
+        sdk = undefined;
+        throw error;
       });
-    })();
-    return provider;
-  };
-
-  const readSecret = async (secretId: string): Promise<string> => {
-    let value: string | Uint8Array | undefined;
+    const { client, Get } = await sdk;
+    let answer: { SecretString?: string; SecretBinary?: Uint8Array };
     try {
-      // Raw text, parsed here: a JSON transform's error could quote the value.
-      value = await (await secretsProvider()).get(secretId, { maxAge });
+      answer = await client.send(new Get({ SecretId: secretId }));
     } catch (error) {
-      throw new SecretError(`Secrets Manager secret ${secretId} cannot be read: ${awsReason(error)}`, {
-        cause: rootCause(error),
-      });
+      throw new SecretError(`Secrets Manager secret ${secretId} cannot be read: ${awsReason(error)}`, { cause: error });
     }
+    const value = answer.SecretString ?? answer.SecretBinary;
     if (value === undefined) throw new SecretError(`Secrets Manager secret ${secretId} has no value`);
     const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
     if (text === '') throw new SecretError(`Secrets Manager secret ${secretId} is empty`);
+    return text;
+  };
+  const readSecret = (secretId: string): Promise<string> => {
+    const cached = cache.get(secretId);
+    if (cached !== undefined && cached.expiresAt > Date.now()) return cached.text;
+    const text = fetchSecret(secretId);
+    cache.set(secretId, { text, expiresAt: Date.now() + maxAge * 1000 });
+    text.catch(() => {
+      if (cache.get(secretId)?.text === text) cache.delete(secretId); // a failure is not cached
+    });
     return text;
   };
 
@@ -127,10 +133,9 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
   };
 }
 
-/** The AWS error behind a Powertools error, by its name (its message is AWS's and can be long). */
+/** The AWS error by its name (its message is AWS's and can be long). */
 function awsReason(error: unknown): string {
-  const aws = rootCause(error);
-  const name = aws instanceof Error ? aws.name : 'unknown error';
+  const name = error instanceof Error ? error.name : 'unknown error';
   switch (name) {
     case 'ResourceNotFoundException':
       return 'it does not exist (ResourceNotFoundException)';
@@ -143,14 +148,4 @@ function awsReason(error: unknown): string {
     default:
       return name;
   }
-}
-
-/** The AWS error a Powertools `GetParameterError` wraps (kept as the cause; never a value). */
-function rootCause(error: unknown): unknown {
-  let current = error;
-  for (let depth = 0; depth < 5 && current instanceof Error && current.cause !== undefined; depth++) {
-    if (current.name !== 'GetParameterError') break;
-    current = current.cause;
-  }
-  return current;
 }

@@ -4,15 +4,8 @@
  * transient errors (standard retry mode); what still fails is reported back, never thrown, so
  * the caller keeps it pending for the next run.
  */
-import {
-  GetTopicAttributesCommand,
-  type MessageAttributeValue,
-  PublishBatchCommand,
-  type PublishBatchRequestEntry,
-  PublishCommand,
-  SNSClient,
-  type SNSClientConfig,
-} from '@aws-sdk/client-sns';
+import type * as Sns from '@aws-sdk/client-sns';
+import type { MessageAttributeValue, PublishBatchRequestEntry, SNSClient, SNSClientConfig } from '@aws-sdk/client-sns';
 import { type RenderedAlert, renderAlert, SNS_MAX_BYTES } from '../core/alert-message.ts';
 import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
@@ -35,12 +28,44 @@ export interface SnsPublisherOptions {
 
 const BATCH_ENTRIES = 10;
 
-export function createSnsClient(config: SNSClientConfig = {}, maxAttempts = 3): SNSClient {
-  return new SNSClient({ ...awsClientDefaults(maxAttempts), ...config });
+interface SnsOps {
+  Publish: [Sns.PublishCommandInput, Sns.PublishCommandOutput];
+  PublishBatch: [Sns.PublishBatchCommandInput, Sns.PublishBatchCommandOutput];
+  GetTopicAttributes: [Sns.GetTopicAttributesCommandInput, Sns.GetTopicAttributesCommandOutput];
+}
+
+interface LazySnsClient {
+  send<O extends keyof SnsOps>(op: O, input: SnsOps[O][0]): Promise<SnsOps[O][1]>;
+}
+
+/**
+ * The SNS client, loaded on the first call: the SDK is external to the bundles, and a static
+ * import would load it at every INIT, whether or not the invocation publishes.
+ */
+function lazySnsClient(options: { client?: SNSClient; clientConfig?: SNSClientConfig; maxAttempts?: number }) {
+  let loaded: Promise<{ client: SNSClient; sdk: typeof Sns }> | undefined;
+  const load = async () => {
+    const sdk = await import('@aws-sdk/client-sns');
+    const client =
+      options.client ?? new sdk.SNSClient({ ...awsClientDefaults(options.maxAttempts ?? 3), ...options.clientConfig });
+    return { client, sdk };
+  };
+  const lazy: LazySnsClient = {
+    async send(op, input) {
+      loaded ??= load().catch((error: unknown) => {
+        loaded = undefined;
+        throw error;
+      });
+      const { client, sdk } = await loaded;
+      const Command = sdk[`${op}Command`] as unknown as new (input: unknown) => Parameters<typeof client.send>[0];
+      return (await client.send(new Command(input))) as never;
+    },
+  };
+  return lazy;
 }
 
 export function createSnsPublisher(options: SnsPublisherOptions): AlertPublisher {
-  const client = options.client ?? createSnsClient(options.clientConfig, options.maxAttempts);
+  const client = lazySnsClient(options);
   return {
     async publish(messages) {
       const outcome: PublishOutcome = { delivered: [], failed: [] };
@@ -81,10 +106,10 @@ export function createSnsPublisherFromConfig(
 export function createSnsTopicCheck(
   options: { client?: SNSClient; clientConfig?: SNSClientConfig } = {},
 ): AlertTopicCheck {
-  const client = options.client ?? createSnsClient(options.clientConfig);
+  const client = lazySnsClient(options);
   return {
     async check(topicArn) {
-      const { Attributes: attributes = {} } = await client.send(new GetTopicAttributesCommand({ TopicArn: topicArn }));
+      const { Attributes: attributes = {} } = await client.send('GetTopicAttributes', { TopicArn: topicArn });
       const confirmed = Number(attributes.SubscriptionsConfirmed ?? 0);
       const pending = Number(attributes.SubscriptionsPending ?? 0);
       return `${confirmed} confirmed subscription${confirmed === 1 ? '' : 's'}${pending > 0 ? `, ${pending} pending confirmation` : ''}`;
@@ -121,18 +146,16 @@ function attributesOf(rendered: RenderedAlert): Record<string, MessageAttributeV
   );
 }
 
-async function sendBatch(client: SNSClient, topicArn: string, batch: Prepared[], outcome: PublishOutcome) {
+async function sendBatch(client: LazySnsClient, topicArn: string, batch: Prepared[], outcome: PublishOutcome) {
   try {
     if (batch.length === 1) {
       const [only] = batch as [Prepared];
-      await client.send(
-        new PublishCommand({
-          TopicArn: topicArn,
-          Subject: only.rendered.subject,
-          Message: only.rendered.body,
-          MessageAttributes: attributesOf(only.rendered),
-        }),
-      );
+      await client.send('Publish', {
+        TopicArn: topicArn,
+        Subject: only.rendered.subject,
+        Message: only.rendered.body,
+        MessageAttributes: attributesOf(only.rendered),
+      });
       outcome.delivered.push(only.message.id);
       return;
     }
@@ -142,9 +165,7 @@ async function sendBatch(client: SNSClient, topicArn: string, batch: Prepared[],
       Message: item.rendered.body,
       MessageAttributes: attributesOf(item.rendered),
     }));
-    const response = await client.send(
-      new PublishBatchCommand({ TopicArn: topicArn, PublishBatchRequestEntries: entries }),
-    );
+    const response = await client.send('PublishBatch', { TopicArn: topicArn, PublishBatchRequestEntries: entries });
     const byEntry = new Map(batch.map((item, index) => [`m${index}`, item.message.id]));
     const answered = new Set<string>();
     for (const ok of response.Successful ?? []) {

@@ -3,12 +3,7 @@
  * entries a call). Entries SQS refuses for a transient reason are sent once more; what still
  * fails is reported back by tenant, never thrown, so the sweep can count and log it.
  */
-import {
-  SendMessageBatchCommand,
-  type SendMessageBatchRequestEntry,
-  SQSClient,
-  type SQSClientConfig,
-} from '@aws-sdk/client-sqs';
+import type { SendMessageBatchRequestEntry, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import type { EnqueueOutcome, TenantMessage, TenantQueue } from '../ports.ts';
 import { awsClientDefaults } from './aws-client.ts';
@@ -25,9 +20,24 @@ export interface TenantQueueOptions {
 export const SQS_BATCH_ENTRIES = 10;
 
 export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
-  const client = options.client ?? new SQSClient({ ...awsClientDefaults(), ...options.clientConfig });
+  // Loaded on the first send: a static import of the SDK (external to the bundle) would load it
+  // at INIT in the probe function too, which shares these adapters and never sends.
+  let loaded: Promise<SqsSdk> | undefined;
+  const sdk = () => {
+    loaded ??= import('@aws-sdk/client-sqs')
+      .then(({ SQSClient, SendMessageBatchCommand }) => ({
+        client: options.client ?? new SQSClient({ ...awsClientDefaults(), ...options.clientConfig }),
+        SendMessageBatchCommand,
+      }))
+      .catch((error: unknown) => {
+        loaded = undefined;
+        throw error;
+      });
+    return loaded;
+  };
   return {
     async send(messages) {
+      const client = await sdk();
       const batches: TenantMessage[][] = [];
       for (let i = 0; i < messages.length; i += SQS_BATCH_ENTRIES) {
         batches.push(messages.slice(i, i + SQS_BATCH_ENTRIES));
@@ -43,7 +53,7 @@ export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
   };
 }
 
-async function sendBatch(client: SQSClient, queueUrl: string, batch: TenantMessage[]): Promise<EnqueueOutcome> {
+async function sendBatch(client: SqsSdk, queueUrl: string, batch: TenantMessage[]): Promise<EnqueueOutcome> {
   let pending = batch.map((message, index) => ({ id: `t${index}`, message }));
   const failed: EnqueueOutcome['failed'] = [];
   let sent = 0;
@@ -83,6 +93,11 @@ async function sendBatch(client: SQSClient, queueUrl: string, batch: TenantMessa
   return { sent, failed };
 }
 
-function sendCommand(client: SQSClient, queueUrl: string, entries: SendMessageBatchRequestEntry[]) {
-  return client.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
+interface SqsSdk {
+  client: SQSClient;
+  SendMessageBatchCommand: typeof import('@aws-sdk/client-sqs').SendMessageBatchCommand;
+}
+
+function sendCommand(sdk: SqsSdk, queueUrl: string, entries: SendMessageBatchRequestEntry[]) {
+  return sdk.client.send(new sdk.SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: entries }));
 }

@@ -14,30 +14,19 @@
  * another run opened an incident does not see it, which is what happens anyway when the two runs
  * read before either wrote (a passing result does not write a record at rest); sweeps are minutes apart.
  */
-import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type BatchGetCommandOutput,
-  DynamoDBDocumentClient,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-} from '@aws-sdk/lib-dynamodb';
+import type { BatchGetCommandOutput, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { trimEvidence } from '../core/alert-message.ts';
 import { DEFAULT_RESOLVED_TTL_DAYS, expiryOf, type IncidentRecord, isOpenIncident } from '../core/alert-policy.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import { STATE_TABLE } from '../core/tables.ts';
 import { type AlertStateStore, type SaveResult, StateStoreError, type VersionedIncident } from '../ports.ts';
-import { awsClientDefaults } from './aws-client.ts';
+import { type DocumentClientOptions, isConditionalCheckFailed, lazyDocumentClient } from './dynamo-client.ts';
 
 /** The one `openShard` value: a few thousand open keys are one Query; shard if ever more. */
 const OPEN_SHARD = 'open';
 
-export interface DynamoStateStoreOptions {
+export interface DynamoStateStoreOptions extends DocumentClientOptions {
   tableName: string;
-  /** A prepared client (tests: a local endpoint). @default one in standard retry mode */
-  client?: DynamoDBClient;
-  clientConfig?: DynamoDBClientConfig | undefined;
   /** Days a resolved incident is kept. @default 7 */
   resolvedTtlDays?: number | undefined;
   /** Items written at once. @default 8 */
@@ -65,8 +54,7 @@ interface Item {
 export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertStateStore {
   const { tableName } = options;
   const ttlDays = options.resolvedTtlDays ?? DEFAULT_RESOLVED_TTL_DAYS;
-  const base = options.client ?? new DynamoDBClient({ ...awsClientDefaults(), ...options.clientConfig });
-  const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+  const client = lazyDocumentClient(options);
   const fail = (what: string, error: unknown) =>
     new StateStoreError(
       `alert state table ${tableName}: ${what} failed (${error instanceof Error ? error.name : 'error'})`,
@@ -88,9 +76,9 @@ export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertS
           if (attempt > 0) await sleep(50 * 2 ** attempt);
           let response: BatchGetCommandOutput;
           try {
-            response = await client.send(
-              new BatchGetCommand({ RequestItems: { [tableName]: { Keys: request, ConsistentRead: true } } }),
-            );
+            response = await client.send('BatchGet', {
+              RequestItems: { [tableName]: { Keys: request, ConsistentRead: true } },
+            });
           } catch (error) {
             throw fail('reading', error);
           }
@@ -109,16 +97,14 @@ export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertS
       do {
         let page: QueryCommandOutput;
         try {
-          page = await client.send(
-            new QueryCommand({
-              TableName: tableName,
-              IndexName: STATE_TABLE.openIndex.indexName,
-              KeyConditionExpression: '#shard = :open',
-              ExpressionAttributeNames: { '#shard': STATE_TABLE.openIndex.partitionKey },
-              ExpressionAttributeValues: { ':open': OPEN_SHARD },
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            }),
-          );
+          page = await client.send('Query', {
+            TableName: tableName,
+            IndexName: STATE_TABLE.openIndex.indexName,
+            KeyConditionExpression: '#shard = :open',
+            ExpressionAttributeNames: { '#shard': STATE_TABLE.openIndex.partitionKey },
+            ExpressionAttributeValues: { ':open': OPEN_SHARD },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          });
         } catch (error) {
           throw fail('listing open incidents', error);
         }
@@ -148,22 +134,20 @@ export function createDynamoStateStore(options: DynamoStateStoreOptions): AlertS
           ...(isOpenIncident(record) ? { openShard: OPEN_SHARD } : {}),
         };
         try {
-          await client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: item,
-              ...(write.expectedVersion === null
-                ? { ConditionExpression: 'attribute_not_exists(dedupKey)' }
-                : {
-                    ConditionExpression: '#version = :expected',
-                    ExpressionAttributeNames: { '#version': 'version' },
-                    ExpressionAttributeValues: { ':expected': write.expectedVersion },
-                  }),
-            }),
-          );
+          await client.send('Put', {
+            TableName: tableName,
+            Item: item,
+            ...(write.expectedVersion === null
+              ? { ConditionExpression: 'attribute_not_exists(dedupKey)' }
+              : {
+                  ConditionExpression: '#version = :expected',
+                  ExpressionAttributeNames: { '#version': 'version' },
+                  ExpressionAttributeValues: { ':expected': write.expectedVersion },
+                }),
+          });
           result.written.set(key, version);
         } catch (error) {
-          if (error instanceof ConditionalCheckFailedException) result.conflicts.push(key);
+          if (isConditionalCheckFailed(error)) result.conflicts.push(key);
           else throw fail('writing', error);
         }
       });

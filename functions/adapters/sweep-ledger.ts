@@ -23,22 +23,13 @@
 
 import { createHash, randomUUID } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { ConditionalCheckFailedException, DynamoDBClient, type DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  type QueryCommandOutput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
+import type { QueryCommandInput, QueryCommandOutput } from '@aws-sdk/lib-dynamodb';
 import { trimEvidence } from '../core/alert-message.ts';
 import { catalogEntry, isCheckId } from '../core/catalog.ts';
 import { errorClass } from '../core/errors.ts';
 import type { CheckResult } from '../core/types.ts';
 import type { SweepLease, SweepLedger, SweepStatus, SweepTenantResults } from '../ports.ts';
-import { awsClientDefaults } from './aws-client.ts';
+import { type DocumentClientOptions, isConditionalCheckFailed, lazyDocumentClient } from './dynamo-client.ts';
 
 const META = '#meta';
 const PENDING = '#pending';
@@ -55,16 +46,13 @@ const TTL_SECONDS = 86_400;
 export const SweepLedgerError = errorClass('SweepLedgerError', 'ledger');
 export type SweepLedgerError = InstanceType<typeof SweepLedgerError>;
 
-export interface SweepLedgerOptions {
+export interface SweepLedgerOptions extends DocumentClientOptions {
   tableName: string;
-  client?: DynamoDBClient;
-  clientConfig?: DynamoDBClientConfig;
 }
 
 export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
   const { tableName } = options;
-  const base = options.client ?? new DynamoDBClient({ ...awsClientDefaults(), ...options.clientConfig });
-  const client = DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } });
+  const client = lazyDocumentClient(options);
   const expiry = (now: Date) => Math.floor(now.getTime() / 1000) + TTL_SECONDS;
   const fail = (what: string, error: unknown) =>
     new SweepLedgerError(
@@ -84,16 +72,16 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       await work();
       return true;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (isConditionalCheckFailed(error)) return false;
       throw fail(what, error);
     }
   };
-  const queryAll = async (input: ConstructorParameters<typeof QueryCommand>[0], what: string) => {
+  const queryAll = async (input: QueryCommandInput, what: string) => {
     const items: Record<string, unknown>[] = [];
     let start: Record<string, unknown> | undefined;
     do {
       const page: QueryCommandOutput = await send(
-        () => client.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) })),
+        () => client.send('Query', { ...input, ...(start ? { ExclusiveStartKey: start } : {}) }),
         what,
       );
       items.push(...((page.Items ?? []) as Record<string, unknown>[]));
@@ -116,17 +104,15 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
   const putIds = (sweepId: string, part: string, ids: readonly string[], now: Date) =>
     send(
       () =>
-        client.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: { sweepId, part, ids: encodeIds(ids), expiresAt: expiry(now) },
-          }),
-        ),
+        client.send('Put', {
+          TableName: tableName,
+          Item: { sweepId, part, ids: encodeIds(ids), expiresAt: expiry(now) },
+        }),
       'recording tenant ids',
     );
   const status = async (sweepId: string): Promise<SweepStatus | undefined> => {
     const response = await send(
-      () => client.send(new GetCommand({ TableName: tableName, Key: { sweepId, part: META }, ConsistentRead: true })),
+      () => client.send('Get', { TableName: tableName, Key: { sweepId, part: META }, ConsistentRead: true }),
       'reading a sweep',
     );
     return response.Item === undefined ? undefined : statusOf(response.Item);
@@ -156,25 +142,22 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       const expiresAt = expiry(now);
       await send(
         () =>
-          client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: {
-                sweepId,
-                part: META,
-                expected: ids.length,
-                reported: 0,
-                openedAt: now.toISOString(),
-                deadline: deadline.toISOString(),
-                expiresAt,
-              },
-            }),
-          ),
+          client.send('Put', {
+            TableName: tableName,
+            Item: {
+              sweepId,
+              part: META,
+              expected: ids.length,
+              reported: 0,
+              openedAt: now.toISOString(),
+              deadline: deadline.toISOString(),
+              expiresAt,
+            },
+          }),
         'opening a sweep',
       );
       await send(
-        () =>
-          client.send(new PutCommand({ TableName: tableName, Item: { sweepId: PENDING, part: sweepId, expiresAt } })),
+        () => client.send('Put', { TableName: tableName, Item: { sweepId: PENDING, part: sweepId, expiresAt } }),
         'opening a sweep',
       );
     },
@@ -185,27 +168,23 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       const part = `${WITHDRAWN_PREFIX}${hashOf(ids)}`;
       const first = await conditional(
         () =>
-          client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: { sweepId, part, ids: encodeIds(ids), expiresAt: expiry(now) },
-              ConditionExpression: 'attribute_not_exists(part)',
-            }),
-          ),
+          client.send('Put', {
+            TableName: tableName,
+            Item: { sweepId, part, ids: encodeIds(ids), expiresAt: expiry(now) },
+            ConditionExpression: 'attribute_not_exists(part)',
+          }),
         'withdrawing tenants',
       );
       if (!first) return;
       await conditional(
         () =>
-          client.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { sweepId, part: META },
-              UpdateExpression: 'ADD expected :minus',
-              ConditionExpression: 'attribute_exists(expected)',
-              ExpressionAttributeValues: { ':minus': -ids.length },
-            }),
-          ),
+          client.send('Update', {
+            TableName: tableName,
+            Key: { sweepId, part: META },
+            UpdateExpression: 'ADD expected :minus',
+            ConditionExpression: 'attribute_exists(expected)',
+            ExpressionAttributeValues: { ':minus': -ids.length },
+          }),
         'withdrawing tenants',
       );
     },
@@ -214,13 +193,11 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       if (tenants.length === 0) return { recorded: false, mayBeComplete: false, late: false };
       const first = await conditional(
         () =>
-          client.send(
-            new PutCommand({
-              TableName: tableName,
-              Item: batchItem(sweepId, tenants, now),
-              ConditionExpression: 'attribute_not_exists(part)',
-            }),
-          ),
+          client.send('Put', {
+            TableName: tableName,
+            Item: batchItem(sweepId, tenants, now),
+            ConditionExpression: 'attribute_not_exists(part)',
+          }),
         'recording results',
       );
       if (!first) {
@@ -229,21 +206,18 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       }
       let counted: Record<string, unknown> | undefined;
       try {
-        const response = await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { sweepId, part: META },
-            UpdateExpression: 'ADD reported :n',
-            ConditionExpression: 'attribute_exists(expected)',
-            ExpressionAttributeValues: { ':n': new Set(tenants.map((t) => t.tenantId)).size },
-            ReturnValues: 'ALL_NEW',
-          }),
-        );
+        const response = await client.send('Update', {
+          TableName: tableName,
+          Key: { sweepId, part: META },
+          UpdateExpression: 'ADD reported :n',
+          ConditionExpression: 'attribute_exists(expected)',
+          ExpressionAttributeValues: { ':n': new Set(tenants.map((t) => t.tenantId)).size },
+          ReturnValues: 'ALL_NEW',
+        });
         counted = response.Attributes;
       } catch (error) {
         // No such sweep (opened elsewhere, or expired): the results stay, nobody judges them here.
-        if (error instanceof ConditionalCheckFailedException)
-          return { recorded: false, mayBeComplete: false, late: false };
+        if (isConditionalCheckFailed(error)) return { recorded: false, mayBeComplete: false, late: false };
         throw fail('counting tenants in', error);
       }
       const current = statusOf(counted ?? {});
@@ -273,7 +247,7 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
         }
         // Judged (its judge died before forgetting the marker) or gone: forget it now.
         await send(
-          () => client.send(new DeleteCommand({ TableName: tableName, Key: { sweepId: PENDING, part: sweepId } })),
+          () => client.send('Delete', { TableName: tableName, Key: { sweepId: PENDING, part: sweepId } }),
           'forgetting a judged sweep',
         );
       }
@@ -288,16 +262,14 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
       };
       const won = await conditional(
         () =>
-          client.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { sweepId, part: META },
-              UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :token',
-              ConditionExpression:
-                'attribute_exists(expected) AND attribute_not_exists(judgedAt) AND (attribute_not_exists(leaseUntil) OR leaseUntil <= :now)',
-              ExpressionAttributeValues: { ':until': lease.until, ':token': lease.token, ':now': now.toISOString() },
-            }),
-          ),
+          client.send('Update', {
+            TableName: tableName,
+            Key: { sweepId, part: META },
+            UpdateExpression: 'SET leaseUntil = :until, leaseOwner = :token',
+            ConditionExpression:
+              'attribute_exists(expected) AND attribute_not_exists(judgedAt) AND (attribute_not_exists(leaseUntil) OR leaseUntil <= :now)',
+            ExpressionAttributeValues: { ':until': lease.until, ':token': lease.token, ':now': now.toISOString() },
+          }),
         'claiming a sweep',
       );
       return won ? lease : null;
@@ -317,25 +289,23 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
     async finish(lease, outcome, now) {
       const won = await conditional(
         () =>
-          client.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { sweepId: lease.sweepId, part: META },
-              UpdateExpression: 'SET judgedAt = :now, complete = :complete REMOVE leaseUntil, leaseOwner',
-              ConditionExpression: 'leaseOwner = :token AND attribute_not_exists(judgedAt)',
-              ExpressionAttributeValues: {
-                ':now': now.toISOString(),
-                ':complete': outcome.complete,
-                ':token': lease.token,
-              },
-            }),
-          ),
+          client.send('Update', {
+            TableName: tableName,
+            Key: { sweepId: lease.sweepId, part: META },
+            UpdateExpression: 'SET judgedAt = :now, complete = :complete REMOVE leaseUntil, leaseOwner',
+            ConditionExpression: 'leaseOwner = :token AND attribute_not_exists(judgedAt)',
+            ExpressionAttributeValues: {
+              ':now': now.toISOString(),
+              ':complete': outcome.complete,
+              ':token': lease.token,
+            },
+          }),
         'marking a sweep judged',
       );
       if (!won) return false;
       // Best effort: a marker left behind is forgotten by the next `pending`.
       await client
-        .send(new DeleteCommand({ TableName: tableName, Key: { sweepId: PENDING, part: lease.sweepId } }))
+        .send('Delete', { TableName: tableName, Key: { sweepId: PENDING, part: lease.sweepId } })
         .catch(() => {});
       return true;
     },
@@ -343,15 +313,13 @@ export function createSweepLedger(options: SweepLedgerOptions): SweepLedger {
     async release(lease) {
       await conditional(
         () =>
-          client.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { sweepId: lease.sweepId, part: META },
-              UpdateExpression: 'REMOVE leaseUntil, leaseOwner',
-              ConditionExpression: 'leaseOwner = :token',
-              ExpressionAttributeValues: { ':token': lease.token },
-            }),
-          ),
+          client.send('Update', {
+            TableName: tableName,
+            Key: { sweepId: lease.sweepId, part: META },
+            UpdateExpression: 'REMOVE leaseUntil, leaseOwner',
+            ConditionExpression: 'leaseOwner = :token',
+            ExpressionAttributeValues: { ':token': lease.token },
+          }),
         'releasing a sweep',
       );
     },

@@ -6,22 +6,15 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import { createHeartbeatPing } from '../adapters/heartbeat.ts';
-import { openPorts as openNetworkPorts } from '../adapters/index.ts';
+import { heartbeatOf } from '../adapters/heartbeat.ts';
+import { openBasePorts, type PortsOptions } from '../adapters/ports-base.ts';
 import { createSecretResolver } from '../adapters/secrets.ts';
 import { createSnsPublisherFromConfig } from '../adapters/sns.ts';
 import { createTenantSource } from '../adapters/tenant-source.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../core/telemetry.ts';
-import type {
-  AlertPublisher,
-  AlertStateStore,
-  SecretResolver,
-  SweepLedger,
-  TenantQueue,
-  TenantSource,
-} from '../ports.ts';
+import type { AlertPublisher, AlertStateStore, OpenPorts, SweepLedger, TenantQueue, TenantSource } from '../ports.ts';
 import { LAMBDA_ENV, type LambdaSettings, loadEmbeddedConfig, readLambdaSettings } from './settings.ts';
 
 /** Logger and metrics; `service` is the stack's (POWERTOOLS_SERVICE_NAME), so stacks never mix metrics. */
@@ -36,8 +29,14 @@ export function createTelemetry(env: Readonly<Record<string, string | undefined>
   };
 }
 
+/** Opens a run's ports: the probe's without Redis (the default), the sweep's with it (`adapters/index.ts`). */
+export type NetworkOpener = (config: Config, options: PortsOptions) => Promise<OpenPorts>;
+
 /** The production wiring: clients built on first use and kept for the container's life. */
-export function createLambdaDeps(env: Readonly<Record<string, string | undefined>> = process.env): AppDeps {
+export function createLambdaDeps(
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  openNetworkPorts: NetworkOpener = openBasePorts,
+): AppDeps {
   const { logger, metrics } = createTelemetry(env);
   let settings: LambdaSettings | undefined;
   const settingsOf = () => {
@@ -102,18 +101,4 @@ export function createLambdaDeps(env: Readonly<Record<string, string | undefined
     ...heartbeatOf(env, secrets),
     urlPublishAllowed: () => env[LAMBDA_ENV.urlPublish] === 'true',
   };
-}
-
-/** The external heartbeat of the stack's environment (a URL, or a secret holding one), if any. */
-function heartbeatOf(
-  env: Readonly<Record<string, string | undefined>>,
-  secrets: SecretResolver,
-): Pick<AppDeps, 'heartbeat'> {
-  const url = env[LAMBDA_ENV.heartbeatUrl];
-  const secretId = env[LAMBDA_ENV.heartbeatSecretId];
-  const jsonKey = env[LAMBDA_ENV.heartbeatJsonKey];
-  if (url) return { heartbeat: createHeartbeatPing({ url }, secrets) };
-  if (secretId)
-    return { heartbeat: createHeartbeatPing({ secret: { secretId, ...(jsonKey ? { jsonKey } : {}) } }, secrets) };
-  return {};
 }

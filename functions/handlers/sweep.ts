@@ -1,5 +1,6 @@
 /** The scheduled sweep's entry (functions/app/sweep.ts): context in, summary out, metrics flushed. */
 import type { Context } from 'aws-lambda';
+import { openPorts } from '../adapters/index.ts';
 import type { AppDeps } from '../app/deps.ts';
 import { type SweepSummary, sweep } from '../app/sweep.ts';
 import { deadlineSignal } from '../core/concurrency.ts';
@@ -24,10 +25,15 @@ export function createSweepHandler(deps: AppDeps) {
   };
 }
 
+/** The sweep's production wiring: its platform checks read the Redis queue. */
+export function createSweepDeps(env: Readonly<Record<string, string | undefined>> = process.env): AppDeps {
+  return createLambdaDeps(env, openPorts);
+}
+
 let production: ReturnType<typeof createSweepHandler> | undefined;
 
 /** The Lambda entry point. */
 export const handler = (event: unknown, context: Context): Promise<SweepSummary> => {
-  production ??= createSweepHandler(createLambdaDeps());
+  production ??= createSweepHandler(createSweepDeps());
   return production(event, context);
 };

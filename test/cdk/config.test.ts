@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../functions/core/config.ts';
 import { loadDeploymentConfig, parseDeploymentConfig } from '../../lib/config.ts';
-import { EXAMPLE_PATH, exampleConfig } from './support.ts';
+import { EXAMPLE_PATH, exampleConfig, PLATFORM_EXAMPLE_PATH } from './support.ts';
 
 function issuesOf(input: unknown): string[] {
   try {
@@ -26,7 +26,7 @@ const withDeployment = (deployment: Record<string, unknown>) => {
 };
 
 describe('deployment config', () => {
-  it('accepts the platform example, with the queue key and signature format of the platform', () => {
+  it('accepts the static example, with the queue key and signature format of the platform', () => {
     const config = loadDeploymentConfig(EXAMPLE_PATH);
     expect(config.canary.redis?.queueKeys).toEqual(['enhancement:queue']);
     expect(config.canary.platform.signatureFormat).toBe('sha256-prefixed');
@@ -38,6 +38,26 @@ describe('deployment config', () => {
       caFile: 'examples/certs/rds-global-bundle.pem',
     });
     expect(Object.keys(config.caFiles)).toEqual(['canary-database-ca.pem']);
+  });
+
+  it('accepts the platform example a 1,000-tenant platform deploys: tenants from the database, deferred round trips', () => {
+    const config = loadDeploymentConfig(PLATFORM_EXAMPLE_PATH);
+    expect(config.canary.tenants).toEqual([]);
+    expect(config.canary.tenantSource).toMatchObject({
+      type: 'database',
+      secretId: 'tenant-canary/tenant-source-db',
+      encryptionKey: { secretId: 'tenant-canary/tenant-encryption-key' },
+    });
+    expect(config.canary.run.roundTrip).toBe('deferred');
+    expect(config.deployment.expectedTenants).toBe(1000);
+    // Secrets the sweep and probe read: the database login, the tenant source's, the Fernet key,
+    // Redis (the PagerDuty routing key is the forwarder's alone).
+    expect(config.secretIds).toEqual([
+      'tenant-canary/probe-db',
+      'tenant-canary/redis',
+      'tenant-canary/tenant-encryption-key',
+      'tenant-canary/tenant-source-db',
+    ]);
   });
 
   it('fills every deployment default when the section is left out', () => {

@@ -184,7 +184,7 @@ describe('state table and queues', () => {
 });
 
 describe('functions', () => {
-  it('runs both on Node.js 22, arm64, with their own log retention and source maps', () => {
+  it('runs both on Node.js 22, arm64, with their own log retention and no source maps unless asked', () => {
     for (const fn of [built.stack.sweep, built.stack.probe]) {
       built.template.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
@@ -194,7 +194,7 @@ describe('functions', () => {
         LoggingConfig: { LogGroup: ref(fn.logGroupRef) },
         Environment: {
           Variables: Match.objectLike({
-            NODE_OPTIONS: '--enable-source-maps',
+            NODE_OPTIONS: Match.absent(),
             [LAMBDA_ENV.stateTable]: ref(built.stack.stateTable),
           }),
         },

@@ -8,10 +8,17 @@ import { addCanaryStack } from '../../lib/app.ts';
 import type { TenantCanaryStack } from '../../lib/canary-stack.ts';
 import { parseDeploymentConfig } from '../../lib/config.ts';
 
-export const EXAMPLE_PATH = join(import.meta.dirname, '../../examples/platform.json');
+/** The small example with a static tenant list: most stack assertions are about it. */
+export const EXAMPLE_PATH = join(import.meta.dirname, '../../examples/static.json');
+/** The example a 1,000-tenant platform deploys: tenants from its database, deferred round trips. */
+export const PLATFORM_EXAMPLE_PATH = join(import.meta.dirname, '../../examples/platform.json');
 
 export function exampleConfig(): Record<string, unknown> {
   return JSON.parse(readFileSync(EXAMPLE_PATH, 'utf8')) as Record<string, unknown>;
+}
+
+export function platformExampleConfig(): Record<string, unknown> {
+  return JSON.parse(readFileSync(PLATFORM_EXAMPLE_PATH, 'utf8')) as Record<string, unknown>;
 }
 
 export interface Built {

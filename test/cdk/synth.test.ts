@@ -6,6 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
+import { Match } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { addCanaryStack } from '../../lib/app.ts';
@@ -47,16 +48,11 @@ describe('cdk synth', () => {
       expect(readFileSync(join(dir, 'canary-config.json'), 'utf8')).toContain('"secretId"');
       if (!checked.includes(asset)) {
         // The forwarder talks to PagerDuty only: no database CA.
-        expect(readdirSync(dir).sort()).toEqual(['canary-config.json', 'index.mjs', 'index.mjs.map']);
+        expect(readdirSync(dir).sort()).toEqual(['canary-config.json', 'index.mjs']);
         continue;
       }
       // The example names the RDS CA bundle: it ships beside the config, which points at it.
-      expect(readdirSync(dir).sort()).toEqual([
-        'canary-config.json',
-        'canary-database-ca.pem',
-        'index.mjs',
-        'index.mjs.map',
-      ]);
+      expect(readdirSync(dir).sort()).toEqual(['canary-config.json', 'canary-database-ca.pem', 'index.mjs']);
       expect(readFileSync(join(dir, 'canary-database-ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
       expect(readFileSync(join(dir, 'canary-config.json'), 'utf8')).toContain('/var/task/canary-database-ca.pem');
     }
@@ -75,6 +71,33 @@ describe('cdk synth', () => {
     expect(await bundle.handler({ requestContext: { http: { method: 'GET' } } }, context)).toMatchObject({
       statusCode: 405,
     });
+  });
+
+  it('leaves the Redis client and every static AWS SDK import out of the probe bundle', () => {
+    const code = readFileSync(join(probeBundle, 'index.mjs'), 'utf8');
+    // The SDK is external (the runtime ships it) and loaded on first use: import("@aws-sdk/...").
+    expect(code).not.toMatch(/(?:^|[;}\s])import\s*[{*\w][^;]*?from\s*["']@aws-sdk\//);
+    expect(code).toMatch(/import\(["']@aws-sdk\/lib-dynamodb["']\)/);
+    // Platform checks (the Redis queue) are the sweep's: no ioredis, no undici.
+    expect(code).not.toContain('ioredis');
+    expect(code).not.toContain('llhttp');
+  });
+
+  it('ships source maps, and turns them on, only when deployment.sourceMaps is true', () => {
+    const mapped = mkdtempSync(join(tmpdir(), 'canary-synth-maps-'));
+    try {
+      const config = exampleConfig() as { deployment: Record<string, unknown> };
+      config.deployment.sourceMaps = true;
+      const { app, template } = buildStack(config, { bundle: true, outdir: mapped });
+      const assembly = app.synth();
+      const dir = probeAssetDir(assembly.directory);
+      expect(readdirSync(dir)).toContain('index.mjs.map');
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ NODE_OPTIONS: '--enable-source-maps' }) },
+      });
+    } finally {
+      rmSync(mapped, { recursive: true, force: true });
+    }
   });
 
   it('fails the synth on a finding nobody acknowledged', () => {

@@ -19,12 +19,12 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AppDeps } from '../../functions/app/deps.ts';
-import { ConfigError } from '../../functions/core/config.ts';
+import { ConfigError, parseConfig } from '../../functions/core/config.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-env.ts';
 import type { Report } from '../../functions/core/types.ts';
 import { createProbeHandler } from '../../functions/handlers/probe.ts';
 import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
-import { createSweepHandler, type SweepSummary } from '../../functions/handlers/sweep.ts';
+import { createSweepDeps, createSweepHandler, type SweepSummary } from '../../functions/handlers/sweep.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { stateTableShape, sweepTableShape } from '../support/dynamo.ts';
 
@@ -200,6 +200,30 @@ function sqsRecord(messageId: string, body: string): SQSRecord {
 
 const tenantMessage = (tenantId: string) => JSON.stringify({ tenantId, runId: 'sweep-test' });
 
+describe('the ports each function opens', () => {
+  it('the probe opens no Redis and reads no Redis password; the sweep does both', async () => {
+    const config = parseConfig({
+      ...structuredClone(sandbox.config),
+      redis: {
+        url: 'redis://127.0.0.1:1/0',
+        queueKeys: ['enhancement:queue'],
+        auth: { username: 'canary', password: { secretId: 'tenant-canary/redis' } },
+      },
+    });
+    secretsManager.on(GetSecretValueCommand, { SecretId: 'tenant-canary/redis' }).resolves({ SecretString: 'pw' });
+    const probePorts = await createLambdaDeps(env).openPorts(config);
+    const sweepPorts = await createSweepDeps(env).openPorts(config);
+    try {
+      expect(probePorts.redis).toBeUndefined();
+      expect(sweepPorts.redis).toBeDefined();
+      // One read of the password, by the sweep's wiring.
+      expect(secretsManager.commandCalls(GetSecretValueCommand, { SecretId: 'tenant-canary/redis' })).toHaveLength(1);
+    } finally {
+      await Promise.all([probePorts.close(), sweepPorts.close()]);
+    }
+  });
+});
+
 describe('probe: SQS batch', () => {
   it("reports only the record whose tenant's secret is missing as failed", async () => {
     const metrics = captureMetrics();
@@ -373,7 +397,7 @@ describe('sweep', () => {
       Failed: [],
     }));
     const metrics = captureMetrics();
-    const handler = createSweepHandler(createLambdaDeps(env));
+    const handler = createSweepHandler(createSweepDeps(env));
 
     const summary = await handler({ source: 'tenant-canary.schedule' }, context());
 
@@ -394,7 +418,7 @@ describe('sweep', () => {
   it('queues nothing and opens no sweep when its ports cannot be opened', async () => {
     sqs.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
     const metrics = captureMetrics();
-    const deps = createLambdaDeps(env);
+    const deps = createSweepDeps(env);
     const handler = createSweepHandler({
       ...deps,
       openPorts: async () => {
@@ -422,7 +446,7 @@ describe('sweep', () => {
         SenderFault: true,
       })),
     }));
-    const handler = createSweepHandler(createLambdaDeps(env));
+    const handler = createSweepHandler(createSweepDeps(env));
     const summary = await handler({}, context());
     expect(summary).toMatchObject({ tenants: 12, enqueued: 10, notEnqueued: 2 });
   });
@@ -438,7 +462,7 @@ describe('sweep', () => {
     };
     await writeFile(join(dir, 'database-source.json'), JSON.stringify(config));
     const metrics = captureMetrics();
-    const handler = createSweepHandler(createLambdaDeps({ ...env, [LAMBDA_ENV.configFile]: 'database-source.json' }));
+    const handler = createSweepHandler(createSweepDeps({ ...env, [LAMBDA_ENV.configFile]: 'database-source.json' }));
 
     await expect(handler({}, context())).rejects.toThrow(/tenantSource query failed: ECONNREFUSED/);
 
@@ -472,7 +496,7 @@ describe('fan-in: a sweep is judged whole, once', () => {
   const T0 = Date.parse('2026-11-27T10:05:00Z');
   /** Production deps on a clock the test moves (seconds after T0). */
   const at = (seconds: number, overrides: Partial<AppDeps> = {}): AppDeps => ({
-    ...createLambdaDeps(env),
+    ...createSweepDeps(env),
     now: () => new Date(T0 + seconds * 1000),
     ...overrides,
   });

@@ -661,11 +661,14 @@ describe('the sandbox on HTTPS', () => {
       if (process.env.CI === 'true') throw new Error('CI=true but openssl is not on PATH');
       return;
     }
-    const { Agent, fetch: undiciFetch } = await import('undici');
+    const { createHttpClient } = await import('../../functions/adapters/http.ts');
     const { readFile } = await import('node:fs/promises');
     const { connect } = await import('node:tls');
     const sandbox = await startSandbox({ redis: 'memory' });
-    const agent = new Agent({ connect: { ca: [await readFile(sandbox.config.platform.caFile as string, 'utf8')] } });
+    const trusting = createHttpClient({
+      connectTimeoutMs: 2000,
+      ca: await readFile(sandbox.config.platform.caFile as string, 'utf8'),
+    });
     const daysLeft = async () => {
       const url = new URL(sandbox.baseUrl);
       const cert = await new Promise<{ valid_to: string }>((resolve, reject) => {
@@ -680,8 +683,13 @@ describe('the sandbox on HTTPS', () => {
     try {
       expect(sandbox.info.tls).toBe(true);
       expect(sandbox.baseUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
-      const health = await undiciFetch(`${sandbox.baseUrl}/health`, { dispatcher: agent });
-      expect(health.status).toBe(200);
+      const health = await trusting.request({
+        method: 'GET',
+        url: `${sandbox.baseUrl}/health`,
+        timeoutMs: 5000,
+        maxBytes: 4096,
+      });
+      expect(health).toMatchObject({ kind: 'response', status: 200 });
       expect(await daysLeft()).toBeGreaterThan(30);
       await sandbox.setFaults(['certificate-expiring']);
       expect(await daysLeft()).toBeLessThan(3.01);
@@ -690,7 +698,7 @@ describe('the sandbox on HTTPS', () => {
       // Untrusted without the CA: the canary's caFile is what makes it pass.
       await expect(fetch(`${sandbox.baseUrl}/health`)).rejects.toThrow();
     } finally {
-      await agent.close();
+      await trusting.close();
       await sandbox.stop();
     }
   });

@@ -63,6 +63,29 @@ describe('secret resolver: Secrets Manager', () => {
     expect(inspect(first)).toBe('[redacted]');
   });
 
+  it('shares one call among concurrent reads of a secret, and does not cache a failure', async () => {
+    smMock
+      .on(GetSecretValueCommand, { SecretId: 'canary/shared' })
+      .rejectsOnce(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }))
+      .resolves({ SecretString: SIGNING });
+    const secrets = resolver();
+    const failed = await Promise.allSettled(
+      Array.from({ length: 5 }, () => secrets.resolve({ secretId: 'canary/shared' })),
+    );
+    expect(failed.map((outcome) => outcome.status)).toEqual(Array(5).fill('rejected'));
+    expect(smMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    const values = await Promise.all(Array.from({ length: 5 }, () => secrets.resolve({ secretId: 'canary/shared' })));
+    expect(values.map((value) => value.reveal())).toEqual(Array(5).fill(SIGNING));
+    expect(smMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('reads a binary secret as UTF-8 text', async () => {
+    smMock
+      .on(GetSecretValueCommand, { SecretId: 'canary/binary' })
+      .resolves({ SecretBinary: new TextEncoder().encode(SIGNING) });
+    expect((await resolver().resolve({ secretId: 'canary/binary' })).reveal()).toBe(SIGNING);
+  });
+
   it('extracts a jsonKey, reading the secret once for several keys', async () => {
     smMock
       .on(GetSecretValueCommand, { SecretId: 'arn:aws:secretsmanager:eu-west-1:1:secret:tenants' })

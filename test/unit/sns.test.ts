@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-sns';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSnsClient, createSnsPublisher, createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
+import { createSnsPublisher, createSnsPublisherFromConfig } from '../../functions/adapters/sns.ts';
 import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
 import { evaluateAlerts } from '../../functions/app/alerting.ts';
 import { SNS_MAX_BYTES } from '../../functions/core/alert-message.ts';
@@ -179,7 +179,7 @@ describe('SNS publisher: retries (the SDK in standard mode, below the mock)', ()
     {
       const requests: string[] = [];
       const responses = [throttled, ok(published)];
-      const client = createSnsClient({
+      const clientConfig = {
         region: 'eu-west-1',
         credentials: FAKE_CREDENTIALS,
         requestHandler: {
@@ -190,8 +190,8 @@ describe('SNS publisher: retries (the SDK in standard mode, below the mock)', ()
             return { response };
           },
         },
-      });
-      const outcome = await createSnsPublisher({ topics: TOPICS, client }).publish([message(1)]);
+      };
+      const outcome = await createSnsPublisher({ topics: TOPICS, clientConfig }).publish([message(1)]);
       expect(outcome).toEqual({ delivered: ['webhook.signed_accepted:t1#1'], failed: [] });
       expect(requests).toHaveLength(2);
       expect(requests[0]).toContain('Action=Publish');
