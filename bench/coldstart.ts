@@ -56,7 +56,7 @@ export async function stackBundleOptions(root: string): Promise<BundleOptions> {
     found.push('format esm');
   } else if (/OutputFormat\.CJS/.test(text)) found.push('format cjs');
   if (/minify\s*:\s*false/.test(text)) options.minify = false;
-  if (/sourceMap\s*:\s*false/.test(text)) options.sourcemap = false;
+  if (/sourceMap\s*:\s*(false|props\.sourceMaps === true)/.test(text)) options.sourcemap = false;
   const target = /target\s*:\s*['"]([^'"]+)['"]/.exec(text)?.[1];
   if (target !== undefined) options.target = target;
   const externals = /externalModules\s*:\s*\[([^\]]*)\]/.exec(text)?.[1];

@@ -17,9 +17,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import type { ConfigInput } from '../functions/core/config.ts';
 import { pollDelays } from '../functions/probes/enhancement.ts';
+import { type Bill, type BillUsage, billTable, priceTemplate } from './bill.ts';
+import { runJsonChild } from './child-process.ts';
 import { type ColdStart, measureColdStart } from './coldstart.ts';
 import { type CostBreakdown, type CostInputs, costTable, MB_PER_VCPU, monthlyCost } from './cost.ts';
+import { configFacts, drainOf, measureImport, measureInvocation, probeOf, shippedVariants } from './shipped.ts';
 import type { InvocationOutput, SweepInput, SweepOutput } from './sweep-child.ts';
+import { type SynthesizedStack, synthesize } from './template.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', '.out');
@@ -127,22 +131,7 @@ async function runChild<T>(input: SweepInput): Promise<T> {
   const file = await bundleSweepChild();
   // BENCH_CPU_PROF=1: a V8 CPU profile of each canary process in bench/.out/prof (find what costs CPU).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', join(OUT, 'prof')] : [];
-  const child = spawn(process.execPath, [...profile, file, JSON.stringify(input)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr = (stderr + chunk.toString()).slice(-4000);
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const last = stdout.trim().split('\n').at(-1);
-  if (code !== 0 || !last) throw new Error(`the sweep process failed (${code}): ${stderr}`);
-  return JSON.parse(last) as T;
+  return runJsonChild<T>([...profile, file], input, 'sweep', ROOT);
 }
 
 interface SizeFigures {
@@ -353,6 +342,96 @@ interface Results {
   figures: SizeFigures[];
   cold: ColdStart;
   costs: { label: string; cost: CostBreakdown }[];
+  bills: { label: string; bill: Bill }[];
+}
+
+/** Bytes of a network exchange per tenant run (NAT or endpoint data): an estimate, see bench/README.md. */
+const NETWORK_BYTES_PER_TENANT_RUN = 40_000;
+/** Seconds the forwarder is billed per alert (one Events API POST): an assumption. */
+const FORWARDER_SECONDS_PER_ALERT = 0.3;
+/** SDK clients a probe's first SQS invocation loads (the ledger; the secrets of the shipped config). */
+const FIRST_INVOCATION_SDK = ['@aws-sdk/client-dynamodb', '@aws-sdk/lib-dynamodb', '@aws-sdk/client-secrets-manager'];
+
+const median = (values: readonly number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** The examples as shipped: synthesised, their probe bundle imported and invoked, their templates priced. */
+async function measureShipped(args: Args, head: SizeFigures, metrics: readonly string[]) {
+  progress('shipped: synthesising examples/platform.json (1,000 and 10,000 tenants) and examples/static.json');
+  const variants = shippedVariants(ROOT).map((variant) => ({ ...variant, stack: synthesize(variant.config) }));
+  const [at1000, at10000] = variants as [(typeof variants)[number], (typeof variants)[number]];
+  const probe = probeOf(at1000.stack);
+  const imports = measureImport(probe.file, 7, FIRST_INVOCATION_SDK);
+  progress(
+    `shipped: probe bundle ${(probe.bytes / 1024).toFixed(1)} KB, import ${median(imports.alone).toFixed(0)} ms`,
+  );
+  const sandbox = await startSandboxChild(Math.max(20, probe.batchSize * 2), args.latencyMs, 100);
+  let invocation: Awaited<ReturnType<typeof measureInvocation>>;
+  try {
+    invocation = await measureInvocation(ROOT, {
+      bundle: probe.file,
+      config: withMode(sandbox.config, args.concurrency, 'deferred'),
+      batchSize: probe.batchSize,
+      memoryMb: probe.memoryMb,
+      primeWaitMs: args.latencyMs + 2000,
+      rounds: 3,
+    });
+  } finally {
+    await sandbox.stop();
+  }
+  const batchMs = median(invocation.batchMs);
+  const cpuMs = median(invocation.batchCpuMs);
+  const efficiency = median(invocation.aloneMaxMs) / batchMs;
+  // At 1,024 MB a function has 1024/1769 of a vCPU: a CPU-bound invocation is billed for its CPU time scaled up.
+  const billedMs = Math.max(batchMs, (cpuMs * MB_PER_VCPU) / probe.memoryMb);
+  progress(
+    `shipped: invocation of ${invocation.batch} tenants ${batchMs.toFixed(0)} ms (CPU ${cpuMs.toFixed(0)} ms), slowest alone ${median(invocation.aloneMaxMs).toFixed(0)} ms, efficiency ${efficiency.toFixed(3)}`,
+  );
+  const platformLines = PLATFORM_LOG_LINES.reduce((sum, line) => sum + line.length + 1, 0);
+  const effectiveMs = invocation.batchMs.map((ms) => Math.max(ms, (cpuMs * MB_PER_VCPU) / probe.memoryMb));
+  const drain = drainOf(at10000.stack, 10_000, effectiveMs);
+  const usage = (tenants: number, stack: SynthesizedStack): BillUsage => ({
+    probeContainers: drainOf(stack, tenants, effectiveMs).worst.peakConcurrency,
+    probeInvocationS: billedMs / 1000,
+    probeInitS: median(imports.withSdk) / 1000,
+    sweepS:
+      Math.max(head.sweep.platformWallMs, (head.sweep.platformCpuMs * MB_PER_VCPU) / probe.memoryMb) / 1000 +
+      // SendMessageBatch: 10 tenants a call, 8 at once, about 20 ms each.
+      (Math.ceil(tenants / 80) * 20) / 1000,
+    sweepInitS: median(imports.alone) / 1000,
+    logBytesPerProbeInvocation: invocation.logBytes + invocation.emfBytes + platformLines,
+    // The sweep writes a summary and its EMF like one invocation does, plus the platform lines.
+    logBytesPerSweep: invocation.emfBytes + platformLines + 1024,
+    customMetrics: customMetrics(head, metrics),
+    stateKeysPerTenantRun: head.sweep.stateKeysPerTenant + OPEN_INCIDENTS_PER_TENANT,
+    stateKeysPerSweep: head.sweep.stateKeysPerSweep + 1,
+    ledgerWritesPerInvocation: Math.ceil(head.sweep.ledgerBatchBytes / 1024) + 1,
+    ledgerReadsPerInvocation: (2 * head.sweep.ledgerBatchBytes) / 4096,
+    ledgerWritesPerSweep: 4 + Math.ceil(tenants / 2000),
+    ledgerReadsPerSweep: 1 + Math.ceil(tenants / 2000),
+    stateChangesPerTenantMonth: 4,
+    forwarderSecondsPerAlert: FORWARDER_SECONDS_PER_ALERT,
+    secretCacheSeconds: 300,
+    networkBytesPerTenantRun: NETWORK_BYTES_PER_TENANT_RUN,
+    // The ledger holds a day of sweeps (its TTL); the state table a few KB per incident.
+    tableBytes: head.sweep.ledgerBatchBytes * Math.ceil(tenants / probe.batchSize) * 288 + tenants * 2048,
+  });
+  const bills = variants.map((variant) => {
+    const bill = priceTemplate(
+      variant.stack.resources,
+      configFacts(variant.stack.config, variant.tenants),
+      usage(variant.tenants, variant.stack),
+    );
+    if (bill.unpriced.length > 0)
+      throw new Error(
+        `${variant.label}: the template has resources the bill does not price: ${bill.unpriced.join(', ')}`,
+      );
+    return { label: variant.label, bill };
+  });
+  return { probe, imports, invocation, batchMs, cpuMs, efficiency, billedMs, drain, bills };
 }
 
 async function main(): Promise<Results> {
@@ -477,12 +556,60 @@ async function main(): Promise<Results> {
     });
     json.wait_monthly_usd_1000_at_15s = round(at15.totalUsd, 2);
   }
+  const shipped = await measureShipped(args, head, metrics);
+  const [bill1000, bill10000, billStatic] = shipped.bills.map(({ bill }) => bill) as [Bill, Bill, Bill];
+  Object.assign(json, {
+    monthly_usd_1000_shipped: round(bill1000.totalUsd, 2),
+    monthly_usd_10000_shipped: round(bill10000.totalUsd, 2),
+    monthly_usd_static_shipped: round(billStatic.totalUsd, 2),
+    efficiency_invocation: round(shipped.efficiency, 3),
+    drain_s_10000: round(shipped.drain.worst.drainMs / 1000, 1),
+    // The shipped probe asset (examples/platform.json, cdk synth), not a bundle of our own.
+    bundle_kb_probe: round(shipped.probe.bytes / 1024, 1),
+    source_map_kb_probe: round(shipped.probe.mapBytes / 1024, 1),
+    import_ms_probe: round(median(shipped.imports.alone), 1),
+    import_ms_probe_with_sdk: round(median(shipped.imports.withSdk), 1),
+    import_ms_runs: shipped.imports.alone.map((ms) => round(ms, 1)),
+    invocation_shipped: {
+      tenants: shipped.invocation.batch,
+      wall_ms: round(shipped.batchMs, 1),
+      cpu_ms: round(shipped.cpuMs, 1),
+      billed_ms_at_memory: round(shipped.billedMs, 1),
+      slowest_alone_ms: round(median(shipped.invocation.aloneMaxMs), 1),
+      first_cold_ms: round(shipped.invocation.firstMs, 1),
+      log_lines: shipped.invocation.logLines,
+      log_bytes: shipped.invocation.logBytes,
+      emf_lines: shipped.invocation.emfLines,
+      emf_bytes: shipped.invocation.emfBytes,
+      failed_records: shipped.invocation.failedRecords,
+      peak_rss_mb: round(shipped.invocation.peakRssMb, 1),
+    },
+    drain_10000: {
+      max_concurrency: shipped.drain.maxConcurrency,
+      batch_size: shipped.drain.batchSize,
+      invocations: shipped.drain.worst.invocations,
+      peak_concurrency: shipped.drain.worst.peakConcurrency,
+      queued_s: round(shipped.drain.worst.queuedMs / 1000, 2),
+    },
+    bills: shipped.bills.map(({ label, bill }) => ({
+      label,
+      total_usd: round(bill.totalUsd, 2),
+      lines: bill.lines.map((line) => ({
+        item: line.item,
+        usd: round(line.usd, 2),
+        resources: line.resources,
+        arithmetic: line.arithmetic,
+      })),
+      egress: bill.egress.map((line) => ({ item: line.item, usd: round(line.usd, 2), arithmetic: line.arithmetic })),
+      free: bill.free,
+    })),
+  });
   json.costs = costs.map(({ label, cost }) => ({
     label,
     total_usd: round(cost.totalUsd, 2),
     items: cost.items.map((line) => ({ item: line.item, usd: round(line.usd, 2), arithmetic: line.arithmetic })),
   }));
-  return { json, figures, cold, costs };
+  return { json, figures, cold, costs, bills: shipped.bills };
 }
 
 function table(results: Results): string {
@@ -490,11 +617,12 @@ function table(results: Results): string {
   const lines = ['', 'tenant-canary benchmark', ''];
   const width = Math.max(...Object.keys(json).map((key) => key.length));
   for (const [key, value] of Object.entries(json)) {
-    if (key === 'sizes' || key === 'cdk_assets_kb' || key === 'costs') continue;
+    if (['sizes', 'cdk_assets_kb', 'costs', 'bills'].includes(key)) continue;
     lines.push(`  ${key.padEnd(width)}  ${typeof value === 'string' ? value : JSON.stringify(value)}`);
   }
   lines.push('', '  sizes:');
   for (const size of json.sizes as Record<string, unknown>[]) lines.push(`    ${JSON.stringify(size)}`);
+  for (const { label, bill } of results.bills) lines.push('', `  as shipped: ${label}:`, '', billTable(bill), '');
   for (const { label, cost } of costs) lines.push('', `  ${label}:`, '', costTable(cost), '');
   return lines.join('\n');
 }
@@ -511,6 +639,10 @@ export const REQUIRED_KEYS = [
   'import_ms_probe',
   'monthly_usd_1000',
   'monthly_usd_10000',
+  'monthly_usd_1000_shipped',
+  'monthly_usd_10000_shipped',
+  'efficiency_invocation',
+  'drain_s_10000',
   'cloudwatch_synthetics_usd_1000',
   'checkly_usd_1000',
 ] as const;

@@ -45,6 +45,7 @@ import type {
   TenantQueue,
 } from '../functions/ports.ts';
 import type { RunInput } from '../functions/run.ts';
+import { mulberry32 } from './random.ts';
 
 export const INVARIANTS = {
   judgedOnce: 'each sweep is judged exactly once (complete, or reported incomplete)',
@@ -110,17 +111,6 @@ const SIM_CHECKS: CheckId[] = [
 
 // ---------------------------------------------------------------------------------------------
 // Seeded randomness
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rng {
   next(): number;

@@ -5,20 +5,24 @@
  */
 import type { SecretRef } from '../core/config.ts';
 import { LAMBDA_ENV } from '../core/lambda-env.ts';
-import type { HttpClient, SecretResolver } from '../ports.ts';
+import type { SecretResolver } from '../ports.ts';
 import { createHttpClient } from './http.ts';
 
 export function createHeartbeatPing(
   target: { url: string } | { secret: SecretRef },
   secrets: SecretResolver,
 ): () => Promise<void> {
-  let http: HttpClient | undefined;
   return async () => {
     const url = 'url' in target ? target.url : (await secrets.resolve(target.secret)).reveal();
-    http ??= createHttpClient({ connectTimeoutMs: 3_000 });
-    const result = await http.request({ method: 'GET', url, timeoutMs: 5_000, maxBytes: 1024 });
-    if (result.kind !== 'response') throw new Error(`the heartbeat URL did not answer (${result.kind})`);
-    if (result.status >= 300) throw new Error(`the heartbeat URL answered HTTP ${result.status}`);
+    // A client per ping: a socket kept from the last sweep may have died while the container was frozen.
+    const http = createHttpClient({ connectTimeoutMs: 3_000 });
+    try {
+      const result = await http.request({ method: 'GET', url, timeoutMs: 5_000, maxBytes: 1024 });
+      if (result.kind !== 'response') throw new Error(`the heartbeat URL did not answer (${result.kind})`);
+      if (result.status >= 300) throw new Error(`the heartbeat URL answered HTTP ${result.status}`);
+    } finally {
+      await http.close();
+    }
   };
 }
 

@@ -29,18 +29,47 @@ class ExchangeError extends Error {
   }
 }
 
+interface Agents {
+  http: HttpAgent;
+  https: HttpsAgent;
+}
+
 /**
- * Builds the client. One keep-alive agent per scheme per client; `close()` destroys their sockets
- * and so any request still in flight.
+ * One agent pair per CA bundle and process, so that the TLS session cache outlives a client: a
+ * Lambda container opens a client per invocation, and the next invocation resumes its TLS
+ * sessions instead of a full handshake with certificate verification (most of an invocation's
+ * CPU, see bench/README.md). Sockets never outlive their client (see `close`); only sessions do.
+ */
+const sharedAgents = new Map<string, Agents>();
+/** The client a socket last served: `close()` destroys its own sockets, never another client's. */
+const socketOwner = new WeakMap<Socket, object>();
+
+function agentsFor(ca: string | undefined): Agents {
+  const key = ca ?? '';
+  let agents = sharedAgents.get(key);
+  if (agents === undefined) {
+    const secureContext = trustingAlso(ca);
+    agents = {
+      http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
+      https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(secureContext ? { secureContext } : {}) }),
+    };
+    if (sharedAgents.size >= 8) sharedAgents.clear(); // a handful of bundles at most
+    sharedAgents.set(key, agents);
+  }
+  return agents;
+}
+
+/**
+ * Builds the client. Keep-alive within the client's life; `close()` destroys every socket it
+ * used (in flight or idle), so a container frozen between invocations never wakes up to a socket
+ * the server closed meanwhile.
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
-  const secureContext = trustingAlso(options.ca);
-  const agents = {
-    http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
-    https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(secureContext ? { secureContext } : {}) }),
-  };
+  const agents = agentsFor(options.ca);
+  const self = {};
   let requestCount = 0;
   let closed = false;
+  const claim = (socket: Socket) => socketOwner.set(socket, self);
 
   return {
     get requestCount() {
@@ -56,21 +85,25 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           elapsedMs: 0,
         });
       }
-      return send(agents, options, request);
+      return send(agents, options, request, claim);
     },
     close() {
       closed = true;
-      agents.http.destroy();
-      agents.https.destroy();
+      for (const agent of [agents.http, agents.https]) {
+        for (const list of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
+          for (const socket of list ?? []) if (socketOwner.get(socket) === self) socket.destroy();
+        }
+      }
       return Promise.resolve();
     },
   };
 }
 
 async function send(
-  agents: { http: HttpAgent; https: HttpsAgent },
+  agents: Agents,
   options: HttpClientOptions,
   request: HttpRequest,
+  claim: (socket: Socket) => void,
 ): Promise<HttpResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -78,7 +111,7 @@ async function send(
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
   try {
     signal.throwIfAborted();
-    return await exchange(agents, options, request, signal, elapsed);
+    return await exchange(agents, options, request, signal, elapsed, claim);
   } catch (error) {
     return classifyError(error, { signal, deadline, caller: request.signal, options, request, elapsedMs: elapsed() });
   }
@@ -90,11 +123,12 @@ async function send(
  * (the request and its socket are destroyed at once, in any phase, TLS handshake included).
  */
 function exchange(
-  agents: { http: HttpAgent; https: HttpsAgent },
+  agents: Agents,
   options: HttpClientOptions,
   request: HttpRequest,
   signal: AbortSignal,
   elapsed: () => number,
+  claim: (socket: Socket) => void,
 ): Promise<HttpResult> {
   const url = new URL(request.url);
   const secure = url.protocol === 'https:';
@@ -127,6 +161,7 @@ function exchange(
       headers: { ...request.headers, ...(body === undefined ? {} : { 'content-length': String(body.length) }) },
     });
     req.on('socket', (socket: Socket) => {
+      claim(socket);
       // A reused keep-alive socket is connected already; a new one gets the connect timeout
       // until TCP (and, for https, the TLS handshake) is done.
       if (!socket.connecting) return;

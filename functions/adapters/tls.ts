@@ -17,13 +17,24 @@ export function createTlsPort(options: TlsPortOptions = {}): TlsPort {
   return { handshake: (request) => handshake(request, secureContext) };
 }
 
+/** Contexts by CA bundle: a container's invocations (each opens its ports afresh) share one. */
+const contexts = new Map<string, SecureContext>();
+
 /**
  * A TLS context trusting the system roots and `ca` (undefined without one). Passing `ca` alone
- * would replace Node's bundled roots, so they are added back; built once, not per connection
- * (parsing every root again per connection was most of a sweep's CPU, see bench/README.md).
+ * would replace Node's bundled roots, so they are added back; built once per bundle and process,
+ * not per connection or per invocation (parsing every root again was most of a sweep's CPU, and
+ * then most of a probe invocation's, see bench/README.md).
  */
 export function trustingAlso(ca: string | undefined): SecureContext | undefined {
-  return ca === undefined ? undefined : createSecureContext({ ca: [...rootCertificates, ca] });
+  if (ca === undefined) return undefined;
+  let context = contexts.get(ca);
+  if (context === undefined) {
+    context = createSecureContext({ ca: [...rootCertificates, ca] });
+    if (contexts.size >= 8) contexts.clear(); // a handful of bundles at most; never grows without bound
+    contexts.set(ca, context);
+  }
+  return context;
 }
 
 function handshake(options: TlsHandshakeRequest, secureContext: SecureContext | undefined): Promise<TlsHandshake> {

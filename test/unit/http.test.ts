@@ -388,5 +388,52 @@ describe('createHttpClient', () => {
         await trusting.close();
       }
     });
+
+    it("resumes the TLS session of an earlier client (the next invocation's), but never reuses its sockets", async () => {
+      const seen: { port: number; resumed: boolean }[] = [];
+      const server = await serve((_request, res, req) => {
+        const socket = req.socket as import('node:tls').TLSSocket;
+        seen.push({ port: socket.remotePort ?? 0, resumed: socket.isSessionReused() });
+        sendJson(res, 200, { ok: true });
+      }, certs.valid);
+      const { readFile } = await import('node:fs/promises');
+      const ca = await readFile(certs.caFile, 'utf8');
+      const get = (c: HttpClient) => c.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 });
+      const first = createHttpClient({ connectTimeoutMs: 1000, ca });
+      expectKind(await get(first), 'response');
+      expectKind(await get(first), 'response'); // kept alive: the same socket
+      await first.close();
+      const second = createHttpClient({ connectTimeoutMs: 1000, ca });
+      try {
+        expectKind(await get(second), 'response');
+      } finally {
+        await second.close();
+      }
+      expect(seen).toHaveLength(3);
+      expect(seen[1]!.port).toBe(seen[0]!.port);
+      // A new connection (the first client's sockets died with it), on the session it left.
+      expect(seen[2]!.port).not.toBe(seen[0]!.port);
+      expect(seen[2]!.resumed).toBe(true);
+    });
+
+    it("closing one client leaves another's request on the shared agent alone", async () => {
+      const server = await serve((_request, res) => {
+        setTimeout(() => sendJson(res, 200, { ok: true }), 200);
+      }, certs.valid);
+      const { readFile } = await import('node:fs/promises');
+      const ca = await readFile(certs.caFile, 'utf8');
+      const a = createHttpClient({ connectTimeoutMs: 1000, ca });
+      const b = createHttpClient({ connectTimeoutMs: 1000, ca });
+      try {
+        const pending = b.request({ method: 'GET', url: server.url, timeoutMs: 3000, maxBytes: 1024 });
+        const inFlightOfA = a.request({ method: 'GET', url: server.url, timeoutMs: 3000, maxBytes: 1024 });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await a.close();
+        expect((await inFlightOfA).kind).toBe('network'); // its own request ends with it
+        expectKind(await pending, 'response');
+      } finally {
+        await b.close();
+      }
+    });
   });
 });

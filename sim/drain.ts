@@ -1,0 +1,99 @@
+/**
+ * How long a sweep takes to drain through the probe queue at the default quotas: a seeded,
+ * deterministic event simulation of the SQS event source as AWS documents it, fed with measured
+ * invocation times.
+ *
+ * - The sweep queues its tenants with `SendMessageBatch` (10 a call, `sendConcurrency` calls at
+ *   once, each `sendMs`), so the first batches are visible before the last are sent.
+ * - The event source starts with 5 concurrent batches and, while messages wait, adds up to 300
+ *   concurrent invocations a minute (one every 200 ms), never more than the mapping's
+ *   `maxConcurrency` nor the account's concurrency (1,000 by default).
+ * - Each poller takes up to `batchSize` visible messages, the invocation lasts a duration drawn
+ *   from the measured ones (times a seeded jitter of ±10 %), then polls again at once.
+ *
+ * The drain time is from the sweep's start to the end of the last invocation.
+ */
+
+import { mulberry32 } from './random.ts';
+
+export interface DrainOptions {
+  tenants: number;
+  batchSize: number;
+  maxConcurrency: number;
+  /** Measured wall times of a probe invocation of `batchSize` tenants, ms. */
+  invocationMs: readonly number[];
+  /** One SendMessageBatch call, ms. @default 20 */
+  sendMs?: number;
+  /** SendMessageBatch calls in flight (functions/adapters/sqs.ts). @default 8 */
+  sendConcurrency?: number;
+  /** The account's concurrent executions (the default quota). @default 1000 */
+  accountConcurrency?: number;
+  seed?: number;
+}
+
+export interface DrainOutcome {
+  drainMs: number;
+  invocations: number;
+  /** The most invocations that ran at once. */
+  peakConcurrency: number;
+  /** When the last message was queued, ms after the start. */
+  queuedMs: number;
+}
+
+const START_CONCURRENCY = 5;
+const SCALE_STEP_MS = 200; // 300 more a minute
+
+export function simulateDrain(options: DrainOptions): DrainOutcome {
+  if (options.invocationMs.length === 0) throw new Error('simulateDrain needs at least one measured invocation time');
+  const random = mulberry32(options.seed ?? 1);
+  const sendMs = options.sendMs ?? 20;
+  const sendConcurrency = options.sendConcurrency ?? 8;
+  const cap = Math.min(options.maxConcurrency, options.accountConcurrency ?? 1000);
+  // Visible times of the messages: calls of 10 go out `sendConcurrency` at a time.
+  const calls = Math.ceil(options.tenants / 10);
+  const visibleAt: number[] = [];
+  for (let call = 0; call < calls; call++) {
+    const at = (Math.floor(call / sendConcurrency) + 1) * sendMs;
+    for (let i = 0; i < Math.min(10, options.tenants - call * 10); i++) visibleAt.push(at);
+  }
+  const queuedMs = visibleAt.at(-1) ?? 0;
+  let next = 0; // index of the next message to hand out (they become visible in order)
+  const running: number[] = []; // end times
+  let now = 0;
+  let allowed = START_CONCURRENCY;
+  let lastScale = 0;
+  let invocations = 0;
+  let peak = 0;
+  let end = 0;
+  while (next < visibleAt.length || running.length > 0) {
+    // Finished invocations free their slot.
+    for (let i = running.length - 1; i >= 0; i--) if ((running[i] as number) <= now) running.splice(i, 1);
+    // The event source scales while messages wait.
+    if (next < visibleAt.length && now - lastScale >= SCALE_STEP_MS) {
+      allowed = Math.min(cap, allowed + Math.floor((now - lastScale) / SCALE_STEP_MS));
+      lastScale = now;
+    }
+    while (running.length < Math.min(allowed, cap) && next < visibleAt.length && (visibleAt[next] as number) <= now) {
+      for (let taken = 0; taken < options.batchSize; taken++) {
+        if (next >= visibleAt.length || (visibleAt[next] as number) > now) break;
+        next += 1;
+      }
+      const base = options.invocationMs[Math.floor(random() * options.invocationMs.length)] as number;
+      const takes = base * (0.9 + 0.2 * random()); // a partial last batch is not assumed faster
+      running.push(now + takes);
+      end = Math.max(end, now + takes);
+      invocations += 1;
+    }
+    peak = Math.max(peak, running.length);
+    // Advance to the next event: an invocation ending, a message becoming visible, a scaling step.
+    const candidates = [...running];
+    if (next < visibleAt.length) {
+      candidates.push(Math.max(now + 1, visibleAt[next] as number));
+      if (allowed < cap) candidates.push(lastScale + SCALE_STEP_MS);
+    }
+    const upcoming = candidates.filter((t) => t > now);
+    if (upcoming.length === 0) break;
+    now = Math.min(...upcoming);
+  }
+  return { drainMs: end, invocations, peakConcurrency: peak, queuedMs };
+}
