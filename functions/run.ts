@@ -23,6 +23,15 @@ export interface RunInput {
   filters?: PlanFilters;
   /** Cancels the whole run (checks still report, as errors). */
   signal?: AbortSignal | undefined;
+  /** Told after each tenant's checks (a progress line); never slows or fails the run. */
+  onTenantDone?: ((progress: RunProgress) => void) | undefined;
+}
+
+export interface RunProgress {
+  done: number;
+  total: number;
+  /** Tenants done so far with a failing, degraded or erroring check. */
+  failing: number;
 }
 
 type SecretLookup = { ok: true; tenant: ResolvedTenant } | { ok: false; reason: string };
@@ -73,9 +82,18 @@ export async function runChecks(input: RunInput): Promise<Report> {
   const platformResults = Promise.all(
     plan.platform.map((checkId) => runPlatformCheck(input, base, checkId, plan.disabled.has(checkId))),
   );
-  const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, (tenant) =>
-    runTenant(input, base, tenant, lookups.get(tenant.tenantId), plan.tenant, plan.disabled),
-  );
+  const progress: RunProgress = { done: 0, total: plan.tenants.length, failing: 0 };
+  const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, async (tenant) => {
+    const results = await runTenant(input, base, tenant, lookups.get(tenant.tenantId), plan.tenant, plan.disabled);
+    progress.done += 1;
+    if (results.some((result) => result.status !== 'pass' && result.status !== 'skipped')) progress.failing += 1;
+    try {
+      input.onTenantDone?.({ ...progress });
+    } catch {
+      // A progress line that fails must not fail the run.
+    }
+    return results;
+  });
   const results = [...(await platformResults), ...(await tenantResults).flat()];
 
   const tenantIds = plan.tenants.map((tenant) => tenant.tenantId);

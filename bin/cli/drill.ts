@@ -51,6 +51,11 @@ export function compare(fault: string, expected: DrillExpectation[], report: Rep
   return { fault, expected, got, missing, unexpected, ok: missing.length === 0 && unexpected.length === 0, durationMs };
 }
 
+/** The row of a fault this sandbox cannot cause: nothing compared, ok. */
+export function skippedRow(fault: string, reason: string): DrillRow {
+  return { fault, skipped: reason, expected: [], got: [], missing: [], unexpected: [], ok: true, durationMs: 0 };
+}
+
 export async function runDrills(
   faults: readonly SandboxFaultName[] | 'all',
   options: SandboxOptions,
@@ -67,16 +72,7 @@ export async function runDrills(
       if (signal?.aborted) break;
       const cannot = sandbox.cannotCause(fault);
       if (cannot !== null) {
-        const row: DrillRow = {
-          fault,
-          skipped: cannot,
-          expected: [],
-          got: [],
-          missing: [],
-          unexpected: [],
-          ok: true,
-          durationMs: 0,
-        };
+        const row = skippedRow(fault, cannot);
         rows.push(row);
         onRow(row);
         continue;

@@ -27,6 +27,7 @@ import { type AlertStateStore, displayUrl, StateStoreError } from '../../functio
 import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
 import { EXIT_FAILING, EXIT_OK, EXIT_USAGE, exitFor, oneLine, UsageError } from './errors.ts';
 import type { InvokeOptions } from './invoke.ts';
+import { progressEnabled, progressLine } from './progress.ts';
 import { renderCatalog, renderReport, styleFor } from './render.ts';
 
 export interface CliIo {
@@ -60,7 +61,9 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--tenant <id>', 'only this tenant (repeatable)', collect)
     .option('--check <id>', 'only this check (repeatable)', collect)
     .option('--json', 'print only the report JSON on stdout')
+    .option('--full', 'print every tenant in full (past 20 tenants, passing ones collapse into one line)')
     .option('--report <file>', 'also write the report JSON to this file')
+    .option('--html <file>', 'also write a self-contained HTML report (tenant × check grid) to this file')
     .option('--state <file>', 'keep alert state in this JSON file between runs (created if absent)')
     .option('--publish', "send the run's alerts to alerts.topics (SNS) and alerts.pagerduty (needs --state)")
     .option('--now <iso>', 'the alert clock, an ISO 8601 date-time such as 2026-11-27T10:05:00Z (replays)')
@@ -103,6 +106,7 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .argument('[faults...]', 'faults to drill (see: tenant-canary sandbox --list-faults)')
     .option('--all', 'drill every fault')
     .option('--json', 'print the drill rows as JSON')
+    .option('--html <file>', 'also write the fault × check matrix as a self-contained HTML file')
     .addOption(new Option('--sandbox-database <url>', 'a real PostgreSQL admin URL instead of PGlite'))
     .addOption(new Option('--sandbox-redis <url|memory>', 'this Redis, or "memory" for no Redis'))
     .action(async (faults: string[], options: DrillOptions) => {
@@ -165,7 +169,9 @@ interface RunOptions {
   tenant?: string[];
   check?: string[];
   json?: boolean;
+  full?: boolean;
   report?: string;
+  html?: string;
   state?: string;
   publish?: boolean;
   now?: string;
@@ -196,7 +202,9 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   let sandbox: Sandbox | undefined;
   let target: string;
   let outcome: LocalRunOutcome;
+  const progress = progressLine(io.stderr, progressEnabled(io.stderr, io.env, options.json === true));
   try {
+    progress.update('starting');
     let config: Config;
     if (configured === undefined) {
       sandbox = await startEmbeddedSandbox(sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io));
@@ -206,6 +214,7 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
       config = configured;
       target = displayUrl(config.platform.baseUrl);
     }
+    progress.update('running the checks');
     outcome = await localRun({
       config,
       tenantSource: createTenantSource(config, { secrets }),
@@ -216,9 +225,14 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
       publisher,
       now: alertClock,
       signal: io.signal,
-      onSkippedTenant: (skipped) => io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`),
+      onSkippedTenant: (skipped) => {
+        progress.clear();
+        io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`);
+      },
+      onTenantDone: ({ done, total, failing }) => progress.update(`tenants ${done}/${total}, ${failing} failing`),
     });
   } finally {
+    progress.stop();
     await sandbox?.stop();
   }
   const { report } = outcome;
@@ -234,22 +248,39 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
     }
   }
   const json = `${JSON.stringify(report, null, 2)}\n`;
-  if (options.report !== undefined) {
-    try {
-      await writeFile(options.report, json);
-    } catch (error) {
-      throw new UsageError(
-        `--report ${options.report} could not be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
-        { cause: error },
-      );
-    }
+  if (options.report !== undefined) await writeOutput('--report', options.report, json);
+  if (options.html !== undefined) {
+    const { renderHtmlReport } = await import('./html.ts');
+    const html = renderHtmlReport(report, {
+      target,
+      runbookBaseUrl: configured?.alerts.runbookBaseUrl ?? null,
+      alertsPublished: publisher !== null,
+    });
+    await writeOutput('--html', options.html, html);
   }
   io.stdout.write(
     options.json
       ? json
-      : renderReport(report, styleFor(io.stdout, io.env), target, { alertsPublished: publisher !== null }),
+      : renderReport(report, styleFor(io.stdout, io.env), target, {
+          alertsPublished: publisher !== null,
+          full: options.full === true,
+        }),
   );
   return report.results.some((result) => isFailing(result.status)) ? EXIT_FAILING : EXIT_OK;
+}
+
+/** Writes a file an option names; a path that cannot be written is a usage error naming the option. */
+async function writeOutput(option: string, path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text);
+  } catch (error) {
+    throw new UsageError(
+      `${option} ${path} could not be written (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        cause: error,
+      },
+    );
+  }
 }
 
 function parseInstant(value: string): Date {
@@ -409,6 +440,7 @@ async function snapshotCommandFromCli(options: SnapshotOptions, io: CliIo): Prom
 interface DrillOptions {
   all?: boolean;
   json?: boolean;
+  html?: string;
   sandboxDatabase?: string;
   sandboxRedis?: string;
 }
@@ -427,14 +459,32 @@ async function drillCommand(faults: string[], options: DrillOptions, io: CliIo):
   }
   const { renderDrillRow, runDrills } = await import('./drill.ts');
   const color = styleFor(io.stdout, io.env).color;
-  const rows = await runDrills(
-    options.all ? 'all' : (faults as NonNullable<SandboxOptions['faults']>),
-    sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io),
-    (row) => {
-      if (!options.json) io.stdout.write(renderDrillRow(row, color));
-    },
-    io.signal,
-  );
+  const total = options.all ? SANDBOX_FAULTS.length : faults.length;
+  const progress = progressLine(io.stderr, progressEnabled(io.stderr, io.env, options.json === true));
+  const seen = { done: 0, mismatched: 0 };
+  const startedAt = new Date().toISOString();
+  progress.update(`faults 0/${total}, 0 mismatched`);
+  let rows: Awaited<ReturnType<typeof runDrills>>;
+  try {
+    rows = await runDrills(
+      options.all ? 'all' : (faults as NonNullable<SandboxOptions['faults']>),
+      sandboxOptionsFrom(options.sandboxDatabase, options.sandboxRedis, io),
+      (row) => {
+        seen.done += 1;
+        if (!row.ok) seen.mismatched += 1;
+        progress.clear(); // the row goes where the line was; the line comes back below it
+        if (!options.json) io.stdout.write(renderDrillRow(row, color));
+        progress.update(`faults ${seen.done}/${total}, ${seen.mismatched} mismatched`);
+      },
+      io.signal,
+    );
+  } finally {
+    progress.stop();
+  }
+  if (options.html !== undefined) {
+    const { renderHtmlDrill } = await import('./html.ts');
+    await writeOutput('--html', options.html, renderHtmlDrill(rows, { target: 'the embedded sandbox', startedAt }));
+  }
   const failed = rows.filter((row) => !row.ok).length;
   const skippedRows = rows.filter((row) => row.skipped !== undefined).length;
   const drilled = rows.length - skippedRows;

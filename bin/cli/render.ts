@@ -1,6 +1,7 @@
 /**
  * Human output: one table per scope (the platform, then each tenant), coloured when the
- * stream is a terminal and NO_COLOR is unset.
+ * stream is a terminal and NO_COLOR is unset. Past 20 tenants, those with nothing failing
+ * collapse into one line, so the failing one is not lost among a thousand (`--full` lists all).
  */
 import { CATALOG } from '../../functions/core/catalog.ts';
 import { countStatuses } from '../../functions/core/results.ts';
@@ -35,7 +36,20 @@ const STATUS_LOOK: Record<CheckStatus, { mark: string; colour: Colour; label: st
 export interface RenderOptions {
   /** The alerts were sent (`run --publish`); otherwise they are what would be sent. */
   alertsPublished?: boolean;
+  /** Print every tenant in full (`--full`), however many. @default false */
+  full?: boolean;
+  /**
+   * With more tenants than this, tenants with nothing failing, degraded or erroring collapse into
+   * one line; the others are printed in full. @default 20
+   */
+  collapseAbove?: number;
 }
+
+/** Tenants beyond which passing ones collapse into one line (`--full` prints them all). */
+export const COLLAPSE_ABOVE = 20;
+
+const isQuiet = (results: readonly CheckResult[]) =>
+  results.every((result) => result.status === 'pass' || result.status === 'skipped');
 
 export function renderReport(report: Report, style: Style, target: string, options: RenderOptions = {}): string {
   const lines: string[] = [];
@@ -47,7 +61,15 @@ export function renderReport(report: Report, style: Style, target: string, optio
     groups.set(result.tenantId, group);
   }
   const idWidth = Math.max(...report.results.map((result) => result.checkId.length), 10);
+  const tenantCount = [...groups.keys()].filter((tenantId) => tenantId !== null).length;
+  const collapse = options.full !== true && tenantCount > (options.collapseAbove ?? COLLAPSE_ABOVE);
+  const collapsed = { tenants: 0, skipped: false };
   for (const [tenantId, results] of groups) {
+    if (collapse && tenantId !== null && isQuiet(results)) {
+      collapsed.tenants += 1;
+      collapsed.skipped ||= results.some((result) => result.status === 'skipped');
+      continue;
+    }
     lines.push('');
     lines.push(paint(style, 'bold', tenantId === null ? 'Platform' : `Tenant ${tenantId}`));
     for (const result of results) {
@@ -59,6 +81,13 @@ export function renderReport(report: Report, style: Style, target: string, optio
         `  ${paint(style, look.colour, status)} ${paint(style, 'bold', tier)} ${result.checkId.padEnd(idWidth)} ${paint(style, 'dim', duration)}  ${result.summary}`,
       );
     }
+  }
+  if (collapsed.tenants > 0) {
+    lines.push('');
+    const what = collapsed.skipped ? 'every check passing or skipped' : 'every check passing';
+    lines.push(
+      `${paint(style, 'green', `${collapsed.tenants} tenant${collapsed.tenants === 1 ? '' : 's'}: ${what}`)}${paint(style, 'dim', ' (--full lists them)')}`,
+    );
   }
   lines.push('');
   const counts = countStatuses(report.results);

@@ -8,6 +8,7 @@ import type { Config } from '../core/config.ts';
 import { type PlanFilters, planRun } from '../core/plan.ts';
 import type { Report } from '../core/types.ts';
 import type { AlertPublisher, AlertStateStore, SecretResolver, SkippedTenant, TenantSource } from '../ports.ts';
+import type { RunInput } from '../run.ts';
 import { type AlertEvent, evaluateAlerts } from './alerting.ts';
 import { withSourcedTenants } from './tenants.ts';
 import { type PortsOpener, runWithPorts } from './with-ports.ts';
@@ -27,6 +28,8 @@ export interface LocalRunInput {
   signal?: AbortSignal | undefined;
   /** Rows of the tenant source that could not be used (told before the run; it goes on without them). */
   onSkippedTenant?: (skipped: SkippedTenant) => void;
+  /** Told after each tenant's checks. */
+  onTenantDone?: RunInput['onTenantDone'];
 }
 
 export interface LocalRunOutcome {
@@ -45,6 +48,7 @@ export async function localRun(input: LocalRunInput): Promise<LocalRunOutcome> {
     secrets: input.secrets,
     ...(input.filters ? { filters: input.filters } : {}),
     signal: input.signal,
+    onTenantDone: input.onTenantDone,
   });
   const alertEvents: AlertEvent[] = [];
   const alerts = await evaluateAlerts({

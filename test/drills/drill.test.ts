@@ -5,6 +5,9 @@
  * whose expectation is weakened there still fails here. The real-PostgreSQL drill runs in
  * .ci/run after the tests, alone on the server (one of its faults fills the connection slots).
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DrillExpectation, DrillRow } from '../../bin/cli/drill.ts';
 import { compare } from '../../bin/cli/drill.ts';
@@ -142,8 +145,15 @@ describe('drill --all on the embedded sandbox', () => {
     expect(run.code).toBe(0);
   }, 120_000);
 
-  it('prints one readable row per fault with what was expected and what fired', async () => {
-    const run = await runCli(['drill', 'secret-mismatch', 'thin-history']);
+  it('prints one readable row per fault with what was expected and what fired, and --html the matrix', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'canary-drill-html-'));
+    const html = join(dir, 'drill.html');
+    const run = await runCli(['drill', 'secret-mismatch', 'thin-history', '--html', html]);
+    const page = await readFile(html, 'utf8');
+    await rm(dir, { recursive: true, force: true });
+    expect(page).toContain('<tr data-fault="secret-mismatch">');
+    expect(page).toContain('2 of 2 drills ok');
+    expect(page).toMatch(/data-check="webhook\.signed_accepted"[^>]*>✓ P1</);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/✓ ok {2}secret-mismatch/);
     expect(run.stdout).toMatch(/expected: webhook\.signed_accepted P1 \(acme-corp\)/);

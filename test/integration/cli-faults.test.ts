@@ -126,13 +126,17 @@ describe.each(Object.entries(EXPECTATIONS) as [SandboxFaultName, Expected[]][])(
 );
 
 describe('secrets in output', () => {
-  it('never prints a tenant secret on stdout, stderr or in the report file, even when checks fail', async () => {
+  it('never prints a tenant secret on stdout, stderr, in the report file or the HTML report, even when checks fail', async () => {
     await sandbox.setFaults(['forged-signatures-accepted', 'secret-mismatch', 'health-down']);
     try {
       const reportFile = join(dir, 'report.json');
-      const human = await runCli(['run', '--config', configFile, '--report', reportFile]);
+      const htmlFile = join(dir, 'report.html');
+      const human = await runCli(['run', '--config', configFile, '--report', reportFile, '--html', htmlFile]);
       const json = await runCli(['run', '--config', configFile, '--json']);
-      const channels = [human.stdout, human.stderr, json.stdout, json.stderr, await readFile(reportFile, 'utf8')];
+      const html = await readFile(htmlFile, 'utf8');
+      // The HTML holds the failing cells' evidence: the same redaction as the report.
+      expect(html).toContain('webhook.bad_signature_rejected');
+      const channels = [human.stdout, human.stderr, json.stdout, json.stderr, await readFile(reportFile, 'utf8'), html];
       expect(human.code).toBe(1);
       for (const { secret } of sandbox.tenants) {
         expect(secret.length).toBeGreaterThan(8);

@@ -71,4 +71,56 @@ describe('README', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     for (const id of CHECK_IDS) expect(readme, id).toContain(`\`${id}\``);
   });
+
+  describe('at scale', () => {
+    const tenantChecks = CHECK_IDS.filter(
+      (id) => !['api.health', 'queue.depth', 'rls.policies_enabled'].includes(id),
+    ).slice(0, 6);
+    const fleet = (tenants: number, failing: readonly number[]): Report => {
+      const ids = Array.from({ length: tenants }, (_, i) => `tenant-${String(i + 1).padStart(3, '0')}`);
+      return {
+        ...report,
+        tenants: ids,
+        results: [
+          report.results[0]!,
+          ...ids.flatMap((tenantId, i) =>
+            tenantChecks.map((checkId, c) => ({
+              checkId,
+              tenantId,
+              status: failing.includes(i) && c === 0 ? ('fail' as const) : ('pass' as const),
+              tier: failing.includes(i) && c === 0 ? ('P1' as const) : null,
+              summary: failing.includes(i) && c === 0 ? `${tenantId} is broken` : 'fine',
+              durationMs: 5,
+              evidence: {},
+              runbook: 'x',
+            })),
+          ),
+        ],
+      };
+    };
+
+    it('prints the 2 failing tenants of 40 in full and the other 38 in one line', () => {
+      const text = renderReport(fleet(40, [6, 29]), { color: false }, 'http://x');
+      expect(text).toContain('Tenant tenant-007');
+      expect(text).toContain('Tenant tenant-030');
+      expect(text).toContain('tenant-007 is broken');
+      expect(text.match(/^Tenant /gm)).toHaveLength(2);
+      expect(text).toMatch(/^38 tenants: every check passing \(--full lists them\)$/m);
+      expect(text).toContain(`${40 * 6 - 2 + 1} pass, 2 fail`);
+      // Short enough to read: the platform, two tenants, the collapsed line, the footer.
+      expect(text.split('\n').length).toBeLessThan(30);
+    });
+
+    it('prints every tenant with --full, and at 20 tenants or fewer', () => {
+      expect(
+        renderReport(fleet(40, [6]), { color: false }, 'http://x', { full: true }).match(/^Tenant /gm),
+      ).toHaveLength(40);
+      expect(renderReport(fleet(20, []), { color: false }, 'http://x').match(/^Tenant /gm)).toHaveLength(20);
+      const skipped = fleet(21, []);
+      skipped.results.push({ ...report.results[2]!, tenantId: 'tenant-001' });
+      expect(renderReport(skipped, { color: false }, 'http://x')).toContain(
+        '21 tenants: every check passing or skipped',
+      );
+    });
+  });
 });
