@@ -156,7 +156,11 @@ const REPORT_SCRIPT = `
 const { cells, runbooks } = JSON.parse(document.getElementById('data').textContent);
 const details = document.getElementById('details');
 const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
-const checkOf = (td) => td.closest('table').querySelectorAll('thead th')[td.cellIndex]?.dataset.check ?? td.dataset.check;
+// A grid cell's check is its column's; a platform row names its check in its first cell.
+const checkOf = (td) => {
+  const head = td.closest('table').querySelector('thead');
+  return head ? head.querySelectorAll('th')[td.cellIndex]?.dataset.check : td.closest('tr').querySelector('th').textContent;
+};
 let selected;
 function show(td) {
   const row = td.closest('tr');

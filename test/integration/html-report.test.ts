@@ -119,6 +119,8 @@ describe('the HTML report of a 1,000-tenant run', () => {
     await page.locator('tr[data-tenant="tenant-0001"] td.c').first().click();
     await expect(page.locator('#details-title').textContent()).resolves.toBe(`${TENANT_CHECKS[0]} · tenant-0001`);
     await expect(page.locator('#details').textContent()).resolves.toContain('pass: as expected');
+    await page.locator('#platform td.c').first().click();
+    await expect(page.locator('#details-title').textContent()).resolves.toBe(`${PLATFORM_CHECKS[0]} · platform`);
 
     await expect(page.locator('#alerts').textContent()).resolves.toContain('[P0] firing');
     // Nothing but the file itself was requested.
