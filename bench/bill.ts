@@ -42,7 +42,7 @@ export type BillPrices = { -readonly [K in keyof typeof BILL_PRICES]: number };
 /** What the config says that the template does not. */
 export interface ConfigFacts {
   tenants: number;
-  /** Secrets Manager secrets the stack's functions read (distinct ids), per tenant ones included. */
+  /** Secrets Manager secrets the stack's functions read (distinct ids), tenants' own left out. */
   sharedSecrets: number;
   /** Static tenants' own signing secrets (read per tenant, once a sweep). */
   tenantSecrets: number;
@@ -307,7 +307,8 @@ export function priceTemplate(
     (writes / 1e6) * prices.dynamoPerMillionWrites +
       (reads / 1e6) * prices.dynamoPerMillionReads +
       gb * prices.dynamoStoragePerGbMonth +
-      (pitr > 0 ? gb * prices.dynamoPitrPerGbMonth : 0),
+      // PITR on the share of the bytes its tables hold (tables are assumed alike in size).
+      (gb * prices.dynamoPitrPerGbMonth * pitr) / Math.max(1, tables.length),
     `(${fmt(alertsPerMonth)} state + ${fmt(ledgerWrites)} ledger) write units × $${prices.dynamoPerMillionWrites}/M + (${fmt(stateReads)} state + ${fmt(ledgerReads)} ledger) read units × $${prices.dynamoPerMillionReads}/M + ${fmt(gb)} GB × ($${prices.dynamoStoragePerGbMonth} + $${prices.dynamoPitrPerGbMonth} PITR on ${pitr} of ${tables.length})`,
   );
 

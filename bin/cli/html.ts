@@ -183,6 +183,7 @@ filter.addEventListener('input', () => {
   const q = filter.value.trim().toLowerCase();
   const rows = [...document.querySelectorAll('tr[data-tenant]')];
   const anyTenant = !!q && rows.some((tr) => tr.dataset.tenant.toLowerCase().includes(q));
+  const anyCheck = !!q && [...document.querySelectorAll('#grid th.check')].some((th) => th.dataset.check.toLowerCase().includes(q));
   // Columns shown: all, unless the query names no tenant (then the checks it names).
   const columns = [...document.querySelector('#grid thead tr').children].map((th) => !q || anyTenant || !th.dataset.check || th.dataset.check.toLowerCase().includes(q));
   for (const table of document.querySelectorAll('#grid, .grid-passing')) {
@@ -190,7 +191,7 @@ filter.addEventListener('input', () => {
   }
   let count = 0;
   for (const tr of rows) {
-    const visible = !q || !anyTenant || tr.dataset.tenant.toLowerCase().includes(q);
+    const visible = !q || (anyTenant ? tr.dataset.tenant.toLowerCase().includes(q) : anyCheck);
     tr.classList.toggle('hidden', !visible);
     if (visible) count++;
     [...tr.children].forEach((td, i) => td.classList.toggle('hidden', !columns[i]));

@@ -32,6 +32,14 @@ class ExchangeError extends Error {
 interface Agents {
   http: HttpAgent;
   https: HttpsAgent;
+  /** Clients open on these agents: the last to close takes every idle socket with it. */
+  open: number;
+}
+
+/** What a request tells its client: the requests in flight and the sockets it used. */
+interface ClientTracking {
+  claim(socket: Socket): void;
+  track(request: ClientRequest): void;
 }
 
 /**
@@ -41,7 +49,7 @@ interface Agents {
  * CPU, see bench/README.md). Sockets never outlive their client (see `close`); only sessions do.
  */
 const sharedAgents = new Map<string, Agents>();
-/** The client a socket last served: `close()` destroys its own sockets, never another client's. */
+/** The client a socket last served: `close()` destroys its own idle sockets, never another client's. */
 const socketOwner = new WeakMap<Socket, object>();
 
 function agentsFor(ca: string | undefined): Agents {
@@ -52,6 +60,7 @@ function agentsFor(ca: string | undefined): Agents {
     agents = {
       http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
       https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(secureContext ? { secureContext } : {}) }),
+      open: 0,
     };
     if (sharedAgents.size >= 8) sharedAgents.clear(); // a handful of bundles at most
     sharedAgents.set(key, agents);
@@ -60,16 +69,24 @@ function agentsFor(ca: string | undefined): Agents {
 }
 
 /**
- * Builds the client. Keep-alive within the client's life; `close()` destroys every socket it
- * used (in flight or idle), so a container frozen between invocations never wakes up to a socket
- * the server closed meanwhile.
+ * Builds the client. Keep-alive within the client's life; `close()` ends its requests in flight
+ * and its idle sockets, and the last client of the agents closes every idle socket, so a
+ * container frozen between invocations never wakes up to a socket the server closed meanwhile.
  */
 export function createHttpClient(options: HttpClientOptions): HttpClient {
   const agents = agentsFor(options.ca);
+  agents.open += 1;
   const self = {};
+  const inFlight = new Set<ClientRequest>();
   let requestCount = 0;
   let closed = false;
-  const claim = (socket: Socket) => socketOwner.set(socket, self);
+  const tracking: ClientTracking = {
+    claim: (socket) => socketOwner.set(socket, self),
+    track(request) {
+      inFlight.add(request);
+      request.once('close', () => inFlight.delete(request));
+    },
+  };
 
   return {
     get requestCount() {
@@ -85,13 +102,21 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
           elapsedMs: 0,
         });
       }
-      return send(agents, options, request, claim);
+      return send(agents, options, request, tracking);
     },
     close() {
+      if (closed) return Promise.resolve();
       closed = true;
+      agents.open -= 1;
+      // Its requests end whether or not they have a socket yet (one destroyed before it gets
+      // one would hand that socket back to the pool, so idle sockets are swept below as well).
+      for (const request of inFlight) request.destroy();
+      inFlight.clear();
       for (const agent of [agents.http, agents.https]) {
-        for (const list of [...Object.values(agent.sockets), ...Object.values(agent.freeSockets)]) {
-          for (const socket of list ?? []) if (socketOwner.get(socket) === self) socket.destroy();
+        for (const list of Object.values(agent.freeSockets)) {
+          for (const socket of list ?? []) {
+            if (agents.open === 0 || socketOwner.get(socket) === self) socket.destroy();
+          }
         }
       }
       return Promise.resolve();
@@ -103,7 +128,7 @@ async function send(
   agents: Agents,
   options: HttpClientOptions,
   request: HttpRequest,
-  claim: (socket: Socket) => void,
+  tracking: ClientTracking,
 ): Promise<HttpResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -111,7 +136,7 @@ async function send(
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
   try {
     signal.throwIfAborted();
-    return await exchange(agents, options, request, signal, elapsed, claim);
+    return await exchange(agents, options, request, signal, elapsed, tracking);
   } catch (error) {
     return classifyError(error, { signal, deadline, caller: request.signal, options, request, elapsedMs: elapsed() });
   }
@@ -128,7 +153,7 @@ function exchange(
   request: HttpRequest,
   signal: AbortSignal,
   elapsed: () => number,
-  claim: (socket: Socket) => void,
+  tracking: ClientTracking,
 ): Promise<HttpResult> {
   const url = new URL(request.url);
   const secure = url.protocol === 'https:';
@@ -152,16 +177,23 @@ function exchange(
       }
     };
     const onAbort = () => finish({ error: signal.reason });
-    signal.addEventListener('abort', onAbort, { once: true });
-
     const send = secure ? httpsRequest : httpRequest;
-    req = send(url, {
-      method: request.method,
-      agent: secure ? agents.https : agents.http,
-      headers: { ...request.headers, ...(body === undefined ? {} : { 'content-length': String(body.length) }) },
-    });
+    try {
+      req = send(url, {
+        method: request.method,
+        agent: secure ? agents.https : agents.http,
+        headers: { ...request.headers, ...(body === undefined ? {} : { 'content-length': String(body.length) }) },
+      });
+    } catch (error) {
+      // An invalid header, say: nothing was sent.
+      finish({ error });
+      return;
+    }
+    tracking.track(req);
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) onAbort();
     req.on('socket', (socket: Socket) => {
-      claim(socket);
+      tracking.claim(socket);
       // A reused keep-alive socket is connected already; a new one gets the connect timeout
       // until TCP (and, for https, the TLS handshake) is done.
       if (!socket.connecting) return;

@@ -43,9 +43,9 @@ export function createSecretResolver(options: SecretResolverOptions): SecretReso
         sdk = undefined;
         throw error;
       });
-    const { client, Get } = await sdk;
     let answer: { SecretString?: string; SecretBinary?: Uint8Array };
     try {
+      const { client, Get } = await sdk;
       answer = await client.send(new Get({ SecretId: secretId }));
     } catch (error) {
       throw new SecretError(`Secrets Manager secret ${secretId} cannot be read: ${awsReason(error)}`, { cause: error });

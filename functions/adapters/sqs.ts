@@ -37,7 +37,14 @@ export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
   };
   return {
     async send(messages) {
-      const client = await sdk();
+      let client: SqsSdk;
+      try {
+        client = await sdk();
+      } catch (error) {
+        // Never thrown: the sweep counts every tenant as not queued, and the next sweep tries again.
+        const reason = `the SQS client could not be loaded (${error instanceof Error ? error.name : 'error'})`;
+        return { sent: 0, failed: messages.map((message) => ({ tenantId: message.tenantId, reason })) };
+      }
       const batches: TenantMessage[][] = [];
       for (let i = 0; i < messages.length; i += SQS_BATCH_ENTRIES) {
         batches.push(messages.slice(i, i + SQS_BATCH_ENTRIES));

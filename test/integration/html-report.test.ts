@@ -114,6 +114,9 @@ describe('the HTML report of a 1,000-tenant run', () => {
     await page.fill('#filter', 'tenant.latency');
     await expect(page.locator('tr[data-tenant]:not(.hidden)').count()).resolves.toBe(1000);
     await expect(page.locator('tr[data-tenant="tenant-0001"] td.c:not(.hidden)').count()).resolves.toBe(1);
+    await page.fill('#filter', 'no-such-thing');
+    await expect(page.locator('tr[data-tenant]:not(.hidden)').count()).resolves.toBe(0);
+    await expect(page.locator('#shown').textContent()).resolves.toBe('0 tenants shown');
     // A passing cell has its details too: its summary and its check's runbook.
     await page.fill('#filter', '');
     await page.locator('tr[data-tenant="tenant-0001"] td.c').first().click();

@@ -416,6 +416,47 @@ describe('createHttpClient', () => {
       expect(seen[2]!.resumed).toBe(true);
     });
 
+    it('ends a request started in the same tick as close, and leaves no idle socket after the last client', async () => {
+      const ports: number[] = [];
+      const server = await serve((_request, res, req) => {
+        ports.push(req.socket.remotePort ?? 0);
+        sendJson(res, 200, { ok: true });
+      }, certs.valid);
+      const { readFile } = await import('node:fs/promises');
+      const ca = await readFile(certs.caFile, 'utf8');
+      const get = (c: HttpClient) => c.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 });
+      const a = createHttpClient({ connectTimeoutMs: 1000, ca });
+      expectKind(await get(a), 'response'); // leaves an idle kept-alive socket
+      const late = get(a);
+      await a.close(); // same tick: the request has no socket yet
+      expect((await late).kind).not.toBe('response');
+      const b = createHttpClient({ connectTimeoutMs: 1000, ca });
+      try {
+        expectKind(await get(b), 'response');
+      } finally {
+        await b.close();
+      }
+      // b opened a connection of its own: nothing a's life left behind was reused.
+      expect(new Set(ports).size).toBe(ports.length);
+    });
+
+    it('hands an idle socket to another client safely even when its first client closes in that tick', async () => {
+      const server = await serve((_request, res) => sendJson(res, 200, { ok: true }), certs.valid);
+      const { readFile } = await import('node:fs/promises');
+      const ca = await readFile(certs.caFile, 'utf8');
+      const get = (c: HttpClient) => c.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 });
+      const a = createHttpClient({ connectTimeoutMs: 1000, ca });
+      const b = createHttpClient({ connectTimeoutMs: 1000, ca });
+      try {
+        expectKind(await get(a), 'response');
+        const taken = get(b); // takes a's idle socket
+        await a.close();
+        expectKind(await taken, 'response');
+      } finally {
+        await b.close();
+      }
+    });
+
     it("closing one client leaves another's request on the shared agent alone", async () => {
       const server = await serve((_request, res) => {
         setTimeout(() => sendJson(res, 200, { ok: true }), 200);
