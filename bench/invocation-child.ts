@@ -19,6 +19,7 @@ import { createSweepLedger } from '../functions/adapters/sweep-ledger.ts';
 import type { ConfigInput } from '../functions/core/config.ts';
 import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../functions/core/lambda-env.ts';
 import { sweepIdAt } from '../functions/core/tables.ts';
+import { sqsRecord } from '../sim/sqs-record.ts';
 import { stateTableShape, sweepTableShape } from '../test/support/dynamo.ts';
 
 export interface InvocationChildInput {
@@ -183,27 +184,18 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
     const deadline = new Date(clock + 300_000);
     await ledger.open(sweepId, [...ids, ...Array.from({ length: 990 }, (_, i) => `elsewhere-${i}`)], deadline, now);
     const event: SQSEvent = {
-      Records: ids.map((tenantId, index) => ({
-        messageId: `m-${clock}-${index}`,
-        receiptHandle: `r-${index}`,
-        body: JSON.stringify({
-          tenantId,
-          runId: sweepId,
-          deadline: deadline.toISOString(),
-          peer: tenants[(tenants.indexOf(tenantId) + 1) % tenants.length],
-        }),
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: String(clock),
-          SenderId: 'AIDA',
-          ApproximateFirstReceiveTimestamp: String(clock),
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:canary-probe',
-        awsRegion: 'eu-west-1',
-      })),
+      Records: ids.map((tenantId, index) =>
+        sqsRecord(
+          `m-${clock}-${index}`,
+          JSON.stringify({
+            tenantId,
+            runId: sweepId,
+            deadline: deadline.toISOString(),
+            peer: tenants[(tenants.indexOf(tenantId) + 1) % tenants.length],
+          }),
+          { sentAt: clock },
+        ),
+      ),
     };
     const cpu = process.cpuUsage();
     const started = performance.now();

@@ -46,6 +46,7 @@ import type {
 } from '../functions/ports.ts';
 import type { RunInput } from '../functions/run.ts';
 import { mulberry32 } from './random.ts';
+import { sqsRecord } from './sqs-record.ts';
 
 export const INVARIANTS = {
   judgedOnce: 'each sweep is judged exactly once (complete, or reported incomplete)',
@@ -722,22 +723,7 @@ function result(checkId: CheckId, tenantId: string | null, status: CheckStatus):
 }
 
 function sqsRecordOf(message: QueuedMessage): SQSRecord {
-  return {
-    messageId: message.messageId,
-    receiptHandle: `rh-${message.messageId}-${message.receiveCount}`,
-    body: message.body,
-    attributes: {
-      ApproximateReceiveCount: String(message.receiveCount),
-      SentTimestamp: '0',
-      SenderId: 'sweep',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:canary-probe',
-    awsRegion: 'eu-west-1',
-  };
+  return sqsRecord(message.messageId, message.body, { receiveCount: message.receiveCount });
 }
 
 const OPEN_PORTS = {

@@ -26,6 +26,7 @@ import { createProbeHandler } from '../../functions/handlers/probe.ts';
 import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
 import { createSweepDeps, createSweepHandler, type SweepSummary } from '../../functions/handlers/sweep.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
+import { sqsRecord } from '../../sim/sqs-record.ts';
 import { stateTableShape, sweepTableShape } from '../support/dynamo.ts';
 
 type DynaliteFactory = (options: { createTableMs: number }) => Server;
@@ -178,25 +179,6 @@ function captureLogs(): () => Record<string, unknown>[] {
 
 const context = (remainingMs = 120_000) =>
   ({ getRemainingTimeInMillis: () => remainingMs, functionName: 'probe', awsRequestId: 'req-1' }) as unknown as Context;
-
-function sqsRecord(messageId: string, body: string): SQSRecord {
-  return {
-    messageId,
-    receiptHandle: `rh-${messageId}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: '0',
-      SenderId: 'sweep',
-      ApproximateFirstReceiveTimestamp: '0',
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:canary-probe',
-    awsRegion: 'eu-west-1',
-  };
-}
 
 const tenantMessage = (tenantId: string) => JSON.stringify({ tenantId, runId: 'sweep-test' });
 

@@ -18,6 +18,7 @@ import { catalogEntry } from '../../functions/core/catalog.ts';
 import { Secret } from '../../functions/core/secret.ts';
 import type { CheckResult, CheckStatus, Tier } from '../../functions/core/types.ts';
 import type { AlertPublisher } from '../../functions/ports.ts';
+import { alertMessage } from '../support/alerts.ts';
 import { type PagerDutyStandIn, startPagerDuty } from '../support/pagerduty.ts';
 
 const ROUTING_KEY = 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12'; // 32 characters, as PagerDuty issues them
@@ -165,24 +166,17 @@ describe('PagerDuty Events API v2', () => {
 });
 
 describe('the PagerDuty forwarder', () => {
-  const message = (overrides: Partial<AlertMessage> = {}): AlertMessage => ({
-    id: 'rls.cross_tenant_read:acme-corp#1',
-    state: 'firing',
-    tier: 'P0',
-    checkId: 'rls.cross_tenant_read',
-    tenantId: 'acme-corp',
-    dedupKey: 'rls.cross_tenant_read:acme-corp',
-    kind: 'check',
-    firstFailedAt: at(0).toISOString(),
-    createdAt: at(0).toISOString(),
-    summary: 'globex rows visible in acme-corp context',
-    evidence: { table: 'tickets' },
-    runbook: catalogEntry('rls.cross_tenant_read').runbook,
-    firstStep: catalogEntry('rls.cross_tenant_read').firstStep,
-    escalatedFrom: null,
-    note: null,
-    ...overrides,
-  });
+  const message = (overrides: Partial<AlertMessage> = {}): AlertMessage =>
+    alertMessage({
+      firstFailedAt: at(0).toISOString(),
+      createdAt: at(0).toISOString(),
+      summary: 'globex rows visible in acme-corp context',
+      evidence: { table: 'tickets' },
+      runbook: catalogEntry('rls.cross_tenant_read').runbook,
+      firstStep: catalogEntry('rls.cross_tenant_read').firstStep,
+      ...overrides,
+    });
+
   /** The SNS event a tier topic delivers to the forwarder, as the SNS publisher renders the alert. */
   const snsEvent = (alerts: AlertMessage[]): SNSEvent => ({
     Records: alerts.map((alert, i) => {

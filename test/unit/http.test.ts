@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHttpClient } from '../../functions/adapters/http.ts';
 import type { HttpClient, HttpResult } from '../../functions/ports.ts';
@@ -361,8 +362,11 @@ describe('createHttpClient', () => {
 
   describe('with a private CA', () => {
     let certs: TestCertificates;
+    /** The private CA's PEM, trusted by the clients of these tests. */
+    let ca: string;
     beforeAll(async () => {
       certs = await makeTestCertificates();
+      ca = await readFile(certs.caFile, 'utf8');
     });
     afterAll(async () => {
       await certs.cleanup();
@@ -370,8 +374,7 @@ describe('createHttpClient', () => {
 
     it('rejects a certificate from an unknown CA and trusts it once the CA is given', async () => {
       const server = await serve((_request, res) => sendJson(res, 200, { status: 'healthy' }), certs.valid);
-      const { readFile } = await import('node:fs/promises');
-      const trusting = createHttpClient({ connectTimeoutMs: 1000, ca: await readFile(certs.caFile, 'utf8') });
+      const trusting = createHttpClient({ connectTimeoutMs: 1000, ca });
       try {
         const untrusted = expectKind(
           await client.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 }),
@@ -396,8 +399,6 @@ describe('createHttpClient', () => {
         seen.push({ port: socket.remotePort ?? 0, resumed: socket.isSessionReused() });
         sendJson(res, 200, { ok: true });
       }, certs.valid);
-      const { readFile } = await import('node:fs/promises');
-      const ca = await readFile(certs.caFile, 'utf8');
       const get = (c: HttpClient) => c.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 });
       const first = createHttpClient({ connectTimeoutMs: 1000, ca });
       expectKind(await get(first), 'response');
@@ -422,8 +423,6 @@ describe('createHttpClient', () => {
         ports.push(req.socket.remotePort ?? 0);
         sendJson(res, 200, { ok: true });
       }, certs.valid);
-      const { readFile } = await import('node:fs/promises');
-      const ca = await readFile(certs.caFile, 'utf8');
       const get = (c: HttpClient) => c.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 });
       const a = createHttpClient({ connectTimeoutMs: 1000, ca });
       expectKind(await get(a), 'response'); // leaves an idle kept-alive socket
@@ -442,8 +441,6 @@ describe('createHttpClient', () => {
 
     it('hands an idle socket to another client safely even when its first client closes in that tick', async () => {
       const server = await serve((_request, res) => sendJson(res, 200, { ok: true }), certs.valid);
-      const { readFile } = await import('node:fs/promises');
-      const ca = await readFile(certs.caFile, 'utf8');
       const get = (c: HttpClient) => c.request({ method: 'GET', url: server.url, timeoutMs: 2000, maxBytes: 1024 });
       const a = createHttpClient({ connectTimeoutMs: 1000, ca });
       const b = createHttpClient({ connectTimeoutMs: 1000, ca });
@@ -461,8 +458,6 @@ describe('createHttpClient', () => {
       const server = await serve((_request, res) => {
         setTimeout(() => sendJson(res, 200, { ok: true }), 200);
       }, certs.valid);
-      const { readFile } = await import('node:fs/promises');
-      const ca = await readFile(certs.caFile, 'utf8');
       const a = createHttpClient({ connectTimeoutMs: 1000, ca });
       const b = createHttpClient({ connectTimeoutMs: 1000, ca });
       try {
