@@ -19,7 +19,6 @@ import type { ConfigInput } from '../functions/core/config.ts';
 import { pollDelays } from '../functions/probes/enhancement.ts';
 import { type Bill, type BillUsage, billTable, priceTemplate } from './bill.ts';
 import { runJsonChild } from './child-process.ts';
-import { type ColdStart, measureColdStart } from './coldstart.ts';
 import { type CostBreakdown, type CostInputs, costTable, MB_PER_VCPU, monthlyCost } from './cost.ts';
 import { configFacts, drainOf, measureImport, measureInvocation, probeOf, shippedVariants } from './shipped.ts';
 import type { InvocationOutput, SweepInput, SweepOutput } from './sweep-child.ts';
@@ -266,7 +265,7 @@ const PLATFORM_LOG_LINES = [
 
 function costInputs(
   figures: SizeFigures,
-  cold: ColdStart,
+  importMs: number,
   tenants: number,
   stack: StackSettings,
   metrics: readonly string[],
@@ -284,7 +283,7 @@ function costInputs(
     // The platform checks' run, CPU-bound at this memory or its wall time (SQS sends not measured).
     // Billed at the probe's memory (the sweep's is smaller or equal, so this is an upper bound).
     sweepSecondsPerSweep: Math.max(sweep.platformWallMs, (sweep.platformCpuMs * MB_PER_VCPU) / memory) / 1000,
-    coldStartSeconds: cold.importMsMedian / 1000,
+    coldStartSeconds: importMs / 1000,
     probeContainers: stack.probeContainers,
     // functions/alerting.ts: the keys of the sweep's failing results (measured) and the open
     // incidents (an assumption, OPEN_INCIDENTS_PER_TENANT), read strongly consistent; per sweep
@@ -340,7 +339,6 @@ async function metricNames(): Promise<string[]> {
 interface Results {
   json: Record<string, unknown>;
   figures: SizeFigures[];
-  cold: ColdStart;
   costs: { label: string; cost: CostBreakdown }[];
   bills: { label: string; bill: Bill }[];
 }
@@ -431,7 +429,18 @@ async function measureShipped(args: Args, head: SizeFigures, metrics: readonly s
       );
     return { label: variant.label, bill };
   });
-  return { probe, imports, invocation, batchMs, cpuMs, efficiency, billedMs, drain, bills };
+  return {
+    probe,
+    bundles: at1000.stack.bundles,
+    imports,
+    invocation,
+    batchMs,
+    cpuMs,
+    efficiency,
+    billedMs,
+    drain,
+    bills,
+  };
 }
 
 async function main(): Promise<Results> {
@@ -439,8 +448,6 @@ async function main(): Promise<Results> {
   const startedAt = new Date();
   const figures: SizeFigures[] = [];
   for (const tenants of args.sizes) figures.push(...(await measureSize(args, tenants)));
-  progress('cold start: bundling the probe handler');
-  const cold = await measureColdStart(ROOT, join(OUT, 'probe'), 7);
   const stack = await stackSettings();
   const metrics = await metricNames();
 
@@ -449,9 +456,11 @@ async function main(): Promise<Results> {
   const headlineMode: RoundTripMode = args.modes.includes('deferred') ? 'deferred' : 'wait';
   const head = pick(headlineMode)!;
   const wait = pick('wait');
+  const shipped = await measureShipped(args, head, metrics);
+  const importMs = median(shipped.imports.alone);
   const costs: Results['costs'] = [];
   const costOf = (f: SizeFigures, tenants: number, label: string, override: Partial<CostInputs> = {}) => {
-    const cost = monthlyCost({ ...costInputs(f, cold, tenants, stack, metrics), ...override });
+    const cost = monthlyCost({ ...costInputs(f, importMs, tenants, stack, metrics), ...override });
     costs.push({ label, cost });
     return cost;
   };
@@ -465,8 +474,9 @@ async function main(): Promise<Results> {
     peak_rss_mb_1000: round(head.sweep.peakRssMb, 1),
     sql_per_tenant_check: round(head.sweep.load.statements / head.sweep.tenantChecks, 2),
     http_per_tenant_check: round(head.sweep.load.http / head.sweep.tenantChecks, 2),
-    bundle_kb_probe: round(cold.bundleKb, 1),
-    import_ms_probe: round(cold.importMsMedian, 1),
+    // The shipped probe asset (examples/platform.json, cdk synth), not a bundle of our own.
+    bundle_kb_probe: round(shipped.probe.bytes / 1024, 1),
+    import_ms_probe: round(importMs, 1),
     monthly_usd_1000: round(cost1000.totalUsd, 2),
     monthly_usd_10000: round(cost10000.totalUsd, 2),
     cloudwatch_synthetics_usd_1000: round(cost1000.cloudwatchSyntheticsUsd, 2),
@@ -514,11 +524,10 @@ async function main(): Promise<Results> {
     sqs_batch_size: stack.batchSize,
     probe_containers: stack.probeContainers,
     custom_metrics: customMetrics(head, metrics),
-    bundle_entry: cold.entry,
-    bundle_options: cold.options.source,
-    source_map_kb_probe: round(cold.sourceMapKb, 1),
-    import_ms_runs: cold.importMs.map((ms) => round(ms, 1)),
-    cdk_assets_kb: cold.cdkAssets.map((a) => ({ asset: a.asset, kb: round(a.kb, 1) })),
+    bundle_entry: 'functions/handlers/probe.ts, as cdk synth bundles it (lib/canary-function.ts)',
+    source_map_kb_probe: round(shipped.probe.mapBytes / 1024, 1),
+    import_ms_runs: shipped.imports.alone.map((ms) => round(ms, 1)),
+    cdk_assets_kb: Object.entries(shipped.bundles).map(([asset, b]) => ({ asset, kb: round(b.bytes / 1024, 1) })),
     database: process.env.DATABASE_URL ? 'postgres' : 'pglite',
     sizes: figures.map((f) => ({
       tenants: f.tenants,
@@ -556,7 +565,6 @@ async function main(): Promise<Results> {
     });
     json.wait_monthly_usd_1000_at_15s = round(at15.totalUsd, 2);
   }
-  const shipped = await measureShipped(args, head, metrics);
   const [bill1000, bill10000, billStatic] = shipped.bills.map(({ bill }) => bill) as [Bill, Bill, Bill];
   Object.assign(json, {
     monthly_usd_1000_shipped: round(bill1000.totalUsd, 2),
@@ -564,12 +572,7 @@ async function main(): Promise<Results> {
     monthly_usd_static_shipped: round(billStatic.totalUsd, 2),
     efficiency_invocation: round(shipped.efficiency, 3),
     drain_s_10000: round(shipped.drain.worst.drainMs / 1000, 1),
-    // The shipped probe asset (examples/platform.json, cdk synth), not a bundle of our own.
-    bundle_kb_probe: round(shipped.probe.bytes / 1024, 1),
-    source_map_kb_probe: round(shipped.probe.mapBytes / 1024, 1),
-    import_ms_probe: round(median(shipped.imports.alone), 1),
     import_ms_probe_with_sdk: round(median(shipped.imports.withSdk), 1),
-    import_ms_runs: shipped.imports.alone.map((ms) => round(ms, 1)),
     invocation_shipped: {
       tenants: shipped.invocation.batch,
       wall_ms: round(shipped.batchMs, 1),
@@ -609,7 +612,7 @@ async function main(): Promise<Results> {
     total_usd: round(cost.totalUsd, 2),
     items: cost.items.map((line) => ({ item: line.item, usd: round(line.usd, 2), arithmetic: line.arithmetic })),
   }));
-  return { json, figures, cold, costs, bills: shipped.bills };
+  return { json, figures, costs, bills: shipped.bills };
 }
 
 function table(results: Results): string {

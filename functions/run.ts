@@ -10,7 +10,7 @@ import type { Config, TenantConfig } from './core/config.ts';
 import { errorMessage } from './core/errors.ts';
 import { type PlanFilters, planRun } from './core/plan.ts';
 import { redactSecrets } from './core/redact.ts';
-import { errored, skipped, sortResults, toResult } from './core/results.ts';
+import { errored, isQuiet, skipped, sortResults, toResult } from './core/results.ts';
 import type { CheckResult, Outcome, Report } from './core/types.ts';
 import type { Ports, ResolvedTenant, SecretResolver } from './ports.ts';
 import { PLATFORM_PROBES, type Requirement, TENANT_PROBES } from './probes/index.ts';
@@ -86,7 +86,7 @@ export async function runChecks(input: RunInput): Promise<Report> {
   const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, async (tenant) => {
     const results = await runTenant(input, base, tenant, lookups.get(tenant.tenantId), plan.tenant, plan.disabled);
     progress.done += 1;
-    if (results.some((result) => result.status !== 'pass' && result.status !== 'skipped')) progress.failing += 1;
+    if (results.some((result) => !isQuiet(result.status))) progress.failing += 1;
     try {
       input.onTenantDone?.({ ...progress });
     } catch {

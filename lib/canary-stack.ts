@@ -210,13 +210,7 @@ export class TenantCanaryStack extends Stack {
       [this.sweep, sweepRole],
       [this.probe, probeRole],
     ] as const) {
-      role.addToPrincipalPolicy(
-        new iam.PolicyStatement({
-          sid: 'WriteOwnLogs',
-          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-          resources: [fn.logGroupRef.logGroupArn],
-        }),
-      );
+      this.allowOwnLogs(role, fn);
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'AlertState',
@@ -389,13 +383,7 @@ export class TenantCanaryStack extends Stack {
         new subscriptions.LambdaSubscription(forwarder, { deadLetterQueue: shared.deadLetterQueue }),
       );
     }
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'WriteOwnLogs',
-        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-        resources: [forwarder.logGroupRef.logGroupArn],
-      }),
-    );
+    this.allowOwnLogs(role, forwarder);
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadRoutingKey',
@@ -439,6 +427,17 @@ export class TenantCanaryStack extends Stack {
   }
 
   /** A role with no managed policy except, inside a VPC, the one Lambda needs for its network interfaces. */
+  /** A function writes to its own log group only. */
+  private allowOwnLogs(role: iam.Role, fn: CanaryFunction): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteOwnLogs',
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [fn.logGroupRef.logGroupArn],
+      }),
+    );
+  }
+
   private functionRole(id: string, description: string, inVpc: boolean): iam.Role {
     return new iam.Role(this, id, {
       description,

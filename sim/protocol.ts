@@ -31,6 +31,7 @@ import { sweep } from '../functions/app/sweep.ts';
 import { type AlertMessage, dedupKeyOf } from '../functions/core/alert-policy.ts';
 import { type CheckId, catalogEntry } from '../functions/core/catalog.ts';
 import { type Config, parseConfig } from '../functions/core/config.ts';
+import { isQuiet } from '../functions/core/results.ts';
 import { Secret } from '../functions/core/secret.ts';
 import { sweepDeadline } from '../functions/core/sweep-protocol.ts';
 import { sweepIdAt } from '../functions/core/tables.ts';
@@ -709,7 +710,7 @@ function failingKeys(parts: readonly { results: readonly CheckResult[] }[]): Set
 
 function result(checkId: CheckId, tenantId: string | null, status: CheckStatus): CheckResult {
   const entry = catalogEntry(checkId);
-  const failing = status !== 'pass' && status !== 'skipped';
+  const failing = !isQuiet(status);
   return {
     checkId,
     tenantId,

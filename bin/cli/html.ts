@@ -10,14 +10,7 @@ import { countStatuses } from '../../functions/core/results.ts';
 import { runbookUrl } from '../../functions/core/runbook.ts';
 import type { CheckResult, CheckStatus, Report } from '../../functions/core/types.ts';
 import type { DrillRow } from './drill.ts';
-
-const LOOK: Record<CheckStatus, { mark: string; word: string }> = {
-  pass: { mark: '✓', word: 'pass' },
-  fail: { mark: '✗', word: 'FAIL' },
-  degraded: { mark: '!', word: 'degraded' },
-  error: { mark: '?', word: 'error' },
-  skipped: { mark: '–', word: 'skipped' },
-};
+import { allQuiet, STATUS_LOOK } from './render.ts';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
@@ -70,14 +63,12 @@ export interface HtmlReportOptions {
  * stop: at a thousand tenants the 14,000 passing cells are most of the file.
  */
 function statusCell(result: CheckResult, index: number): string {
-  const look = LOOK[result.status];
+  const look = STATUS_LOOK[result.status];
   const title = escapeHtml(result.summary);
   if (result.status === 'pass') return `<td class="c s-pass" title="${title}">${look.mark}</td>`;
-  const label = `${look.mark} ${result.tier ?? look.word}`;
+  const label = `${look.mark} ${result.tier ?? look.label}`;
   return `<td class="c s-${result.status}" tabindex="0" data-i="${index}" data-check="${escapeHtml(result.checkId)}" title="${title}">${escapeHtml(label)}</td>`;
 }
-
-const quiet = (results: readonly CheckResult[]) => results.every((r) => r.status === 'pass' || r.status === 'skipped');
 
 export function renderHtmlReport(report: Report, options: HtmlReportOptions): string {
   const base = options.runbookBaseUrl ?? null;
@@ -117,8 +108,8 @@ export function renderHtmlReport(report: Report, options: HtmlReportOptions): st
   };
   const head = `<tr><th>tenant</th>${checks.map((c) => `<th class="check" data-check="${escapeHtml(c)}" scope="col">${escapeHtml(c)}</th>`).join('')}</tr>`;
   const tenants = [...byTenant];
-  const failing = tenants.filter(([, results]) => !quiet(results));
-  const passing = tenants.filter(([, results]) => quiet(results));
+  const failing = tenants.filter(([, results]) => !allQuiet(results));
+  const passing = tenants.filter(([, results]) => allQuiet(results));
   const counts = countStatuses(report.results);
   const seconds = ((Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000).toFixed(1);
   const platformRows = platform
@@ -134,7 +125,7 @@ export function renderHtmlReport(report: Report, options: HtmlReportOptions): st
   const body = `
 <header><h1>tenant-canary run ${escapeHtml(report.runId)}</h1>
 <div>${escapeHtml(report.startedAt)} · ${escapeHtml(options.target)} · ${report.tenants.length} tenants · ${seconds} s</div>
-<div class="counts" id="counts">${(['pass', 'fail', 'degraded', 'error', 'skipped'] as const).map((s) => `<span>${LOOK[s].mark} ${counts[s]} ${s}</span>`).join('')}</div></header>
+<div class="counts" id="counts">${(['pass', 'fail', 'degraded', 'error', 'skipped'] as const).map((s) => `<span>${STATUS_LOOK[s].mark} ${counts[s]} ${s}</span>`).join('')}</div></header>
 <main>
 <h2>Platform</h2>
 ${platform.length === 0 ? '<p class="muted">No platform checks in this run.</p>' : `<table id="platform">${platformRows}</table>`}
@@ -214,9 +205,9 @@ function page(title: string, body: string, data: unknown, script: string): strin
 }
 
 const DRILL_LOOK = {
-  both: { mark: '✓', word: 'expected, fired', cls: 's-pass' },
-  missing: { mark: '✗', word: 'expected, not fired', cls: 's-fail' },
-  unexpected: { mark: '!', word: 'fired, not expected', cls: 's-degraded' },
+  both: { mark: '✓', label: 'expected, fired', cls: 's-pass' },
+  missing: { mark: '✗', label: 'expected, not fired', cls: 's-fail' },
+  unexpected: { mark: '!', label: 'fired, not expected', cls: 's-degraded' },
 } as const;
 
 /** The drill's fault × check matrix: what each fault should fire against what it did. */
@@ -249,7 +240,7 @@ export function renderHtmlDrill(rows: readonly DrillRow[], options: { target: st
         const look = DRILL_LOOK[kind];
         cells.push({ fault: row.fault, checkId, kind, expected, got });
         const tier = [...new Set([...expected, ...got].map((e) => e.tier))].join('/');
-        return `<td class="c ${look.cls}" tabindex="0" data-i="${cells.length - 1}" data-check="${escapeHtml(checkId)}" title="${escapeHtml(`${checkId}: ${look.word}`)}" aria-label="${escapeHtml(`${row.fault} ${checkId} ${look.word}`)}">${look.mark} ${escapeHtml(tier)}</td>`;
+        return `<td class="c ${look.cls}" tabindex="0" data-i="${cells.length - 1}" data-check="${escapeHtml(checkId)}" title="${escapeHtml(`${checkId}: ${look.label}`)}" aria-label="${escapeHtml(`${row.fault} ${checkId} ${look.label}`)}">${look.mark} ${escapeHtml(tier)}</td>`;
       });
       const verdict = row.ok ? '✓ ok' : '✗ mismatch';
       return `<tr data-fault="${escapeHtml(row.fault)}"><th scope="row">${escapeHtml(row.fault)}</th><td class="${row.ok ? 's-pass' : 's-fail'}">${verdict}</td>${tds.join('')}</tr>`;
@@ -260,7 +251,7 @@ export function renderHtmlDrill(rows: readonly DrillRow[], options: { target: st
   const html = `
 <header><h1>tenant-canary drill</h1><div>${escapeHtml(options.startedAt)} · ${escapeHtml(options.target)} · ${ok} of ${drilled.length} drills ok</div></header>
 <main><p class="muted">${Object.values(DRILL_LOOK)
-    .map((l) => `${l.mark} ${l.word}`)
+    .map((l) => `${l.mark} ${l.label}`)
     .join(' · ')}</p>
 <table id="matrix"><thead><tr><th>fault</th><th>drill</th>${checks.map((c) => `<th class="check" scope="col">${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${body}</tbody></table></main>
 <section id="details" aria-live="polite"><p class="muted">Select a cell to see what was expected and what fired.</p></section>`;

@@ -4,6 +4,7 @@
  * terminal, with `--json`, or with NO_COLOR or CI set (the same rules as colour, plus CI).
  */
 import { clearLine, cursorTo } from 'node:readline';
+import { noColor } from './render.ts';
 
 interface Stream {
   write(text: string): unknown;
@@ -20,14 +21,16 @@ export interface ProgressLine {
 
 const NONE: ProgressLine = { update() {}, clear() {}, stop() {} };
 
-const set = (value: string | undefined) => value !== undefined && value !== '' && value !== '0' && value !== 'false';
+/** CI set and not switched off (`CI=false` or `0` is a developer saying "not CI"). */
+const inCi = (env: Readonly<Record<string, string | undefined>>) =>
+  env.CI !== undefined && env.CI !== '' && env.CI !== '0' && env.CI !== 'false';
 
 export function progressEnabled(
   stream: Stream,
   env: Readonly<Record<string, string | undefined>>,
   json: boolean,
 ): boolean {
-  return stream.isTTY === true && !json && !set(env.NO_COLOR) && !set(env.CI);
+  return stream.isTTY === true && !json && !noColor(env) && !inCi(env);
 }
 
 export function progressLine(

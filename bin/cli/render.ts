@@ -4,18 +4,22 @@
  * collapse into one line, so the failing one is not lost among a thousand (`--full` lists all).
  */
 import { CATALOG } from '../../functions/core/catalog.ts';
-import { countStatuses } from '../../functions/core/results.ts';
+import { countStatuses, isQuiet } from '../../functions/core/results.ts';
 import type { CheckResult, CheckStatus, Report } from '../../functions/core/types.ts';
 
 export interface Style {
   color: boolean;
 }
 
-/** Colour only for a TTY, and never when NO_COLOR is set (https://no-color.org). */
+/** NO_COLOR set to anything but the empty string (https://no-color.org). */
+export function noColor(env: Readonly<Record<string, string | undefined>>): boolean {
+  return env.NO_COLOR !== undefined && env.NO_COLOR !== '';
+}
+
+/** Colour only for a TTY, and never when NO_COLOR is set. */
 export function styleFor(stream: { isTTY?: boolean }, env: Readonly<Record<string, string | undefined>>): Style {
-  const noColor = env.NO_COLOR !== undefined && env.NO_COLOR !== '';
   const forced = env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== '' && env.FORCE_COLOR !== '0';
-  return { color: !noColor && (forced || stream.isTTY === true) };
+  return { color: !noColor(env) && (forced || stream.isTTY === true) };
 }
 
 const CODES = { red: 31, green: 32, yellow: 33, magenta: 35, dim: 2, bold: 1 } as const;
@@ -25,7 +29,8 @@ function paint(style: Style, colour: Colour, text: string): string {
   return style.color ? `\u001b[${CODES[colour]}m${text}\u001b[0m` : text;
 }
 
-const STATUS_LOOK: Record<CheckStatus, { mark: string; colour: Colour; label: string }> = {
+/** How each status looks in the terminal and in the HTML report: by symbol and word, not colour alone. */
+export const STATUS_LOOK: Record<CheckStatus, { mark: string; colour: Colour; label: string }> = {
   pass: { mark: '✓', colour: 'green', label: 'pass' },
   fail: { mark: '✗', colour: 'red', label: 'FAIL' },
   degraded: { mark: '!', colour: 'yellow', label: 'degraded' },
@@ -48,8 +53,8 @@ export interface RenderOptions {
 /** Tenants beyond which passing ones collapse into one line (`--full` prints them all). */
 export const COLLAPSE_ABOVE = 20;
 
-const isQuiet = (results: readonly CheckResult[]) =>
-  results.every((result) => result.status === 'pass' || result.status === 'skipped');
+/** A tenant with nothing failing, degraded or erroring: folded away at scale (here and in the HTML). */
+export const allQuiet = (results: readonly CheckResult[]) => results.every((result) => isQuiet(result.status));
 
 export function renderReport(report: Report, style: Style, target: string, options: RenderOptions = {}): string {
   const lines: string[] = [];
@@ -65,7 +70,7 @@ export function renderReport(report: Report, style: Style, target: string, optio
   const collapse = options.full !== true && tenantCount > (options.collapseAbove ?? COLLAPSE_ABOVE);
   const collapsed = { tenants: 0, skipped: false };
   for (const [tenantId, results] of groups) {
-    if (collapse && tenantId !== null && isQuiet(results)) {
+    if (collapse && tenantId !== null && allQuiet(results)) {
       collapsed.tenants += 1;
       collapsed.skipped ||= results.some((result) => result.status === 'skipped');
       continue;
@@ -94,9 +99,7 @@ export function renderReport(report: Report, style: Style, target: string, optio
   const seconds = ((Date.parse(report.finishedAt) - Date.parse(report.startedAt)) / 1000).toFixed(1);
   const parts = (['pass', 'fail', 'degraded', 'error', 'skipped'] as const).map((status) => {
     const text = `${counts[status]} ${status}`;
-    return counts[status] > 0 && status !== 'pass' && status !== 'skipped'
-      ? paint(style, STATUS_LOOK[status].colour, text)
-      : text;
+    return counts[status] > 0 && !isQuiet(status) ? paint(style, STATUS_LOOK[status].colour, text) : text;
   });
   lines.push(`${parts.join(', ')} in ${seconds} s`);
   if (report.alerts.length > 0) {

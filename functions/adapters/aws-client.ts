@@ -32,3 +32,19 @@ export function awsClientDefaults(maxAttempts: number = AWS_MAX_ATTEMPTS): AwsCl
     }),
   };
 }
+
+/**
+ * `load`, run on the first call and shared by every call after it; a failure is not kept, so the
+ * next call tries again. The AWS SDK clients are loaded this way: the SDK is external to the
+ * bundles (the Lambda runtime ships it), and a static import would load it at every INIT.
+ */
+export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    loaded ??= load().catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    });
+    return loaded;
+  };
+}

@@ -6,7 +6,7 @@
  */
 import type { DynamoDBClient, DynamoDBClientConfig } from '@aws-sdk/client-dynamodb';
 import type * as Doc from '@aws-sdk/lib-dynamodb';
-import { awsClientDefaults } from './aws-client.ts';
+import { awsClientDefaults, loadOnce } from './aws-client.ts';
 
 interface DocumentOps {
   BatchGet: [Doc.BatchGetCommandInput, Doc.BatchGetCommandOutput];
@@ -30,22 +30,17 @@ export interface DocumentClientOptions {
 }
 
 export function lazyDocumentClient(options: DocumentClientOptions): LazyDocumentClient {
-  let loaded: Promise<{ doc: Doc.DynamoDBDocumentClient; lib: typeof Doc }> | undefined;
-  const load = async () => {
+  const loaded = loadOnce(async () => {
     const [{ DynamoDBClient }, lib] = await Promise.all([
       import('@aws-sdk/client-dynamodb'),
       import('@aws-sdk/lib-dynamodb'),
     ]);
     const base = options.client ?? new DynamoDBClient({ ...awsClientDefaults(), ...options.clientConfig });
     return { doc: lib.DynamoDBDocumentClient.from(base, { marshallOptions: { removeUndefinedValues: true } }), lib };
-  };
+  });
   return {
     async send(op, input) {
-      loaded ??= load().catch((error: unknown) => {
-        loaded = undefined; // the next call tries again
-        throw error;
-      });
-      const { doc, lib } = await loaded;
+      const { doc, lib } = await loaded();
       const Command = lib[`${op}Command`] as unknown as new (input: unknown) => Parameters<typeof doc.send>[0];
       return (await doc.send(new Command(input))) as never;
     },

@@ -14,7 +14,7 @@ import type {
 import { errorClass } from '../core/errors.ts';
 import { Secret } from '../core/secret.ts';
 import type { SecretResolver } from '../ports.ts';
-import { awsClientDefaults } from './aws-client.ts';
+import { awsClientDefaults, loadOnce } from './aws-client.ts';
 
 export const SecretError = errorClass('SecretError', 'secret');
 export type SecretError = InstanceType<typeof SecretError>;
@@ -31,21 +31,18 @@ const DEFAULT_MAX_AGE_SECONDS = 300;
 
 export function createSecretResolver(options: SecretResolverOptions): SecretResolver {
   const maxAge = options.maxAgeSeconds ?? DEFAULT_MAX_AGE_SECONDS;
-  let sdk: Promise<{ client: SecretsManagerClient; Get: typeof GetSecretValue }> | undefined;
+  const sdk = loadOnce<{ client: SecretsManagerClient; Get: typeof GetSecretValue }>(async () => {
+    const { SecretsManagerClient, GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    return {
+      client: new SecretsManagerClient({ ...awsClientDefaults(), ...options.clientConfig }),
+      Get: GetSecretValueCommand,
+    };
+  });
   const cache = new Map<string, { text: Promise<string>; expiresAt: number }>();
   const fetchSecret = async (secretId: string): Promise<string> => {
-    sdk ??= import('@aws-sdk/client-secrets-manager')
-      .then(({ SecretsManagerClient, GetSecretValueCommand }) => ({
-        client: new SecretsManagerClient({ ...awsClientDefaults(), ...options.clientConfig }),
-        Get: GetSecretValueCommand,
-      }))
-      .catch((error: unknown) => {
-        sdk = undefined;
-        throw error;
-      });
     let answer: { SecretString?: string; SecretBinary?: Uint8Array };
     try {
-      const { client, Get } = await sdk;
+      const { client, Get } = await sdk();
       answer = await client.send(new Get({ SecretId: secretId }));
     } catch (error) {
       throw new SecretError(`Secrets Manager secret ${secretId} cannot be read: ${awsReason(error)}`, { cause: error });

@@ -11,7 +11,7 @@ import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
 import { TIERS, type Tier } from '../core/types.ts';
 import type { AlertPublisher, AlertTopicCheck, PublishOutcome } from '../ports.ts';
-import { awsClientDefaults } from './aws-client.ts';
+import { awsClientDefaults, loadOnce } from './aws-client.ts';
 
 export interface SnsPublisherOptions {
   /** One topic ARN per tier. */
@@ -43,20 +43,15 @@ interface LazySnsClient {
  * import would load it at every INIT, whether or not the invocation publishes.
  */
 function lazySnsClient(options: { client?: SNSClient; clientConfig?: SNSClientConfig; maxAttempts?: number }) {
-  let loaded: Promise<{ client: SNSClient; sdk: typeof Sns }> | undefined;
-  const load = async () => {
+  const loaded = loadOnce(async () => {
     const sdk = await import('@aws-sdk/client-sns');
     const client =
       options.client ?? new sdk.SNSClient({ ...awsClientDefaults(options.maxAttempts ?? 3), ...options.clientConfig });
     return { client, sdk };
-  };
+  });
   const lazy: LazySnsClient = {
     async send(op, input) {
-      loaded ??= load().catch((error: unknown) => {
-        loaded = undefined;
-        throw error;
-      });
-      const { client, sdk } = await loaded;
+      const { client, sdk } = await loaded();
       const Command = sdk[`${op}Command`] as unknown as new (input: unknown) => Parameters<typeof client.send>[0];
       return (await client.send(new Command(input))) as never;
     },

@@ -6,7 +6,7 @@
 import type { SendMessageBatchRequestEntry, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import type { EnqueueOutcome, TenantMessage, TenantQueue } from '../ports.ts';
-import { awsClientDefaults } from './aws-client.ts';
+import { awsClientDefaults, loadOnce } from './aws-client.ts';
 
 export interface TenantQueueOptions {
   queueUrl: string;
@@ -22,19 +22,13 @@ export const SQS_BATCH_ENTRIES = 10;
 export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
   // Loaded on the first send: a static import of the SDK (external to the bundle) would load it
   // at INIT in the probe function too, which shares these adapters and never sends.
-  let loaded: Promise<SqsSdk> | undefined;
-  const sdk = () => {
-    loaded ??= import('@aws-sdk/client-sqs')
-      .then(({ SQSClient, SendMessageBatchCommand }) => ({
-        client: options.client ?? new SQSClient({ ...awsClientDefaults(), ...options.clientConfig }),
-        SendMessageBatchCommand,
-      }))
-      .catch((error: unknown) => {
-        loaded = undefined;
-        throw error;
-      });
-    return loaded;
-  };
+  const sdk = loadOnce<SqsSdk>(async () => {
+    const { SQSClient, SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+    return {
+      client: options.client ?? new SQSClient({ ...awsClientDefaults(), ...options.clientConfig }),
+      SendMessageBatchCommand,
+    };
+  });
   return {
     async send(messages) {
       let client: SqsSdk;

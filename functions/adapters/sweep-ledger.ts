@@ -27,6 +27,7 @@ import type { QueryCommandInput, QueryCommandOutput } from '@aws-sdk/lib-dynamod
 import { trimEvidence } from '../core/alert-message.ts';
 import { catalogEntry, isCheckId } from '../core/catalog.ts';
 import { errorClass } from '../core/errors.ts';
+import { isQuiet } from '../core/results.ts';
 import type { CheckResult } from '../core/types.ts';
 import type { SweepLease, SweepLedger, SweepStatus, SweepTenantResults } from '../ports.ts';
 import { type DocumentClientOptions, isConditionalCheckFailed, lazyDocumentClient } from './dynamo-client.ts';
@@ -356,7 +357,7 @@ function decodeIds(bytes: Uint8Array | undefined): string[] {
 
 /** Whether a result is stored as its check id alone (and rebuilt exactly but for its summary). */
 function storedAsId(result: CheckResult): boolean {
-  return (result.status === 'pass' || result.status === 'skipped') && isCheckId(result.checkId);
+  return isQuiet(result.status) && isCheckId(result.checkId);
 }
 
 /**
@@ -432,7 +433,7 @@ export function decodeBatch(text: string): { tenantId: string; results: CheckRes
 
 /** What judging needs of a result kept whole: passes and skips lose their evidence, the rest keep a trimmed one. */
 function compact(result: CheckResult): CheckResult {
-  const quiet = result.status === 'pass' || result.status === 'skipped';
+  const quiet = isQuiet(result.status);
   return { ...result, evidence: quiet ? {} : trimEvidence(result.evidence, EVIDENCE_BYTES) };
 }
 

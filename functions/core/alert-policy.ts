@@ -13,7 +13,7 @@
  */
 import { type CatalogEntry, catalogEntry, isCheckId } from './catalog.ts';
 import { ALERT_DEFAULTS, type Config } from './config.ts';
-import { tierFor } from './results.ts';
+import { isQuiet, tierFor } from './results.ts';
 import { type AlertState, type AlertSummary, type CheckResult, type Evidence, TIERS, type Tier } from './types.ts';
 
 export type IncidentKind = 'check' | 'breadth' | 'canary';
@@ -161,7 +161,7 @@ export function isOpenIncident(record: IncidentRecord): boolean {
  * same from `alertKeysToLoad(results)` ∪ open keys as from {@link alertKeysFor}.
  */
 export function alertKeysToLoad(results: readonly CheckResult[]): string[] {
-  return alertKeysFor(results.filter((r) => r.status !== 'pass' && r.status !== 'skipped'));
+  return alertKeysFor(results.filter((r) => !isQuiet(r.status)));
 }
 
 export interface AlertPolicyInput {

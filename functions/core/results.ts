@@ -5,6 +5,11 @@ import { type CheckId, catalogEntry, catalogIndex, isCheckId } from './catalog.t
 import { type Config, tierOverride } from './config.ts';
 import type { CheckResult, CheckStatus, Outcome, Tier } from './types.ts';
 
+/** `pass` and `skipped`: nothing to alert on, no tier (every other status has one). */
+export function isQuiet(status: CheckStatus): boolean {
+  return status === 'pass' || status === 'skipped';
+}
+
 /**
  * The tier rule, in one place. `pass` and `skipped` have none; a `fail` takes the tier its probe
  * named for that failure, else the config's override (`checks.tiers`), else the catalog's
