@@ -107,8 +107,9 @@ describe('evaluateAlerts', () => {
       [30, 'pass', []],
     ];
     for (const [minute, status, expected] of plan) {
-      // A new store (as a new process would open) for every run.
-      const store = createFileStateStore({ path });
+      // A new store (as a new process would open) for every run, on the run's own clock: it
+      // prunes resolved incidents by that clock, never by the wall clock.
+      const store = createFileStateStore({ path, now: () => at(minute) });
       const alerts = await evaluateAlerts({
         report: { results: [read(status)] },
         tenants: ['acme'],
