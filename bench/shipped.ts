@@ -6,7 +6,10 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { PLATFORM_REQUESTS, planSweep } from '../functions/core/budget.ts';
 import type { ConfigInput, SecretRef } from '../functions/core/config.ts';
+import { periodSweeps } from '../functions/core/sampling.ts';
+import { scheduledProbeConfig } from '../functions/core/sweep-protocol.ts';
 import type { DeploymentConfig } from '../lib/config.ts';
 import { simulateDrain } from '../sim/drain.ts';
 import type { ConfigFacts } from './bill.ts';
@@ -21,6 +24,8 @@ export function shippedVariants(root: string): { label: string; tenants: number;
   const deployment = platform.deployment as Record<string, unknown>;
   const at10k = {
     ...platform,
+    // The synth's budget check: each tenant's 7 webhook checks once an hour needs 66 requests a second.
+    platform: { ...(platform.platform as object), requestBudgetRps: 70 },
     deployment: {
       ...deployment,
       expectedTenants: 10_000,
@@ -31,7 +36,8 @@ export function shippedVariants(root: string): { label: string; tenants: number;
   return [
     { label: 'examples/platform.json, 1,000 tenants', tenants: 1000, config: platform },
     {
-      label: 'examples/platform.json at 10,000 tenants (expectedTenants 10000, probe.maxConcurrency 200)',
+      label:
+        'examples/platform.json at 10,000 tenants (expectedTenants 10000, probe.maxConcurrency 200, platform.requestBudgetRps 70)',
       tenants: 10_000,
       config: at10k,
     },
@@ -161,4 +167,38 @@ export function drainOf(stack: SynthesizedStack, tenants: number, invocationMs: 
     simulateDrain({ tenants, batchSize, maxConcurrency, invocationMs, seed: i + 1 }),
   );
   return { maxConcurrency, batchSize, worst: seeds.reduce((a, b) => (b.drainMs > a.drainMs ? b : a)) };
+}
+
+/**
+ * The platform's side of a paced sweep of `tenants` healthy tenants (functions/core/budget.ts):
+ * the busiest second its API sees in the drain simulation with each message's DelaySeconds (worst
+ * of 5 seeds, from the measured invocation times), when the last invocation ends, and the
+ * synthetic tickets (LLM jobs) a tenant causes a day.
+ */
+export function pacedSweepOf(stack: SynthesizedStack, tenants: number, invocationMs: readonly number[]) {
+  const { canary, deployment } = stack.config;
+  const intervalS = deployment.schedule.rateMinutes * 60;
+  const config = scheduledProbeConfig({ ...canary, run: { ...canary.run, sweepIntervalS: intervalS } });
+  const tenantIds = Array.from({ length: tenants }, (_, i) => `tenant-${String(i).padStart(5, '0')}`);
+  const plan = planSweep({ tenantIds, sweepAt: new Date(0), config, failing: new Set() });
+  const { maxConcurrency, batchSize } = drainOf(stack, tenants, invocationMs);
+  const seeds = Array.from({ length: 5 }, (_, i) =>
+    simulateDrain({
+      tenants,
+      batchSize,
+      maxConcurrency,
+      invocationMs,
+      seed: i + 1,
+      delaysS: plan.tenants.map((t) => t.delayS),
+      requests: plan.tenants.map((t) => t.requests),
+      platformRequests: PLATFORM_REQUESTS,
+    }),
+  );
+  return {
+    budgetRps: config.platform.requestBudgetRps,
+    rotation: plan.rotation,
+    peakRps: Math.max(...seeds.map((seed) => seed.peakRps)),
+    drainMs: Math.max(...seeds.map((seed) => seed.drainMs)),
+    syntheticJobsPerTenantDay: 86_400 / intervalS / periodSweeps(config.synthetic.acceptEveryMinutes, intervalS),
+  };
 }

@@ -10,6 +10,7 @@ import type { AlertMessage, IncidentRecord } from './core/alert-policy.ts';
 import type { SecretRef, TenantConfig, TenantSourceConfig } from './core/config.ts';
 import { errorClass } from './core/errors.ts';
 import type { PagerDutyEvent } from './core/pagerduty.ts';
+import type { SamplingDecision } from './core/sampling.ts';
 import type { Secret } from './core/secret.ts';
 import type { CheckResult } from './core/types.ts';
 
@@ -63,8 +64,13 @@ export type HttpResult =
       headers: Record<string, string>;
       /** The body as UTF-8 text, at most maxBytes of it. */
       bodyText: string;
-      /** The body parsed as JSON, or undefined when it is not JSON or was truncated. */
+      /**
+       * The body parsed as JSON, or undefined when it is not JSON, was truncated, or is beyond the
+       * limits for platform JSON (PLATFORM_JSON_MAX_DEPTH and _BYTES in functions/core/limits.ts).
+       */
       json: unknown;
+      /** Why a body that looks like JSON was not parsed (nested too deep, too large). */
+      jsonSkipped?: string;
       /** True when the body was longer than maxBytes. */
       truncated: boolean;
       elapsedMs: number;
@@ -128,6 +134,12 @@ export interface TransactionOptions {
   role: string | null;
   /** Transaction-scoped settings, e.g. the tenant context: `set_config(name, value, true)`. */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * The work runs the platform's own SQL (its context function): after the ROLLBACK the connection
+   * is reset with `DISCARD ALL` before it goes back to the pool, so nothing that function left for
+   * the session (a session advisory lock, a prepared statement, a temporary table) outlives the probe.
+   */
+  resetSession?: boolean;
 }
 
 /** What a committed read-only transaction left on its connection (see {@link PgPort.inCommittedReadOnlyTransaction}). */
@@ -333,6 +345,13 @@ export interface TenantMessage {
   deadline?: string;
   /** Another tenant of the sweep, whose secret the cross-tenant checks forge with (a batch of one). */
   peer?: string;
+  /** Which sampled checks this sweep runs for the tenant (functions/core/sampling.ts). */
+  sampling?: SamplingDecision;
+  /**
+   * Seconds before the message becomes visible (SQS `DelaySeconds`, at most 900): the sweep's
+   * pacing under the request budget (functions/core/budget.ts). Not part of the body.
+   */
+  delaySeconds?: number;
 }
 
 export interface EnqueueOutcome {
@@ -340,8 +359,22 @@ export interface EnqueueOutcome {
   failed: { tenantId: string; reason: string }[];
 }
 
+/** A received probe message SQS is to deliver again (a record the probe could not probe). */
+export interface ReceivedMessage {
+  messageId: string;
+  receiptHandle: string;
+}
+
+/** The probe queue: the sweep sends tenants to it; the probe hands back the records it could not probe. */
 export interface TenantQueue {
   send(messages: readonly TenantMessage[]): Promise<EnqueueOutcome>;
+  /**
+   * Makes these records visible again after the queue's retry delay (not the long visibility
+   * timeout), so their retries, and after `maxReceiveCount` the dead-letter queue, come while
+   * their sweep still matters. Never throws: returns the ids it could not change (those come back
+   * after the visibility timeout instead).
+   */
+  retryLater(records: readonly ReceivedMessage[]): Promise<{ unchanged: string[] }>;
 }
 
 export interface SkippedTenant {

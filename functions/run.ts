@@ -4,13 +4,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { planStarts, slotCapacity, tenantRequests } from './core/budget.ts';
 import type { CheckId, PlatformCheckId, TenantCheckId } from './core/catalog.ts';
 import { mapWithConcurrency, withBudget } from './core/concurrency.ts';
 import type { Config, TenantConfig } from './core/config.ts';
 import { errorMessage } from './core/errors.ts';
 import { type PlanFilters, planRun } from './core/plan.ts';
-import { redactSecrets } from './core/redact.ts';
 import { errored, isQuiet, skipped, sortResults, toResult } from './core/results.ts';
+import { isSampledCheck, type SamplingDecision } from './core/sampling.ts';
+import { cleanReport } from './core/sanitize.ts';
 import type { CheckResult, Outcome, Report } from './core/types.ts';
 import type { Ports, ResolvedTenant, SecretResolver } from './ports.ts';
 import { PLATFORM_PROBES, type Requirement, TENANT_PROBES } from './probes/index.ts';
@@ -25,6 +27,11 @@ export interface RunInput {
   signal?: AbortSignal | undefined;
   /** Told after each tenant's checks (a progress line); never slows or fails the run. */
   onTenantDone?: ((progress: RunProgress) => void) | undefined;
+  /**
+   * A scheduled sweep's sampling, by tenant (functions/core/sampling.ts): the sampled checks not
+   * due are `skipped` with their next time. A tenant without an entry runs every check.
+   */
+  sampling?: ReadonlyMap<string, SamplingDecision> | undefined;
 }
 
 export interface RunProgress {
@@ -83,7 +90,17 @@ export async function runChecks(input: RunInput): Promise<Report> {
     plan.platform.map((checkId) => runPlatformCheck(input, base, checkId, plan.disabled.has(checkId))),
   );
   const progress: RunProgress = { done: 0, total: plan.tenants.length, failing: 0 };
-  const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, async (tenant) => {
+  // The request budget: tenant starts paced in one-second slots (a run of one tenant starts at once).
+  const planned = new Set<string>([...plan.tenant, ...plan.tenantDependencies]);
+  const requestsOf = (tenantId: string) =>
+    tenantRequests(config, input.sampling?.get(tenantId), (checkId) => planned.has(checkId));
+  const starts = planStarts(
+    plan.tenants.map((tenant) => requestsOf(tenant.tenantId)),
+    slotCapacity(config.platform.requestBudgetRps),
+  );
+  const paceStarted = performance.now();
+  const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, async (tenant, index) => {
+    await waitUntil(paceStarted + (starts[index] ?? 0) * 1000, input.signal);
     const results = await runTenant(input, base, tenant, lookups.get(tenant.tenantId), plan.tenant, plan.disabled);
     progress.done += 1;
     if (results.some((result) => !isQuiet(result.status))) progress.failing += 1;
@@ -105,10 +122,27 @@ export async function runChecks(input: RunInput): Promise<Report> {
     results: sortResults(results, tenantIds),
     alerts: [],
   };
-  return redactSecrets(
+  // The one root for what leaves the run: secrets scrubbed (every form), control characters
+  // stripped, then every text cut to its cap (functions/core/sanitize.ts).
+  return cleanReport(
     report,
     resolved.map((tenant) => tenant.signingSecret.reveal()),
   );
+}
+
+/** Waits until `at` (a `performance.now()` time), or less if the run is cancelled. */
+function waitUntil(at: number, signal: AbortSignal | undefined): Promise<void> {
+  const ms = at - performance.now();
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** {@link lookupSecret} within `budgetMs`, and no longer than the run (its signal). */
@@ -195,6 +229,7 @@ async function runTenant(
     );
   }
   const resolvedTenant = lookup.tenant;
+  const sampling = input.sampling?.get(tenant.tenantId);
   const outcomes = new Map<TenantCheckId, Promise<CheckResult>>();
 
   // Each check runs once per tenant, whether reported or only needed by another check.
@@ -225,12 +260,25 @@ async function runTenant(
     const unmet = unmetRequirement(config, registration.requires);
     if (unmet) return unmet;
     if (!probe) return skipped('not built in this version of tenant-canary yet');
+    const notDue = sampling?.notDue.find((entry) => entry.checkId === checkId);
+    if (notDue !== undefined) {
+      return isSampledCheck(checkId)
+        ? skipped(
+            `sampled: runs once every ${config.synthetic.acceptEveryMinutes} minutes for this tenant (synthetic.acceptEveryMinutes), next at ${notDue.nextAt}`,
+            { nextAt: notDue.nextAt, acceptEveryMinutes: config.synthetic.acceptEveryMinutes },
+          )
+        : skipped(
+            `rotated: the request budget (platform.requestBudgetRps ${config.platform.requestBudgetRps}) runs this probe for this tenant in turn, next at ${notDue.nextAt}`,
+            { nextAt: notDue.nextAt, requestBudgetRps: config.platform.requestBudgetRps },
+          );
+    }
     const outcome = await runWithin(registration.budgetMs(config), input.signal, (signal) => {
       const ctx: TenantProbeContext = {
         ...base,
         signal,
         tenant: resolvedTenant,
         dependency: (id) => outcomeOf(id as TenantCheckId),
+        ...(sampling === undefined ? {} : { sampling }),
       };
       return probe(ctx);
     });

@@ -58,12 +58,15 @@ export class TenantCanaryStack extends Stack {
     const { deployment } = props.config;
     // The heartbeat URL may itself be a secret: the functions that judge sweeps read it.
     const heartbeat = deployment.heartbeatUrl;
-    const secretIds = [
-      ...props.config.secretIds,
-      ...(typeof heartbeat === 'object' && !props.config.secretIds.includes(heartbeat.secretId)
-        ? [heartbeat.secretId]
-        : []),
+    const withHeartbeat = (ids: readonly string[]) => [
+      ...ids,
+      ...(typeof heartbeat === 'object' && !ids.includes(heartbeat.secretId) ? [heartbeat.secretId] : []),
     ];
+    // The probe never opens Redis: it does not read the Redis password.
+    const secretIds = {
+      sweep: withHeartbeat(props.config.secretIds),
+      probe: withHeartbeat(props.config.probeSecretIds),
+    };
     const embedDir = props.embedDir ?? mkdtempSync(join(tmpdir(), 'tenant-canary-embed-'));
     writeEmbedDir(embedDir, props.config.embedded, props.config.caFiles);
 
@@ -79,6 +82,7 @@ export class TenantCanaryStack extends Stack {
         principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'], // in a key policy, "*" is this key
+        conditions: { StringEquals: { 'aws:SourceAccount': this.account } },
       }),
     );
     // Every subscription parks what SNS could not deliver here (alarmed), instead of dropping it.
@@ -157,7 +161,7 @@ export class TenantCanaryStack extends Stack {
     const retention = deployment.logRetentionDays as logs.RetentionDays;
     const caFiles = Object.keys(props.config.caFiles);
 
-    const sweepRole = this.functionRole('SweepRole', 'tenant-canary sweep', placement.vpc !== undefined);
+    const sweepRole = this.functionRole('SweepRole', 'tenant-canary sweep', placement);
     this.sweep = new CanaryFunction(this, 'Sweep', {
       entry: 'functions/handlers/sweep.ts',
       description: 'tenant-canary sweep: platform checks, then every tenant to the probe queue',
@@ -182,7 +186,7 @@ export class TenantCanaryStack extends Stack {
       maxEventAge: Duration.minutes(deployment.schedule.maxEventAgeMinutes),
     });
 
-    const probeRole = this.functionRole('ProbeRole', 'tenant-canary probe', placement.vpc !== undefined);
+    const probeRole = this.functionRole('ProbeRole', 'tenant-canary probe', placement);
     this.probe = new CanaryFunction(this, 'Probe', {
       entry: 'functions/handlers/probe.ts',
       description: 'tenant-canary probe: tenant checks from the queue, or on demand for one tenant',
@@ -194,7 +198,13 @@ export class TenantCanaryStack extends Stack {
       logRetention: retention,
       sourceMaps: deployment.sourceMaps,
       ...placement,
-      environment: { ...sharedEnvironment, [LAMBDA_ENV.urlPublish]: String(deployment.onDemand.allowUrlPublish) },
+      environment: {
+        ...sharedEnvironment,
+        [LAMBDA_ENV.urlPublish]: String(deployment.onDemand.allowUrlPublish),
+        // Records it could not probe go back to the queue for a retry after a short delay.
+        [LAMBDA_ENV.queueUrl]: this.queue.queueUrl,
+        [LAMBDA_ENV.retryDelay]: String(deployment.probe.retryDelaySeconds),
+      },
     });
     this.probe.addEventSource(
       new SqsEventSource(this.queue, {
@@ -204,11 +214,26 @@ export class TenantCanaryStack extends Stack {
       }),
     );
     this.probeUrl = this.probe.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.AWS_IAM });
+    // Operators named in config may call the URL without an identity policy of their own.
+    deployment.operatorRoleArns.forEach((roleArn, i) => {
+      const principal = new iam.ArnPrincipal(roleArn);
+      this.probe.addPermission(`OperatorUrl${i}`, {
+        principal,
+        action: 'lambda:InvokeFunctionUrl',
+        functionUrlAuthType: lambda.FunctionUrlAuthType.AWS_IAM,
+      });
+      // Since October 2025 a URL call needs lambda:InvokeFunction too, through the URL only.
+      this.probe.addPermission(`OperatorInvoke${i}`, {
+        principal,
+        action: 'lambda:InvokeFunction',
+        invokedViaFunctionUrl: true,
+      });
+    });
 
     // Least privilege, statement by statement: exact ARNs only.
-    for (const [fn, role] of [
-      [this.sweep, sweepRole],
-      [this.probe, probeRole],
+    for (const [fn, role, readable] of [
+      [this.sweep, sweepRole, secretIds.sweep],
+      [this.probe, probeRole, secretIds.probe],
     ] as const) {
       this.allowOwnLogs(role, fn);
       role.addToPrincipalPolicy(
@@ -228,7 +253,13 @@ export class TenantCanaryStack extends Stack {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
           sid: 'SweepResults',
-          actions: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+          actions: [
+            'dynamodb:GetItem',
+            'dynamodb:PutItem',
+            'dynamodb:UpdateItem',
+            'dynamodb:Query',
+            'dynamodb:DeleteItem',
+          ],
           resources: [this.sweepTable.tableArn],
         }),
       );
@@ -246,12 +277,12 @@ export class TenantCanaryStack extends Stack {
           resources: [topicKey.keyArn],
         }),
       );
-      if (secretIds.length > 0) {
+      if (readable.length > 0) {
         role.addToPrincipalPolicy(
           new iam.PolicyStatement({
             sid: 'ReadCanarySecrets',
             actions: ['secretsmanager:GetSecretValue'],
-            resources: secretIds.map((secretId) => this.secretArn(secretId)),
+            resources: readable.map((secretId) => this.secretArn(secretId)),
           }),
         );
       }
@@ -284,8 +315,12 @@ export class TenantCanaryStack extends Stack {
       description: `tenant-canary sweep every ${deployment.schedule.rateMinutes} minutes${deployment.paused ? ' (paused)' : ''}`,
       enabled: !deployment.paused,
       schedule: scheduler.ScheduleExpression.rate(rate),
-      target: new targets.LambdaInvoke(this.sweep, {
-        input: scheduler.ScheduleTargetInput.fromObject({ source: 'tenant-canary.schedule' }),
+      target: new ExactLambdaInvoke(this.sweep, {
+        // The scheduled time (exact, without the invocation's jitter) numbers the sweep for sampling.
+        input: scheduler.ScheduleTargetInput.fromObject({
+          source: 'tenant-canary.schedule',
+          scheduledTime: scheduler.ContextAttribute.scheduledTime,
+        }),
         retryAttempts: deployment.schedule.retryAttempts,
         maxEventAge: Duration.minutes(deployment.schedule.maxEventAgeMinutes),
       }),
@@ -310,6 +345,8 @@ export class TenantCanaryStack extends Stack {
       heartbeatMissedSweeps: deployment.alarms.heartbeatMissedSweeps,
       dlqDepth: deployment.alarms.dlqDepth,
       alarmTier: deployment.alarms.tier,
+      probeLogGroupName: this.probe.logGroupRef.logGroupName,
+      runbookUrl: deployment.selfWatch.runbookUrl,
     });
 
     new CfnOutput(this, 'ProbeFunctionUrl', {
@@ -360,7 +397,7 @@ export class TenantCanaryStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
-    const role = this.functionRole('PagerDutyRole', 'tenant-canary PagerDuty forwarder', false);
+    const role = this.functionRole('PagerDutyRole', 'tenant-canary PagerDuty forwarder', {});
     const forwarder = new CanaryFunction(this, 'PagerDuty', {
       entry: 'functions/handlers/pagerduty.ts',
       description: 'tenant-canary: alerts of the PagerDuty tiers to the Events API v2 (trigger, resolve by dedup key)',
@@ -405,6 +442,19 @@ export class TenantCanaryStack extends Stack {
       masterKey: key,
       enforceSSL: true,
     });
+    // A topic policy replaces SNS's default one: without this, CloudWatch may not publish the alarms.
+    topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [topic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': this.account },
+          ArnLike: { 'aws:SourceArn': alarmArnPattern(this) },
+        },
+      }),
+    );
     const seen = new Set<string>();
     const wanted = selfWatch.subscriptions ?? [...deployment.subscriptions.P0, ...deployment.subscriptions.P1];
     for (const subscription of wanted) {
@@ -438,28 +488,56 @@ export class TenantCanaryStack extends Stack {
     );
   }
 
-  private functionRole(id: string, description: string, inVpc: boolean): iam.Role {
+  /**
+   * A role with no managed policy. Inside a VPC it gets the network-interface actions Lambda
+   * needs, inline (the AWS managed AWSLambdaVPCAccessExecutionRole also grants logs:* on every log
+   * group): creating one only in the configured subnets and security groups; the Describe actions
+   * take no resource, so they keep "*".
+   */
+  private functionRole(id: string, description: string, placement: Partial<Placement>): iam.Role {
+    const ec2Arn = (resource: string) =>
+      Arn.format({ service: 'ec2', resource, resourceName: '*', arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, this);
+    const named = (resource: string, ids: readonly string[]) =>
+      ids.map((id) =>
+        Arn.format({ service: 'ec2', resource, resourceName: id, arnFormat: ArnFormat.SLASH_RESOURCE_NAME }, this),
+      );
+    const inVpc = placement.vpc !== undefined;
     return new iam.Role(this, id, {
       description,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-      // Inside a VPC: only the network-interface actions Lambda needs, inline. The AWS managed
-      // AWSLambdaVPCAccessExecutionRole also grants logs:* on every log group.
       ...(inVpc
         ? {
             inlinePolicies: {
               VpcNetworkInterfaces: new iam.PolicyDocument({
                 statements: [
                   new iam.PolicyStatement({
-                    sid: 'VpcNetworkInterfaces',
+                    sid: 'DescribeNetwork',
+                    actions: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+                    resources: ['*'], // Describe actions support no resource-level permissions
+                  }),
+                  new iam.PolicyStatement({
+                    sid: 'CreateInPlacement',
+                    actions: ['ec2:CreateNetworkInterface'],
+                    resources: [
+                      ec2Arn('network-interface'),
+                      ...named(
+                        'subnet',
+                        (placement.subnets ?? []).map((subnet) => subnet.subnetId),
+                      ),
+                      ...named(
+                        'security-group',
+                        (placement.securityGroups ?? []).map((group) => group.securityGroupId),
+                      ),
+                    ],
+                  }),
+                  new iam.PolicyStatement({
+                    sid: 'ManageNetworkInterfaces',
                     actions: [
-                      'ec2:CreateNetworkInterface',
-                      'ec2:DescribeNetworkInterfaces',
-                      'ec2:DescribeSubnets',
                       'ec2:DeleteNetworkInterface',
                       'ec2:AssignPrivateIpAddresses',
                       'ec2:UnassignPrivateIpAddresses',
                     ],
-                    resources: ['*'],
+                    resources: [ec2Arn('network-interface')],
                   }),
                 ],
               }),
@@ -506,4 +584,40 @@ function heartbeatEnvironment(heartbeat: DeploymentConfig['deployment']['heartbe
     [LAMBDA_ENV.heartbeatSecretId]: heartbeat.secretId,
     ...(heartbeat.jsonKey === undefined ? {} : { [LAMBDA_ENV.heartbeatJsonKey]: heartbeat.jsonKey }),
   };
+}
+
+/** The ARNs of this stack's alarms (SelfWatch names each `<stack name>-<id>`). */
+export function alarmArnPattern(stack: Stack): string {
+  return Arn.format(
+    {
+      service: 'cloudwatch',
+      resource: 'alarm',
+      resourceName: `${stack.stackName}-*`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    },
+    stack,
+  );
+}
+
+/**
+ * The sweep as the schedule's target, invocable on its exact ARN only (the stock target also
+ * allows every version and alias, `<arn>:*`, which the schedule never calls).
+ */
+class ExactLambdaInvoke extends targets.LambdaInvoke {
+  constructor(
+    private readonly target: lambda.IFunction,
+    props: targets.ScheduleTargetBaseProps,
+  ) {
+    super(target, props);
+  }
+
+  protected override addTargetActionToRole(role: iam.IRole): void {
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeSweep',
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.target.functionArn],
+      }),
+    );
+  }
 }

@@ -19,6 +19,7 @@ import {
   snsTopicArn,
   unreadableFileError,
 } from '../functions/core/config.ts';
+import { type ConnectionUrlKind, credentialsInUrl } from '../functions/core/connection-url.ts';
 import { scheduledProbeConfig } from '../functions/core/sweep-protocol.ts';
 import { TIERS } from '../functions/core/types.ts';
 import { estimateDrain } from './drain.ts';
@@ -148,8 +149,21 @@ export const deploymentSchema = z
         memoryMb: positiveInt().min(128).max(10240).default(1024),
         /** Deliveries of a message before it goes to the dead-letter queue. @default 3 */
         maxReceiveCount: positiveInt().max(10, { error: 'must be at most 10' }).default(3),
+        /**
+         * Seconds before a record the probe could not probe is delivered again (instead of the
+         * queue's visibility timeout, six times the function's), so its retries and the
+         * dead-letter queue come inside its sweep. @default 30
+         */
+        retryDelaySeconds: positiveInt().max(300, { error: 'must be at most 300' }).default(30),
       })
-      .default({ batchSize: 10, maxConcurrency: 10, timeoutSeconds: 240, memoryMb: 1024, maxReceiveCount: 3 }),
+      .default({
+        batchSize: 10,
+        maxConcurrency: 10,
+        timeoutSeconds: 240,
+        memoryMb: 1024,
+        maxReceiveCount: 3,
+        retryDelaySeconds: 30,
+      }),
     /** @default 30 */
     logRetentionDays: z
       .number({ error: 'must be a number of days' })
@@ -183,6 +197,11 @@ export const deploymentSchema = z
       .strictObject({
         topicArn: snsTopicArn.optional(),
         subscriptions: z.array(subscriptionSchema).optional(),
+        /**
+         * Where the canary's own runbook (docs/operations.md) is published: each alarm's description
+         * ends with the link to its section. @default the path in the tenant-canary repository
+         */
+        runbookUrl: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
       })
       .refine((value) => value.topicArn === undefined || value.subscriptions === undefined, {
         error: 'takes topicArn (an existing topic) or subscriptions (for the topic the stack creates), not both',
@@ -222,6 +241,14 @@ export const deploymentSchema = z
         allowUrlPublish: z.boolean({ error: 'must be true or false' }).default(false),
       })
       .default({ allowUrlPublish: false }),
+    /** IAM roles (full ARNs) allowed to invoke the probe's Function URL (`tenant-canary invoke --url`). @default none */
+    operatorRoleArns: z
+      .array(
+        z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, {
+          error: 'must be an IAM role ARN, such as arn:aws:iam::123456789012:role/oncall',
+        }),
+      )
+      .default([]),
   })
   .superRefine((d, ctx) => {
     if (d.schedule.maxEventAgeMinutes >= d.schedule.rateMinutes) {
@@ -229,6 +256,13 @@ export const deploymentSchema = z
         code: 'custom',
         path: ['schedule', 'maxEventAgeMinutes'],
         message: `must be shorter than schedule.rateMinutes (${d.schedule.rateMinutes}) so late sweeps never pile up`,
+      });
+    }
+    if (d.probe.maxReceiveCount * d.probe.retryDelaySeconds >= d.schedule.rateMinutes * 60) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['probe', 'retryDelaySeconds'],
+        message: `times probe.maxReceiveCount (${d.probe.maxReceiveCount}) must be shorter than the sweep interval (${d.schedule.rateMinutes * 60} s): a tenant that cannot be probed must reach the dead-letter queue while its sweep is drained`,
       });
     }
     if (d.sweep.timeoutSeconds >= d.schedule.rateMinutes * 60) {
@@ -245,8 +279,10 @@ export type DeploymentSettings = z.infer<typeof deploymentSchema>;
 export interface DeploymentConfig {
   canary: Config;
   deployment: DeploymentSettings;
-  /** Secrets Manager ids the functions read (tenants, database, tenant source). */
+  /** Secrets Manager ids the sweep reads (tenants, database, tenant source, Redis). */
   secretIds: string[];
+  /** The same without the Redis password: the probe never opens Redis (the sweep's platform checks do). */
+  probeSecretIds: string[];
   /** The canary config as bundled with the functions (each `caFile` pointing into the bundle). */
   embedded: Record<string, unknown>;
   /** The CA bundles to ship beside the config: file name in the bundle → PEM text. */
@@ -337,7 +373,14 @@ export function parseDeploymentConfig(input: unknown, source = 'the config'): De
           },
         }),
   };
-  return { canary, deployment: deployment.data, secretIds: secretIdsOf(canary), embedded, caFiles };
+  return {
+    canary,
+    deployment: deployment.data,
+    secretIds: secretIdsOf(canary, { redis: true }),
+    probeSecretIds: secretIdsOf(canary, { redis: false }),
+    embedded,
+    caFiles,
+  };
 }
 
 export function loadDeploymentConfig(path: string): DeploymentConfig {
@@ -369,16 +412,16 @@ function deployedCanaryIssues(config: Config): string[] {
   if (base.username !== '' || base.password !== '') {
     issues.push('platform.baseUrl must not contain credentials in a deployment (it would be written into the bundle)');
   }
-  if (config.database?.url !== undefined && hasPassword(config.database.url)) {
+  if (config.database?.url !== undefined && hasPassword(config.database.url, 'postgres')) {
     issues.push('database.url must not contain a password (nor be unparsable) in a deployment: use database.secretId');
   }
-  if (config.redis !== undefined && hasPassword(config.redis.url)) {
+  if (config.redis !== undefined && hasPassword(config.redis.url, 'redis')) {
     issues.push(
       'redis.url must not contain credentials (nor be unparsable) in a deployment: they would be written into the bundle',
     );
   }
   if (config.tenantSource.type === 'database') {
-    if (config.tenantSource.url !== undefined && hasPassword(config.tenantSource.url)) {
+    if (config.tenantSource.url !== undefined && hasPassword(config.tenantSource.url, 'postgres')) {
       issues.push('tenantSource.url must not contain a password in a deployment: use tenantSource.secretId');
     }
     refIssue('tenantSource.encryptionKey', config.tenantSource.encryptionKey);
@@ -458,6 +501,12 @@ function scaleIssues(config: Config, deployment: DeploymentSettings): string[] {
       `deployment.expectedTenants (${tenants}) cannot be probed within one interval (schedule.rateMinutes ${deployment.schedule.rateMinutes} = ${intervalS} s) in the worst case: ${drain.waves} waves of probe.batchSize (${deployment.probe.batchSize}) × probe.maxConcurrency (${deployment.probe.maxConcurrency}) tenants, each up to ${drain.batchWorstS} s, take ${drain.drainS} s: ${fix}${deferred}`,
     );
   }
+  const { budget } = drain;
+  if (budget.rotation === null) {
+    issues.push(
+      `platform.requestBudgetRps (${budget.budgetRps}) cannot cover each of deployment.expectedTenants (${tenants}) tenants' ${budget.requestsPerTenantRun} webhook checks once per synthetic.acceptEveryMinutes (${config.synthetic.acceptEveryMinutes}) with sweeps every ${intervalS} s (a tenant's run sends them at once, each second of the plan holds half the budget): raise platform.requestBudgetRps to at least ${budget.neededBudgetRps} (the platform's ingress allows 100), raise synthetic.acceptEveryMinutes, or disable checks`,
+    );
+  }
   return issues;
 }
 
@@ -486,9 +535,17 @@ function egressIssues(config: Config, deployment: DeploymentSettings): string[] 
   if (deployment.vpc?.egress !== 'endpoints') return [];
   const issues: string[] = [];
   const host = new URL(config.platform.baseUrl).hostname;
+  const internal = config.platform.internalBaseUrl === null ? null : new URL(config.platform.internalBaseUrl).hostname;
   if (!isPrivateHost(host)) {
+    const checks =
+      internal === null ? 'the webhook and health checks' : 'api.health and api.tls_certificate (they stay on baseUrl)';
     issues.push(
-      `deployment.vpc.egress must be "nat" while platform.baseUrl (${host}) is public: VPC endpoints reach AWS APIs only, so the webhook and health checks would time out`,
+      `deployment.vpc.egress must be "nat" while platform.baseUrl (${host}) is public: VPC endpoints reach AWS APIs only, so ${checks} would time out`,
+    );
+  }
+  if (internal !== null && !isPrivateHost(internal)) {
+    issues.push(
+      `deployment.vpc.egress must be "nat" while platform.internalBaseUrl (${internal}) is not a private address: VPC endpoints reach AWS APIs only, so the webhook checks would time out`,
     );
   }
   if (deployment.heartbeatUrl !== undefined) {
@@ -525,22 +582,16 @@ function hostOf(url: string): string | undefined {
 }
 
 /**
- * Whether a connection URL could carry a credential into the bundle: a password in the userinfo,
- * a `password` query parameter (pg and ioredis both read one), or a URL too malformed to tell
- * (`pa#ss` in a password breaks parsing, and the drivers may still read it).
+ * Whether a connection URL could carry a credential into the bundle, read as pg and ioredis read
+ * it (core/connection-url.ts): a password in the userinfo, a password query parameter, or a URL
+ * the drivers would read otherwise than it looks (`canary:2024#S3cret@db`: an `@` after the host)
+ * or that does not parse at all (the drivers may still find a password in it).
  */
-function hasPassword(url: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return true;
-  }
-  if (parsed.password !== '') return true;
-  return [...parsed.searchParams.keys()].some((key) => key.toLowerCase() === 'password');
+function hasPassword(url: string, kind: ConnectionUrlKind): boolean {
+  return credentialsInUrl(url, kind).length > 0;
 }
 
-function secretIdsOf(config: Config): string[] {
+function secretIdsOf(config: Config, include: { redis: boolean }): string[] {
   const ids = new Set<string>();
   const add = (ref: SecretRef) => {
     if ('secretId' in ref) ids.add(ref.secretId);
@@ -551,6 +602,6 @@ function secretIdsOf(config: Config): string[] {
     if (config.tenantSource.secretId !== undefined) ids.add(config.tenantSource.secretId);
     add(config.tenantSource.encryptionKey);
   }
-  if (config.redis?.auth !== undefined) add(config.redis.auth.password);
+  if (include.redis && config.redis?.auth !== undefined) add(config.redis.auth.password);
   return [...ids].sort();
 }

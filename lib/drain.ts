@@ -4,7 +4,12 @@
  * and in the worst case (the platform hangs, every check runs to its time budget) a batch takes
  * as long as its tenants' slowest chain of checks. A sweep that cannot drain piles up behind the
  * next one and its judgement comes late or partial.
+ *
+ * The request budget (platform.requestBudgetRps) spreads the tenants' starts over the interval:
+ * the last tenant starts at `pacedLastStartS`, and the budget must cover each tenant's webhook
+ * checks once per `synthetic.acceptEveryMinutes` (functions/core/budget.ts).
  */
+import { type BudgetEstimate, estimateBudget } from '../functions/core/budget.ts';
 import { CATALOG, type TenantCheckId } from '../functions/core/catalog.ts';
 import type { Config } from '../functions/core/config.ts';
 import { TENANT_PROBES } from '../functions/probes/index.ts';
@@ -22,6 +27,8 @@ export interface DrainEstimate {
   intervalS: number;
   /** The smallest probe.maxConcurrency that drains in time (null when even one tenant per invocation cannot). */
   neededConcurrency: number | null;
+  /** The request budget's plan of a healthy sweep: rotation (null: the budget cannot cover it), peak, budget needed. */
+  budget: BudgetEstimate;
 }
 
 /** The longest chain of check budgets of one tenant (a check waits for the one it needs). */
@@ -57,5 +64,15 @@ export function estimateDrain(
   const waves = Math.ceil(tenants / (probe.batchSize * probe.maxConcurrency));
   const wavesPerInterval = Math.floor(intervalS / batchWorstS);
   const neededConcurrency = wavesPerInterval === 0 ? null : Math.ceil(tenants / (probe.batchSize * wavesPerInterval));
-  return { tenants, waves, batchWorstS, batchUncappedS, drainS: waves * batchWorstS, intervalS, neededConcurrency };
+  const budget = estimateBudget({ ...config, run: { ...config.run, sweepIntervalS: intervalS } }, tenants);
+  return {
+    tenants,
+    waves,
+    batchWorstS,
+    batchUncappedS,
+    drainS: waves * batchWorstS,
+    intervalS,
+    neededConcurrency,
+    budget,
+  };
 }

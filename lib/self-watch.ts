@@ -3,7 +3,7 @@
  * is breaching: the canary stopped), alarms on function errors, throttles, undeliverable
  * tenants and a failing alert path, and a dashboard a person can read at a glance.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -35,6 +35,19 @@ export interface SelfWatchProps {
   alarmTier: Tier;
   /** Where every alarm goes: a topic of its own, apart from the tier topics it watches. */
   alarmTopic: sns.ITopic;
+  /** The probe's log group: the dashboard lists the tenants failing now from its lines. */
+  probeLogGroupName: string;
+  /** The page of the canary's own runbook (docs/operations.md as published); each alarm links its section. @default the repository path */
+  runbookUrl?: string | undefined;
+}
+
+/** The section of docs/operations.md that explains an alarm (its id, lowercased). */
+export function alarmRunbookLink(runbookUrl: string | undefined, alarmId: string): string {
+  const anchor = alarmId.toLowerCase();
+  if (runbookUrl === undefined) return `tenant-canary docs/operations.md#${anchor}`;
+  const url = new URL(runbookUrl);
+  url.hash = anchor;
+  return url.toString();
 }
 
 /** Intervals without a judged sweep before JudgementMissing (a sweep is judged one to two intervals after it starts). */
@@ -58,12 +71,17 @@ export class SelfWatch extends Construct {
         statistic,
         period: interval,
       });
-    /** Sends the alarm (and its OK) to the alarm topic, its description labelled with its severity. */
+    /**
+     * Sends the alarm (and its OK) to the alarm topic, named `<stack>-<id>` (the topic policy
+     * admits this stack's alarms by that prefix), its description labelled with its severity and
+     * ending with its runbook section.
+     */
     const toTopic = (alarm: cloudwatch.Alarm, tier: Tier) => {
       alarm.addAlarmAction(new actions.SnsAction(props.alarmTopic));
       alarm.addOkAction(new actions.SnsAction(props.alarmTopic));
       const resource = alarm.node.defaultChild as cloudwatch.CfnAlarm;
-      resource.alarmDescription = `[${tier}] ${resource.alarmDescription ?? ''}`;
+      resource.alarmName = `${Stack.of(this).stackName}-${alarm.node.id}`;
+      resource.alarmDescription = `[${tier}] ${resource.alarmDescription ?? ''} Runbook: ${alarmRunbookLink(props.runbookUrl, alarm.node.id)}`;
       this.alarms.push(alarm);
       return alarm;
     };
@@ -141,7 +159,7 @@ export class SelfWatch extends Construct {
     });
     atLeast(
       'DeadLetters',
-      'tenants could not be probed (their message failed every delivery): usually an unreadable signing secret. Read the probe logs for "record failed", fix, then redrive the dead-letter queue.',
+      'tenants could not be probed (their message failed every delivery): usually an unreadable signing secret or an unreachable database. First look: the probe logs for "record failed" (each names the tenant and the cause). Fix the cause, then purge the dead-letter queue: the next sweep probes every tenant again.',
       dlqDepth,
       props.dlqDepth,
       tier,
@@ -273,6 +291,32 @@ export class SelfWatch extends Construct {
             left: [props.queue.metricApproximateAgeOfOldestMessage({ period: interval }).with({ label: 'oldest (s)' })],
             right: [dlqDepth.with({ label: 'dead letters' })],
             width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.LogQueryWidget({
+            title: 'Tenants failing now (latest probe of each tenant)',
+            logGroupNames: [props.probeLogGroupName],
+            queryLines: [
+              'fields @timestamp, tenantId, failingCount, failingChecks',
+              'filter message = "tenant probed"',
+              'stats latest(failingCount) as failing, latest(failingChecks) as checks, max(@timestamp) as lastProbed by tenantId',
+              'filter failing > 0',
+              'sort failing desc, lastProbed desc',
+              'limit 100',
+            ],
+            width: 16,
+            height: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Undelivered alerts (dead-letter queues)',
+            left: (props.deliveryDeadLetters ?? []).map(([name, queue]) =>
+              queue
+                .metricApproximateNumberOfMessagesVisible({ period: interval, statistic: 'Maximum' })
+                .with({ label: name }),
+            ),
+            width: 8,
+            height: 8,
           }),
         ],
         [

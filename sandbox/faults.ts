@@ -236,6 +236,7 @@ const DEFINITIONS = [
       'An extra permissive SELECT policy USING (true) on ticket_history: policies OR together, so it leaks every row.',
     target: 'platform',
     expect: [
+      expectation('rls.policies_present', 'P0', 'platform'),
       expectation('rls.no_context_denied', 'P0', 'platform'),
       expectation('rls.cross_tenant_read', 'P0', 'all'),
       SNAPSHOT_CHANGED,
@@ -480,15 +481,17 @@ ALTER FUNCTION public.search_ticket_history(text) OWNER TO ${quoteIdent(roles.ow
     expect: [expectation('tenant.history_volume', 'P3', 'target')],
     effect: {
       sql: {
-        apply: () => `CREATE TABLE public.sandbox_fault_ticket_history (LIKE public.ticket_history INCLUDING DEFAULTS);
+        // Aside in a schema of its own: a table with tenant_id in public would be a discovered tenant table.
+        apply: () => `CREATE SCHEMA sandbox_fault;
+CREATE TABLE sandbox_fault.ticket_history_aside (LIKE public.ticket_history INCLUDING DEFAULTS);
 WITH moved AS (
   DELETE FROM public.ticket_history
   WHERE tenant_id = '${FAULT_TARGET_TENANT}'
     AND id NOT IN (SELECT id FROM public.ticket_history WHERE tenant_id = '${FAULT_TARGET_TENANT}' ORDER BY created_at DESC LIMIT 10)
   RETURNING *)
-INSERT INTO public.sandbox_fault_ticket_history SELECT * FROM moved;`,
-        revert: () => `INSERT INTO public.ticket_history SELECT * FROM public.sandbox_fault_ticket_history;
-DROP TABLE public.sandbox_fault_ticket_history;`,
+INSERT INTO sandbox_fault.ticket_history_aside SELECT * FROM moved;`,
+        revert: () => `INSERT INTO public.ticket_history SELECT * FROM sandbox_fault.ticket_history_aside;
+DROP SCHEMA sandbox_fault CASCADE;`,
       },
     },
   },

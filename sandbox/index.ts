@@ -35,6 +35,9 @@ import { sandboxTenants, seedTenants, TenantDirectory } from './tenants.ts';
 import { sandboxTls } from './tls.ts';
 import { EnhancementWorker } from './worker.ts';
 
+/** The sandbox config's platform.requestBudgetRps: the schema's most (the sandbox has no ingress limit). */
+const SANDBOX_REQUEST_BUDGET_RPS = 10_000;
+
 export {
   type ExpectedResult,
   FAULT_TARGET_TENANT,
@@ -211,7 +214,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     cleanups.push(() => runningReceiver.stop());
 
     const config: ConfigInput = {
-      platform: { baseUrl: receiver.baseUrl, signatureFormat, ...(tls === undefined ? {} : { caFile: tls.caFile }) },
+      platform: {
+        baseUrl: receiver.baseUrl,
+        signatureFormat,
+        ...(tls === undefined ? {} : { caFile: tls.caFile }),
+        // The sandbox has no ingress limit (the real platform's is 100 rps): benchmarks and drills run unpaced.
+        requestBudgetRps: SANDBOX_REQUEST_BUDGET_RPS,
+      },
       database: {
         url: db.canary.url,
         appRole: db.canary.appRole,

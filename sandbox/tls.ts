@@ -42,8 +42,14 @@ const LEAF_EXTENSIONS = [
   'subjectAltName=IP:127.0.0.1,DNS:localhost',
 ].join('\n');
 
-function daysLeft(certPem: string): number {
-  return (Date.parse(new X509Certificate(certPem).validTo) - Date.now()) / DAY_MS;
+/**
+ * Days `certPem` stays valid at `now`; -Infinity when it is not valid yet (made under another
+ * clock, such as a test run under faketime sharing this cache): such a certificate is remade.
+ */
+function daysLeft(certPem: string, now: number): number {
+  const cert = new X509Certificate(certPem);
+  if (Date.parse(cert.validFrom) > now) return Number.NEGATIVE_INFINITY;
+  return (Date.parse(cert.validTo) - now) / DAY_MS;
 }
 
 /**
@@ -76,17 +82,21 @@ async function withCacheLock<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** The sandbox's certificates, or undefined (and a log line) when openssl is not there. */
-export async function sandboxTls(log: (line: string) => void, env = process.env): Promise<SandboxTls | undefined> {
+export async function sandboxTls(
+  log: (line: string) => void,
+  env = process.env,
+  now: () => number = Date.now,
+): Promise<SandboxTls | undefined> {
   const openssl = findOnPath('openssl', env.PATH);
   if (openssl === undefined) {
     log('tls: no openssl on PATH, the receiver speaks plain HTTP (api.tls_certificate is skipped)');
     return undefined;
   }
   await mkdir(CACHE_DIR, { recursive: true });
-  return withCacheLock(() => prepare(openssl));
+  return withCacheLock(() => prepare(openssl, now));
 }
 
-async function prepare(openssl: string): Promise<SandboxTls> {
+async function prepare(openssl: string, now: () => number): Promise<SandboxTls> {
   const caFile = join(CACHE_DIR, 'ca.pem');
   const caKey = join(CACHE_DIR, 'ca.key');
   const leafFiles = (name: string) => ({ key: join(CACHE_DIR, `${name}.key`), cert: join(CACHE_DIR, `${name}.pem`) });
@@ -100,7 +110,10 @@ async function prepare(openssl: string): Promise<SandboxTls> {
         readFile(caFile, 'utf8'),
       ]);
       const leaf = new X509Certificate(cert);
-      if (daysLeft(cert) < minDays || !leaf.checkIssued(new X509Certificate(ca))) return undefined;
+      const issuer = new X509Certificate(ca);
+      if (daysLeft(cert, now()) < minDays || !leaf.checkIssued(issuer) || !leaf.verify(issuer.publicKey)) {
+        return undefined;
+      }
       return { key, cert };
     } catch {
       return undefined;
@@ -151,7 +164,7 @@ async function prepare(openssl: string): Promise<SandboxTls> {
   };
 
   const caValid = await readFile(caFile, 'utf8')
-    .then((pem) => daysLeft(pem) > 365)
+    .then((pem) => daysLeft(pem, now()) > 365)
     .catch(() => false);
   if (!caValid) {
     const work = await mkdtemp(join(CACHE_DIR, 'tmp-'));
@@ -183,7 +196,7 @@ async function prepare(openssl: string): Promise<SandboxTls> {
   const healthy = (await readLeaf('receiver', RENEW_BEFORE_DAYS)) ?? (await makeLeaf('receiver', 365));
   // Three days left: remade whenever the cached one has drifted outside 2–3 days.
   const soon =
-    (await readLeaf('expiring', 2).then((c) => (c !== undefined && daysLeft(c.cert) <= 3 ? c : undefined))) ??
+    (await readLeaf('expiring', 2).then((c) => (c !== undefined && daysLeft(c.cert, now()) <= 3 ? c : undefined))) ??
     (await makeLeaf('expiring', 3));
   return { caFile, healthy, expiringSoon: soon };
 }

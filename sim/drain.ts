@@ -29,6 +29,14 @@ export interface DrainOptions {
   /** The account's concurrent executions (the default quota). @default 1000 */
   accountConcurrency?: number;
   seed?: number;
+  /** Each message's `DelaySeconds` (the sweep's pacing, functions/core/budget.ts). @default 0 each */
+  delaysS?: readonly number[];
+  /**
+   * Requests each tenant run sends the platform's API, counted when its invocation starts (its
+   * checks run at once). With `platformRequests`, at time 0 (the sweep's own checks). @default 0 each
+   */
+  requests?: readonly number[];
+  platformRequests?: number;
 }
 
 export interface DrainOutcome {
@@ -38,6 +46,8 @@ export interface DrainOutcome {
   peakConcurrency: number;
   /** When the last message was queued, ms after the start. */
   queuedMs: number;
+  /** The most requests the platform's API received in any one second (a sliding window of 1,000 ms). */
+  peakRps: number;
 }
 
 const START_CONCURRENCY = 5;
@@ -52,11 +62,21 @@ export function simulateDrain(options: DrainOptions): DrainOutcome {
   // Visible times of the messages: calls of 10 go out `sendConcurrency` at a time.
   const calls = Math.ceil(options.tenants / 10);
   const visibleAt: number[] = [];
+  const sentAt: number[] = [];
   for (let call = 0; call < calls; call++) {
     const at = (Math.floor(call / sendConcurrency) + 1) * sendMs;
-    for (let i = 0; i < Math.min(10, options.tenants - call * 10); i++) visibleAt.push(at);
+    for (let i = 0; i < Math.min(10, options.tenants - call * 10); i++) {
+      sentAt.push(at);
+      visibleAt.push(at + (options.delaysS?.[visibleAt.length] ?? 0) * 1000);
+    }
   }
-  const queuedMs = visibleAt.at(-1) ?? 0;
+  const queuedMs = sentAt.at(-1) ?? 0;
+  // The event source takes messages in the order they become visible (a stable sort keeps the queue's order).
+  const order = visibleAt.map((_, i) => i).sort((a, b) => (visibleAt[a] as number) - (visibleAt[b] as number) || a - b);
+  const sorted = order.map((i) => visibleAt[i] as number);
+  /** Requests and when they were sent, for the peak. */
+  const sends: { at: number; count: number }[] = [];
+  if ((options.platformRequests ?? 0) > 0) sends.push({ at: 0, count: options.platformRequests ?? 0 });
   let next = 0; // index of the next message to hand out (they become visible in order)
   const running: number[] = []; // end times
   let now = 0;
@@ -65,17 +85,19 @@ export function simulateDrain(options: DrainOptions): DrainOutcome {
   let invocations = 0;
   let peak = 0;
   let end = 0;
-  while (next < visibleAt.length || running.length > 0) {
+  while (next < sorted.length || running.length > 0) {
     // Finished invocations free their slot.
     for (let i = running.length - 1; i >= 0; i--) if ((running[i] as number) <= now) running.splice(i, 1);
     // The event source scales while messages wait.
-    if (next < visibleAt.length && now - lastScale >= SCALE_STEP_MS) {
+    if (next < sorted.length && now - lastScale >= SCALE_STEP_MS) {
       allowed = Math.min(cap, allowed + Math.floor((now - lastScale) / SCALE_STEP_MS));
       lastScale = now;
     }
-    while (running.length < Math.min(allowed, cap) && next < visibleAt.length && (visibleAt[next] as number) <= now) {
+    while (running.length < Math.min(allowed, cap) && next < sorted.length && (sorted[next] as number) <= now) {
       for (let taken = 0; taken < options.batchSize; taken++) {
-        if (next >= visibleAt.length || (visibleAt[next] as number) > now) break;
+        if (next >= sorted.length || (sorted[next] as number) > now) break;
+        const count = options.requests?.[order[next] as number] ?? 0;
+        if (count > 0) sends.push({ at: now, count });
         next += 1;
       }
       const base = options.invocationMs[Math.floor(random() * options.invocationMs.length)] as number;
@@ -87,13 +109,30 @@ export function simulateDrain(options: DrainOptions): DrainOutcome {
     peak = Math.max(peak, running.length);
     // Advance to the next event: an invocation ending, a message becoming visible, a scaling step.
     const candidates = [...running];
-    if (next < visibleAt.length) {
-      candidates.push(Math.max(now + 1, visibleAt[next] as number));
+    if (next < sorted.length) {
+      candidates.push(Math.max(now + 1, sorted[next] as number));
       if (allowed < cap) candidates.push(lastScale + SCALE_STEP_MS);
     }
     const upcoming = candidates.filter((t) => t > now);
     if (upcoming.length === 0) break;
     now = Math.min(...upcoming);
   }
-  return { drainMs: end, invocations, peakConcurrency: peak, queuedMs };
+  return { drainMs: end, invocations, peakConcurrency: peak, queuedMs, peakRps: peakInAnySecond(sends) };
+}
+
+/** The most requests inside any window of 1,000 ms (sliding: [t, t + 1000) from each send). */
+export function peakInAnySecond(sends: readonly { at: number; count: number }[]): number {
+  const sorted = [...sends].sort((a, b) => a.at - b.at);
+  let peak = 0;
+  let sum = 0;
+  let first = 0;
+  for (const send of sorted) {
+    sum += send.count;
+    while ((sorted[first] as { at: number }).at <= send.at - 1000) {
+      sum -= (sorted[first] as { count: number }).count;
+      first += 1;
+    }
+    peak = Math.max(peak, sum);
+  }
+  return peak;
 }

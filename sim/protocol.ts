@@ -102,6 +102,8 @@ const MAX_CONCURRENCY = 6;
 const PROBE_TIMEOUT_MS = 60_000;
 const VISIBILITY_MS = PROBE_TIMEOUT_MS * 6;
 const MAX_RECEIVE_COUNT = 3;
+/** The probe hands a failed record back with this visibility (deployment.probe.retryDelaySeconds). */
+const RETRY_DELAY_MS = 30_000;
 const T0 = Date.parse('2026-12-01T00:00:00Z');
 /** The tenant checks a simulated probe reports (a subset keeps 500 seeds quick). */
 const SIM_CHECKS: CheckId[] = [
@@ -291,6 +293,9 @@ export async function simulateSeed(seed: number, options: SimulationOptions): Pr
     platform: { baseUrl: 'https://platform.invalid' },
     tenants: script.tenants.map((tenantId) => ({ tenantId, signingSecret: { value: `secret-of-${tenantId}` } })),
     run: { tenantConcurrency: BATCH_SIZE, sweepIntervalS: INTERVAL_S },
+    // The simulated probes report every check each sweep (they do not model sampled acceptances):
+    // a period of one sweep says so, and the sweep reads no alert state for sampling.
+    synthetic: { acceptEveryMinutes: INTERVAL_S / 60 },
   });
 
   // What the checkers need to know, recorded as it happens.
@@ -506,6 +511,15 @@ export async function simulateSeed(seed: number, options: SimulationOptions): Pr
           sent += 1;
         }
         return { sent, failed };
+      },
+      async retryLater(records) {
+        if (crash.hit()) return NEVER;
+        for (const record of records) {
+          const message = queue.find((m) => m.messageId === record.messageId);
+          if (message !== undefined) message.visibleAt = now + RETRY_DELAY_MS;
+        }
+        count('sqs.retriedLater', records.length);
+        return { unchanged: [] };
       },
     };
   }

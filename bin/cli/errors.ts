@@ -5,6 +5,7 @@
  * a bug and keeps its stack trace.
  */
 import { CanaryError, errorClass } from '../../functions/core/errors.ts';
+import { terminalText } from '../../functions/core/text.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILING = 1;
@@ -23,6 +24,7 @@ export function exitFor(error: unknown): { code: number; line: string } | undefi
   };
 }
 
+/** One line for stderr: line breaks and any control character or escape sequence (an error may quote the platform) stripped. */
 export function oneLine(text: string): string {
-  return `${text.replace(/\s*\n\s*/g, ' ').trim()}\n`;
+  return `${terminalText(text.replace(/\s*\n\s*/g, ' ')).trim()}\n`;
 }

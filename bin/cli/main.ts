@@ -22,6 +22,7 @@ import {
   parseConfigText,
   unreadableFileError,
 } from '../../functions/core/config.ts';
+import { readConnectionUrl } from '../../functions/core/connection-url.ts';
 import { isFailing } from '../../functions/core/types.ts';
 import { type AlertStateStore, displayUrl, StateStoreError } from '../../functions/ports.ts';
 import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
@@ -227,7 +228,7 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
       signal: io.signal,
       onSkippedTenant: (skipped) => {
         progress.clear();
-        io.stderr.write(`tenant-canary: tenantSource skipped ${skipped.reason}\n`);
+        io.stderr.write(oneLine(`tenant-canary: tenantSource skipped ${skipped.reason}`));
       },
       onTenantDone: ({ done, total, failing }) => progress.update(`tenants ${done}/${total}, ${failing} failing`),
     });
@@ -239,11 +240,15 @@ async function runCommand(options: RunOptions, io: CliIo): Promise<number> {
   for (const event of outcome.alertEvents) {
     if (event.type === 'undelivered') {
       io.stderr.write(
-        `tenant-canary: alert ${event.id} could not be published (${event.reason}); it stays pending in ${options.state} and goes out on the next run\n`,
+        oneLine(
+          `tenant-canary: alert ${event.id} could not be published (${event.reason}); it stays pending in ${options.state} and goes out on the next run`,
+        ),
       );
     } else if (event.type === 'gave-up') {
       io.stderr.write(
-        `tenant-canary: another run kept changing ${event.keys.join(', ')} in ${options.state}; left to that run\n`,
+        oneLine(
+          `tenant-canary: another run kept changing ${event.keys.join(', ')} in ${options.state}; left to that run`,
+        ),
       );
     }
   }
@@ -343,12 +348,17 @@ function sandboxOptionsFrom(database: string | undefined, redis: string | undefi
   const options: SandboxOptions = { ...io.sandboxOptions };
   if (database !== undefined) {
     if (!/^postgres(ql)?:\/\//.test(database)) throw new UsageError('--sandbox-database must be a postgres:// URL');
+    const reading = readConnectionUrl(database, 'postgres');
+    if (!reading.ok) throw new UsageError(`--sandbox-database ${reading.problem}`);
     options.databaseUrl = database;
   }
   if (redis !== undefined) {
     if (redis === 'memory') options.redis = 'memory';
-    else if (/^rediss?:\/\//.test(redis)) options.redis = { url: redis };
-    else throw new UsageError('--sandbox-redis must be a redis:// URL or "memory"');
+    else if (/^rediss?:\/\//.test(redis)) {
+      const reading = readConnectionUrl(redis, 'redis');
+      if (!reading.ok) throw new UsageError(`--sandbox-redis ${reading.problem}`);
+      options.redis = { url: redis };
+    } else throw new UsageError('--sandbox-redis must be a redis:// URL or "memory"');
   }
   return options;
 }

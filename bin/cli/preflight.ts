@@ -6,6 +6,7 @@
 import { type PreflightReport, preflight } from '../../functions/app/preflight.ts';
 import type { PortsOpener } from '../../functions/app/with-ports.ts';
 import type { Config } from '../../functions/core/config.ts';
+import { terminalText } from '../../functions/core/text.ts';
 import type { AlertTopicCheck, SecretResolver } from '../../functions/ports.ts';
 import { EXIT_FAILING, EXIT_OK } from './errors.ts';
 
@@ -35,8 +36,9 @@ export async function preflightCommand(input: PreflightCommandInput): Promise<nu
 export function renderPreflight(report: PreflightReport, color: boolean): string {
   const paint = (code: number, text: string) => (color ? `\u001b[${code}m${text}\u001b[0m` : text);
   const lines = report.steps.flatMap((step) => [
-    `${step.ok ? paint(32, 'ok  ') : paint(31, 'FAIL')}  ${step.step}: ${step.detail}`,
-    ...(step.fix === undefined ? [] : [`      fix: ${step.fix}`]),
+    // Details quote the platform (a database or Redis error): no escape sequence reaches the terminal.
+    `${step.ok ? paint(32, 'ok  ') : paint(31, 'FAIL')}  ${step.step}: ${terminalText(step.detail)}`,
+    ...(step.fix === undefined ? [] : [`      fix: ${terminalText(step.fix)}`]),
   ]);
   const failed = report.steps.filter((step) => !step.ok).length;
   lines.push(

@@ -2,9 +2,12 @@
  * Human output: one table per scope (the platform, then each tenant), coloured when the
  * stream is a terminal and NO_COLOR is unset. Past 20 tenants, those with nothing failing
  * collapse into one line, so the failing one is not lost among a thousand (`--full` lists all).
+ * Every text from the report passes {@link terminalText} before it is painted: the run cleaned
+ * it already, and this last guard keeps any escape sequence off the terminal.
  */
 import { CATALOG } from '../../functions/core/catalog.ts';
 import { countStatuses, isQuiet } from '../../functions/core/results.ts';
+import { terminalText } from '../../functions/core/text.ts';
 import type { CheckResult, CheckStatus, Report } from '../../functions/core/types.ts';
 
 export interface Style {
@@ -58,7 +61,10 @@ export const allQuiet = (results: readonly CheckResult[]) => results.every((resu
 
 export function renderReport(report: Report, style: Style, target: string, options: RenderOptions = {}): string {
   const lines: string[] = [];
-  lines.push(paint(style, 'bold', `tenant-canary run ${report.runId}`) + paint(style, 'dim', ` against ${target}`));
+  lines.push(
+    paint(style, 'bold', `tenant-canary run ${terminalText(report.runId)}`) +
+      paint(style, 'dim', ` against ${terminalText(target)}`),
+  );
   const groups = new Map<string | null, CheckResult[]>();
   for (const result of report.results) {
     const group = groups.get(result.tenantId) ?? [];
@@ -76,14 +82,14 @@ export function renderReport(report: Report, style: Style, target: string, optio
       continue;
     }
     lines.push('');
-    lines.push(paint(style, 'bold', tenantId === null ? 'Platform' : `Tenant ${tenantId}`));
+    lines.push(paint(style, 'bold', tenantId === null ? 'Platform' : `Tenant ${terminalText(tenantId)}`));
     for (const result of results) {
       const look = STATUS_LOOK[result.status];
       const status = `${look.mark} ${look.label.padEnd(8)}`;
       const tier = (result.tier ?? '').padEnd(2);
       const duration = result.status === 'skipped' ? ''.padStart(8) : `${result.durationMs} ms`.padStart(8);
       lines.push(
-        `  ${paint(style, look.colour, status)} ${paint(style, 'bold', tier)} ${result.checkId.padEnd(idWidth)} ${paint(style, 'dim', duration)}  ${result.summary}`,
+        `  ${paint(style, look.colour, status)} ${paint(style, 'bold', tier)} ${terminalText(result.checkId).padEnd(idWidth)} ${paint(style, 'dim', duration)}  ${terminalText(result.summary)}`,
       );
     }
   }
@@ -109,7 +115,7 @@ export function renderReport(report: Report, style: Style, target: string, optio
         (options.alertsPublished ? '' : paint(style, 'dim', ' (dry run: not sent; --publish sends them)')),
     );
     for (const alert of report.alerts) {
-      lines.push(`  [${alert.tier}] ${alert.state.padEnd(8)} ${alert.dedupKey}`);
+      lines.push(`  [${alert.tier}] ${alert.state.padEnd(8)} ${terminalText(alert.dedupKey)}`);
     }
   }
   return `${lines.join('\n')}\n`;

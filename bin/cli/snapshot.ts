@@ -7,6 +7,7 @@
 import { type SnapshotOutcome, SnapshotUnavailableError, takeIsolationSnapshot } from '../../functions/app/snapshot.ts';
 import type { PortsOpener } from '../../functions/app/with-ports.ts';
 import type { Config } from '../../functions/core/config.ts';
+import { terminalText } from '../../functions/core/text.ts';
 import type { IsolationSnapshot } from '../../functions/probes/isolation.ts';
 import { EXIT_FAILING, EXIT_OK, oneLine, UsageError } from './errors.ts';
 
@@ -69,6 +70,7 @@ export function renderSnapshot(outcome: SnapshotOutcome): string {
       : outcome.matches
         ? 'matches database.isolationDigest'
         : `DIFFERS from the pinned ${outcome.pinned}: review the change, then pin the new digest`;
+  // Names and expressions are the database's text: no escape sequence reaches the terminal.
   return [
     `Isolation snapshot (probes run as ${snapshot.probeRole})`,
     '',
@@ -78,5 +80,7 @@ export function renderSnapshot(outcome: SnapshotOutcome): string {
     `digest ${outcome.digest}`,
     verdict,
     '',
-  ].join('\n');
+  ]
+    .map((line) => terminalText(line))
+    .join('\n');
 }

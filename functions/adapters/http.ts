@@ -7,6 +7,7 @@
 import { type ClientRequest, Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
+import { parsePlatformJson } from '../core/json.ts';
 import type { HttpClient, HttpRequest, HttpResult } from '../ports.ts';
 import { trustingAlso } from './tls.ts';
 
@@ -211,13 +212,15 @@ function exchange(
           if (truncated) req?.destroy(); // drops the connection: the rest is never read
           const bodyText = bytes.toString('utf8');
           const headers = flattenHeaders(response.headers);
+          const parsed = truncated ? undefined : parseJsonLike(bodyText, headers['content-type']);
           finish({
             result: {
               kind: 'response',
               status: response.statusCode ?? 0,
               headers,
               bodyText,
-              json: truncated ? undefined : parseJsonLike(bodyText, headers['content-type']),
+              json: parsed?.ok ? parsed.value : undefined,
+              ...(parsed?.ok === false && parsed.kind === 'limit' ? { jsonSkipped: parsed.reason } : {}),
               truncated,
               elapsedMs: elapsed(),
             },
@@ -260,15 +263,15 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return out;
 }
 
-function parseJsonLike(text: string, contentType: string | undefined): unknown {
+/** The body as JSON when it looks like JSON, within the platform JSON limits (functions/core/limits.ts). */
+function parseJsonLike(
+  text: string,
+  contentType: string | undefined,
+): ReturnType<typeof parsePlatformJson> | undefined {
   const trimmed = text.trimStart();
   const looksJson = /\bjson\b/i.test(contentType ?? '') || trimmed.startsWith('{') || trimmed.startsWith('[');
   if (!looksJson || trimmed === '') return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  return parsePlatformJson(text);
 }
 
 interface ErrorContext {

@@ -9,8 +9,10 @@ import type { SNSClientConfig } from '@aws-sdk/client-sns';
 import { alertBody, alertSubject } from '../core/alert-message.ts';
 import type { AlertMessage } from '../core/alert-policy.ts';
 import { type Config, ConfigError } from '../core/config.ts';
+import { PAGERDUTY_REASON_MAX_CHARS } from '../core/limits.ts';
 import { type PagerDutyEvent, pagerDutyEvent } from '../core/pagerduty.ts';
 import type { Secret } from '../core/secret.ts';
+import { cleanText, platformScrubber } from '../core/text.ts';
 import type { Tier } from '../core/types.ts';
 import type { AlertPublisher, HttpClient, PagerDutySender, PublishOutcome, SecretResolver } from '../ports.ts';
 import { createHttpClient } from './http.ts';
@@ -41,7 +43,9 @@ export function createPagerDutySender(options: PagerDutySenderOptions): PagerDut
   return {
     async send(event) {
       const started = now();
-      const scrub = (text: string) => text.split(event.routing_key).join('[routing key]');
+      // PagerDuty's answer is quoted in logs and on the terminal: the routing key (in any form) is
+      // scrubbed from it before it is cut, and its control characters are stripped.
+      const scrub = platformScrubber([event.routing_key]);
       for (let attempt = 1; ; attempt++) {
         const result = await options.http.request({
           method: 'POST',
@@ -56,20 +60,20 @@ export function createPagerDutySender(options: PagerDutySenderOptions): PagerDut
         if (result.kind === 'response') {
           if (result.status === 202 || result.status === 200)
             return { ok: true, attempts: attempt, status: result.status };
-          reason = `HTTP ${result.status}${describeBody(result.json)}`;
+          reason = `HTTP ${result.status}${describeBody(result.json, scrub)}`;
           retry = result.status === 429 || result.status >= 500;
         } else {
           reason = result.kind === 'timeout' ? `no answer within ${timeoutMs} ms` : `unreachable (${result.kind})`;
           retry = true;
         }
         const delay = Math.min(MAX_DELAY_MS, baseDelayMs * 2 ** (attempt - 1));
-        if (!retry) return { ok: false, attempts: attempt, permanent: true, reason: scrub(reason) };
+        if (!retry) return { ok: false, attempts: attempt, permanent: true, reason };
         if (now() - started + delay + timeoutMs > budgetMs) {
           return {
             ok: false,
             attempts: attempt,
             permanent: false,
-            reason: scrub(`${reason}, still after ${attempt} attempts`),
+            reason: `${reason}, still after ${attempt} attempts`,
           };
         }
         await sleep(delay);
@@ -78,14 +82,17 @@ export function createPagerDutySender(options: PagerDutySenderOptions): PagerDut
   };
 }
 
-/** PagerDuty's error body: `{"status": "invalid event", "message": ..., "errors": [...]}`. */
-function describeBody(json: unknown): string {
+/** PagerDuty's error body: `{"status": "invalid event", "message": ..., "errors": [...]}`, scrubbed, then cut. */
+function describeBody(json: unknown, scrub: (text: string) => string): string {
   if (json === null || typeof json !== 'object') return '';
   const body = json as { message?: unknown; errors?: unknown };
   const parts = [typeof body.message === 'string' ? body.message : undefined];
   if (Array.isArray(body.errors)) parts.push(body.errors.filter((e) => typeof e === 'string').join('; '));
-  const text = parts.filter((p) => p !== undefined && p !== '').join(': ');
-  return text === '' ? '' : ` (${text.slice(0, 300)})`;
+  const text = cleanText(parts.filter((p) => p !== undefined && p !== '').join(': '), {
+    scrub,
+    maxChars: PAGERDUTY_REASON_MAX_CHARS,
+  });
+  return text === '' ? '' : ` (${text})`;
 }
 
 export interface PagerDutyPublisherOptions {
@@ -134,7 +141,7 @@ export function createPagerDutyPublisher(options: PagerDutyPublisherOptions): Al
   };
 }
 
-/** The event of one alert: the same subject and body the SNS message carries (PagerDuty takes 512 KB: no trimming). */
+/** The event of one alert: the same subject and body the SNS message carries, within PagerDuty's limits (functions/core/pagerduty.ts). */
 function eventOf(message: AlertMessage, routingKey: string, runbookBaseUrl: string | null): PagerDutyEvent {
   return pagerDutyEvent(alertBody(message, message.evidence, false, runbookBaseUrl), alertSubject(message), routingKey);
 }

@@ -1,9 +1,13 @@
 /**
  * PostgreSQL for probes: one pool per run, explicit connect/statement/idle timeouts, an error
- * listener on the pool, and two ways in: a transaction that is always rolled back, and a
- * READ ONLY one that is committed and then cleans the settings it watched off the connection.
- * Both use `SET LOCAL ROLE` and transaction-scoped settings only (never session state on a
- * pooled connection). SQL is parameterised; identifiers come only from validated config.
+ * listener on the pool and on every client, and two ways in: a transaction that is always rolled
+ * back, and a READ ONLY one that is committed and then cleans the settings it watched off the
+ * connection. Both use `SET LOCAL ROLE` and transaction-scoped settings only (never session state
+ * on a pooled connection); a transaction that ran the platform's own function is followed by
+ * `DISCARD ALL`. A connection that fails mid-transaction (terminated, cut, timed out) is
+ * discarded, never reused, and the transaction throws {@link ConnectionLostError} naming the cause,
+ * whatever verdict the work reached on it. SQL is parameterised; identifiers come only from
+ * validated config.
  */
 import pg from 'pg';
 import { effectivePgTlsMode, type PgTlsMode } from '../core/config.ts';
@@ -47,6 +51,33 @@ export function countStatements(sql: string): number {
 const INLINE_NAME = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*$/;
 const INLINE_VALUE = /^[A-Za-z0-9_.:@-]{0,200}$/;
 
+/**
+ * A probe's connection failed under it: its verdict is unknown, and the connection was discarded.
+ * The message names the cause (never the URL); `code` keeps the cause's SQLSTATE, if any.
+ */
+export class ConnectionLostError extends Error {
+  override name = 'ConnectionLostError';
+  readonly code: string | undefined;
+  constructor(cause: Error) {
+    super(`the database connection was lost mid-probe and discarded: ${cause.message}`, { cause });
+    this.code =
+      (cause as { code?: unknown }).code === undefined ? undefined : String((cause as { code?: unknown }).code);
+  }
+}
+
+/**
+ * Whether an error of a query means the connection is gone or cannot be trusted: not a plain SQL
+ * error (severity ERROR), but the socket failing, the server ending the session (FATAL, a
+ * connection exception, an administrator's or a crash shutdown), or a reply that never came.
+ */
+function endsConnection(error: unknown): boolean {
+  if (error instanceof pg.DatabaseError) {
+    return error.severity === 'FATAL' || error.severity === 'PANIC' || /^(08|57P0[1-3])/.test(error.code ?? '');
+  }
+  // Anything else but a programming error (a value pg cannot serialise) comes from the socket or pg's timeout.
+  return error instanceof Error && !(error instanceof TypeError || error instanceof RangeError);
+}
+
 export function createPgPort(options: PgPortOptions): PgPort {
   let statements = 0;
   let roundTrips = 0;
@@ -56,10 +87,21 @@ export function createPgPort(options: PgPortOptions): PgPort {
   // unreachable. So the connect keeps its own timeout (the Client's), and the pool's is longer.
   const connectTimeoutMs = options.connectTimeoutMs;
   class TimedClient extends pg.Client {
+    /** Why this connection is gone (its socket failed, the server ended it, a reply never came). */
+    lost: Error | undefined;
     constructor(config?: pg.ClientConfig) {
       super({ ...config, connectionTimeoutMillis: connectTimeoutMs });
+      // pg emits 'error' on a checked-out client whose socket dies; with no listener that is an
+      // uncaught exception that ends the process (the pool listens only while the client is idle).
+      this.on('error', (error: Error) => {
+        this.lost ??= error;
+      });
     }
   }
+  const lostOf = (client: pg.PoolClient): Error | undefined => (client as unknown as TimedClient).lost;
+  const markLost = (client: pg.PoolClient, error: Error): void => {
+    (client as unknown as TimedClient).lost ??= error;
+  };
   const mode = options.tls?.mode ?? effectivePgTlsMode({}, options.connectionString);
   const host = pgHost(options.connectionString);
   // A URL that cannot be used safely fails every connect with the reason (the checks report it).
@@ -98,12 +140,39 @@ export function createPgPort(options: PgPortOptions): PgPort {
   };
 
   const countedSession = (client: pg.PoolClient): SqlSession => ({
-    query: (sql, params) => {
+    query: async (sql, params) => {
       statements += countStatements(sql);
       roundTrips += 1;
-      return client.query(sql, params as unknown[] | undefined);
+      try {
+        return await client.query(sql, params as unknown[] | undefined);
+      } catch (error) {
+        if (endsConnection(error)) markLost(client, error as Error);
+        throw error;
+      }
     },
   });
+
+  /**
+   * After the work: ROLLBACK (unless the connection is gone), `DISCARD ALL` when asked, then the
+   * connection back to the pool, or destroyed when anything failed. A lost connection throws.
+   */
+  const finish = async (client: pg.PoolClient, rollback: boolean, reset: boolean): Promise<void> => {
+    let broken = lostOf(client);
+    for (const statement of [...(rollback ? ['ROLLBACK'] : []), ...(reset ? ['DISCARD ALL'] : [])]) {
+      if (broken !== undefined) break;
+      try {
+        statements += 1;
+        roundTrips += 1;
+        await client.query(statement);
+      } catch (error) {
+        // ROLLBACK and DISCARD ALL do not fail on a healthy connection.
+        markLost(client, error as Error);
+        broken = lostOf(client);
+      }
+    }
+    client.release(broken);
+    if (broken !== undefined) throw new ConnectionLostError(broken);
+  };
 
   /** BEGIN, the role and the transaction-scoped settings, in one round trip when they are plain. */
   const begin = async (session: SqlSession, command: string, transaction: TransactionOptions): Promise<void> => {
@@ -135,21 +204,17 @@ export function createPgPort(options: PgPortOptions): PgPort {
     async inRolledBackTransaction(transaction, work) {
       const client = await connect();
       const session = countedSession(client);
-      let broken: Error | undefined;
+      let outcome: { value: Awaited<ReturnType<typeof work>> } | { error: unknown };
       try {
         await begin(session, 'BEGIN', transaction);
-        return await work(session);
-      } finally {
-        try {
-          statements += 1;
-          roundTrips += 1;
-          await client.query('ROLLBACK');
-        } catch (error) {
-          broken = error as Error;
-        }
-        // A connection whose rollback failed is not trusted again.
-        client.release(broken);
+        outcome = { value: await work(session) };
+      } catch (error) {
+        outcome = { error };
       }
+      // A verdict reached on a connection that died under it is not one: finish throws then.
+      await finish(client, true, transaction.resetSession === true);
+      if ('error' in outcome) throw outcome.error;
+      return outcome.value;
     },
     async inCommittedReadOnlyTransaction(transaction, work) {
       const names = transaction.watch;
@@ -181,7 +246,8 @@ export function createPgPort(options: PgPortOptions): PgPort {
       } catch (error) {
         // Closing the connection ends the transaction; one that failed here is not reused.
         broken ??= error as Error;
-        throw error;
+        const lost = lostOf(client);
+        throw lost === undefined ? error : new ConnectionLostError(lost);
       } finally {
         client.release(broken);
       }

@@ -130,19 +130,26 @@ function connectionFacts(options: RedisPortOptions): { host: string; tls?: Conne
   }
   const host = url === undefined ? 'the configured URL' : `${url.hostname}:${url.port || '6379'}`;
   const db = url === undefined ? Number.NaN : Number(url.pathname.replace(/^\//, '') || '0');
+  // A malformed %-escape in the userinfo (config validation refuses it) makes the URL unusable, not a URIError.
+  const username = url === undefined ? undefined : decoded(url.username);
+  const password = url === undefined ? undefined : decoded(url.password);
   const endpoint: Endpoint | undefined =
-    url === undefined || url.hostname === '' || !Number.isInteger(db)
+    url === undefined ||
+    url.hostname === '' ||
+    !Number.isInteger(db) ||
+    username === undefined ||
+    password === undefined
       ? undefined
       : {
           host: url.hostname.replace(/^\[|\]$/g, ''),
           port: Number(url.port || '6379'),
           db,
-          ...(url.username === '' && url.password === ''
+          ...(username === '' && password === ''
             ? {}
             : {
                 login: {
-                  ...(url.username === '' ? {} : { username: decodeURIComponent(url.username) }),
-                  ...(url.password === '' ? {} : { password: decodeURIComponent(url.password) }),
+                  ...(username === '' ? {} : { username }),
+                  ...(password === '' ? {} : { password }),
                 },
               }),
         };
@@ -158,4 +165,13 @@ function connectionFacts(options: RedisPortOptions): { host: string; tls?: Conne
       ...(secureContext ? { secureContext } : {}),
     },
   };
+}
+
+/** `decodeURIComponent`, or undefined for a malformed escape (its text is never reported). */
+function decoded(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,9 +1,12 @@
 /**
- * The sweep's fan-out: one SQS message per tenant, sent with `SendMessageBatch` (at most 10
- * entries a call). Entries SQS refuses for a transient reason are sent once more; what still
- * fails is reported back by tenant, never thrown, so the sweep can count and log it.
+ * The probe queue. The sweep's fan-out: one SQS message per tenant, sent with `SendMessageBatch`
+ * (at most 10 entries a call), each with its own `DelaySeconds` (the sweep's pacing). Entries SQS refuses for a transient reason are sent once more;
+ * what still fails is reported back by tenant, never thrown, so the sweep can count and log it.
+ * The probe's retries: records it could not probe are made visible again after `retryDelaySeconds`
+ * with `ChangeMessageVisibilityBatch`, so they are retried (and dead-lettered) inside their sweep.
  */
 import type { SendMessageBatchRequestEntry, SQSClient, SQSClientConfig } from '@aws-sdk/client-sqs';
+import { MAX_DELAY_S } from '../core/budget.ts';
 import { mapWithConcurrency } from '../core/concurrency.ts';
 import type { EnqueueOutcome, TenantMessage, TenantQueue } from '../ports.ts';
 import { awsClientDefaults, loadOnce } from './aws-client.ts';
@@ -15,7 +18,12 @@ export interface TenantQueueOptions {
   clientConfig?: SQSClientConfig;
   /** Batch calls in flight at once. @default 8 */
   concurrency?: number;
+  /** Seconds before a record the probe hands back is delivered again. @default 30 */
+  retryDelaySeconds?: number;
 }
+
+/** Seconds before a record the probe could not probe is delivered again (deployment.probe.retryDelaySeconds). */
+export const DEFAULT_RETRY_DELAY_S = 30;
 
 export const SQS_BATCH_ENTRIES = 10;
 
@@ -23,12 +31,16 @@ export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
   // Loaded on the first send: a static import of the SDK (external to the bundle) would load it
   // at INIT in the probe function too, which shares these adapters and never sends.
   const sdk = loadOnce<SqsSdk>(async () => {
-    const { SQSClient, SendMessageBatchCommand } = await import('@aws-sdk/client-sqs');
+    const { SQSClient, SendMessageBatchCommand, ChangeMessageVisibilityBatchCommand } = await import(
+      '@aws-sdk/client-sqs'
+    );
     return {
       client: options.client ?? new SQSClient({ ...awsClientDefaults(), ...options.clientConfig }),
       SendMessageBatchCommand,
+      ChangeMessageVisibilityBatchCommand,
     };
   });
+  const retryDelaySeconds = options.retryDelaySeconds ?? DEFAULT_RETRY_DELAY_S;
   return {
     async send(messages) {
       let client: SqsSdk;
@@ -51,6 +63,38 @@ export function createTenantQueue(options: TenantQueueOptions): TenantQueue {
         failed: outcomes.flatMap((outcome) => outcome.failed),
       };
     },
+    async retryLater(records) {
+      let client: SqsSdk;
+      try {
+        client = await sdk();
+      } catch {
+        return { unchanged: records.map((record) => record.messageId) };
+      }
+      const unchanged: string[] = [];
+      for (let i = 0; i < records.length; i += SQS_BATCH_ENTRIES) {
+        const batch = records.slice(i, i + SQS_BATCH_ENTRIES);
+        try {
+          const response = await client.client.send(
+            new client.ChangeMessageVisibilityBatchCommand({
+              QueueUrl: options.queueUrl,
+              Entries: batch.map((record, index) => ({
+                Id: `r${index}`,
+                ReceiptHandle: record.receiptHandle,
+                VisibilityTimeout: retryDelaySeconds,
+              })),
+            }),
+          );
+          for (const refused of response.Failed ?? []) {
+            const record = batch[Number((refused.Id ?? '').slice(1))];
+            if (record !== undefined) unchanged.push(record.messageId);
+          }
+        } catch {
+          // The SDK already retried: these come back after the queue's visibility timeout instead.
+          unchanged.push(...batch.map((record) => record.messageId));
+        }
+      }
+      return { unchanged };
+    },
   };
 }
 
@@ -59,10 +103,16 @@ async function sendBatch(client: SqsSdk, queueUrl: string, batch: TenantMessage[
   const failed: EnqueueOutcome['failed'] = [];
   let sent = 0;
   for (let attempt = 1; attempt <= 2 && pending.length > 0; attempt++) {
-    const entries: SendMessageBatchRequestEntry[] = pending.map(({ id, message }) => ({
-      Id: id,
-      MessageBody: JSON.stringify(message),
-    }));
+    const entries: SendMessageBatchRequestEntry[] = pending.map(({ id, message }) => {
+      const { delaySeconds, ...body } = message;
+      return {
+        Id: id,
+        MessageBody: JSON.stringify(body),
+        ...(delaySeconds === undefined || delaySeconds <= 0
+          ? {}
+          : { DelaySeconds: Math.min(MAX_DELAY_S, Math.round(delaySeconds)) }),
+      };
+    });
     let response: Awaited<ReturnType<typeof sendCommand>>;
     try {
       response = await sendCommand(client, queueUrl, entries);
@@ -97,6 +147,7 @@ async function sendBatch(client: SqsSdk, queueUrl: string, batch: TenantMessage[
 interface SqsSdk {
   client: SQSClient;
   SendMessageBatchCommand: typeof import('@aws-sdk/client-sqs').SendMessageBatchCommand;
+  ChangeMessageVisibilityBatchCommand: typeof import('@aws-sdk/client-sqs').ChangeMessageVisibilityBatchCommand;
 }
 
 function sendCommand(sdk: SqsSdk, queueUrl: string, entries: SendMessageBatchRequestEntry[]) {

@@ -41,6 +41,6 @@ export interface AppDeps {
    * throws when the ping failed. Absent: no switch configured.
    */
   heartbeat?(): Promise<void>;
-  /** Whether a Function URL caller may ask for alerts to be published (deployment.onDemand.allowUrlPublish). @default false */
+  /** Whether an on-demand caller (Function URL or direct invoke) may ask for alerts to be published (deployment.onDemand.allowUrlPublish). @default false */
   urlPublishAllowed?(): boolean;
 }

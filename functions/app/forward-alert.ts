@@ -5,7 +5,6 @@
  * retries the invocation, then parks the event in the forwarder's dead-letter queue (alarmed).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { SNSEvent } from 'aws-lambda';
 import * as z from 'zod';
 import type { AlertBody } from '../core/alert-message.ts';
 import { errorClass } from '../core/errors.ts';
@@ -30,28 +29,52 @@ const bodySchema = z.looseObject({
   checkId: z.string().min(1),
   tenantId: z.string().nullable(),
   dedupKey: z.string().min(1),
-  firstFailedAt: z.string(),
-  sentAt: z.string(),
+  firstFailedAt: z.iso.datetime(),
+  sentAt: z.iso.datetime(),
   summary: z.string(),
   runbook: z.string(),
-  runbookUrl: z.string().nullable().default(null),
+  // Only a web link reaches the on-call's PagerDuty incident (never javascript: or data:).
+  runbookUrl: z
+    .url({ protocol: /^https?$/ })
+    .nullable()
+    .default(null),
   firstStep: z.string(),
   escalatedFrom: z.enum(TIERS).nullable(),
   note: z.string().nullable(),
   evidence: z.record(z.string(), z.unknown()),
 });
 
-export async function forwardAlerts(deps: ForwarderDeps, event: SNSEvent, remainingMs: () => number): Promise<void> {
+/** The SNS envelope: records whose `Sns.Message` is text (the alert body is checked per record). */
+const envelopeSchema = z.object({
+  Records: z.array(
+    z.object({
+      Sns: z.looseObject({
+        Message: z.string(),
+        MessageId: z.string().max(100).optional(),
+        TopicArn: z.string().max(300).optional(),
+        Subject: z.string().max(100).nullable().optional(),
+      }),
+    }),
+  ),
+});
+
+export async function forwardAlerts(deps: ForwarderDeps, event: unknown, remainingMs: () => number): Promise<void> {
+  const envelope = envelopeSchema.safeParse(event);
+  if (!envelope.success) {
+    // Not from SNS: nothing to deliver, and a retry would not make it one.
+    deps.logger.error('not an SNS event: ignored', { problem: envelope.error.issues[0]?.message ?? 'malformed' });
+    return;
+  }
   const key = (await deps.routingKey()).reveal();
   const failures: string[] = [];
-  for (const record of event.Records ?? []) {
-    const log = deps.logger.createChild({ persistentKeys: { snsMessageId: record.Sns?.MessageId } });
+  for (const record of envelope.data.Records) {
+    const log = deps.logger.createChild({ persistentKeys: { snsMessageId: record.Sns.MessageId } });
     let body: AlertBody;
     try {
       body = bodySchema.parse(JSON.parse(record.Sns.Message)) as unknown as AlertBody;
     } catch {
-      log.error('not an alert message: it cannot become a PagerDuty event', { topic: record.Sns?.TopicArn });
-      failures.push(`${record.Sns?.MessageId}: not an alert message`);
+      log.error('not an alert message: it cannot become a PagerDuty event', { topic: record.Sns.TopicArn });
+      failures.push(`${record.Sns.MessageId ?? 'a message'}: not an alert message`);
       continue;
     }
     const subject =

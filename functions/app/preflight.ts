@@ -17,8 +17,9 @@ import {
   quoteIdent,
   type SecretResolver,
 } from '../ports.ts';
-import { probeRoleBypass, readSnapshot } from '../probes/database.ts';
+import { type DatabaseSnapshot, probeRoleBypass, readSnapshot } from '../probes/database.ts';
 import { readIsolationCatalog } from '../probes/isolation.ts';
+import { relationSql } from '../probes/rls.ts';
 import { type PortsOpener, withPorts } from './with-ports.ts';
 
 export interface PreflightStep {
@@ -209,9 +210,10 @@ async function databaseSteps(config: Config, ports: OpenPorts): Promise<Prefligh
       ];
     }
   }
+  let snapshot: DatabaseSnapshot;
   try {
-    const snapshot = await readSnapshot(pg, config);
-    await readIsolationCatalog(pg, config);
+    snapshot = await readSnapshot(pg, config);
+    await readIsolationCatalog(pg, config, snapshot.tables);
     steps.push(ok('postgres: catalog', 'the catalog views the RLS checks read are readable'));
     const bypass = probeRoleBypass(snapshot);
     steps.push(
@@ -233,37 +235,20 @@ async function databaseSteps(config: Config, ports: OpenPorts): Promise<Prefligh
     );
     return steps;
   }
-  steps.push(...(await grantSteps(config, ports)));
+  steps.push(...grantSteps(config, snapshot));
   return steps;
 }
 
-/** What the probe role may do on the tenant tables and the context function. */
-async function grantSteps(config: Config, ports: OpenPorts): Promise<PreflightStep[]> {
+/**
+ * What the probe role may do on the tenant tables (configured and discovered, as the run's one
+ * catalog statement read them) and the context function (by its declared argument type). Tables
+ * tied to a tenant table by foreign key only are read probed, never written: SELECT is enough there.
+ */
+function grantSteps(config: Config, snapshot: DatabaseSnapshot): PreflightStep[] {
   const database = config.database!;
-  const rows = await ports.pg!.inRolledBackTransaction({ role: database.probeAsRole }, async (session) => {
-    const tables = await session.query<{ name: string; exists: boolean; can: string[] }>(
-      `SELECT t.name, c.oid IS NOT NULL AS exists,
-              ARRAY(SELECT p FROM unnest(ARRAY['SELECT', 'INSERT', 'UPDATE']) AS p
-                    WHERE c.oid IS NOT NULL AND has_table_privilege(c.oid, p)) AS can
-       FROM unnest($1::text[]) AS t(name) LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)`,
-      [database.tenantTables],
-    );
-    const fn =
-      database.contextFunction === null
-        ? null
-        : (
-            await session.query<{ found: boolean; can: boolean; role: string }>(
-              `SELECT to_regprocedure($1) IS NOT NULL AS found,
-                      COALESCE(has_function_privilege(to_regprocedure($1), 'EXECUTE'), false) AS can,
-                      current_user::text AS role`,
-              [`${database.contextFunction}(varchar)`],
-            )
-          ).rows[0]!;
-    const role = (await session.query<{ role: string }>('SELECT current_user::text AS role')).rows[0]!.role;
-    return { tables: tables.rows, fn, role };
-  });
+  const role = snapshot.probeRole.name;
   const steps: PreflightStep[] = [];
-  const absent = rows.tables.filter((t) => !t.exists).map((t) => t.name);
+  const absent = snapshot.tables.filter((t) => !t.exists).map((t) => t.name);
   if (absent.length > 0) {
     steps.push(
       missing(
@@ -273,44 +258,63 @@ async function grantSteps(config: Config, ports: OpenPorts): Promise<PreflightSt
       ),
     );
   }
-  const lacking = rows.tables
-    .filter((t) => t.exists)
-    .map((t) => ({ table: t.name, lacks: ['SELECT', 'INSERT', 'UPDATE'].filter((p) => !t.can.includes(p)) }))
+  const present = snapshot.tables.filter((t) => t.exists);
+  const lacking = present
+    .map((t) => {
+      const needs = t.found === 'fk' ? (['SELECT'] as const) : (['SELECT', 'INSERT', 'UPDATE'] as const);
+      const can = {
+        SELECT: t.probePrivileges.select,
+        INSERT: t.probePrivileges.insert,
+        UPDATE: t.probePrivileges.update,
+      };
+      return { table: t.name, sql: relationSql(t), found: t.found, lacks: needs.filter((p) => !can[p]) };
+    })
     .filter((t) => t.lacks.length > 0);
+  const discovered = present.filter((t) => !t.configured).length;
+  const counted = `${present.length} tenant tables${discovered > 0 ? ` (${discovered} of them discovered)` : ''}`;
   if (lacking.length > 0) {
     steps.push(
       missing(
         'postgres: grants on the tenant tables',
-        `${rows.role} lacks ${lacking.map((t) => `${t.lacks.join(', ')} on ${t.table}`).join('; ')}: without them the read and write probes only prove the canary may not touch the table, not that RLS refuses (their writes are always rolled back)`,
+        `${role} lacks ${lacking.map((t) => `${t.lacks.join(', ')} on ${t.table}`).join('; ')}: without them the read and write probes only prove the canary may not touch the table, not that RLS refuses (their writes are always rolled back); those tables are reported "not proven" (error), never "refused"`,
         `${lacking
-          .map((t) => `GRANT ${t.lacks.join(', ')} ON ${quoteIdent(t.table)} TO ${quoteIdent(rows.role)};`)
-          .join(' ')} (or GRANT the application's NOLOGIN role, e.g. app_user, TO ${quoteIdent(rows.role)})`,
+          .map((t) => `GRANT ${t.lacks.join(', ')} ON ${t.sql} TO ${quoteIdent(role)};`)
+          .join(
+            ' ',
+          )} (granting the application's NOLOGIN role, e.g. app_user, covers only the tables it holds grants on)`,
       ),
     );
   } else if (absent.length === 0) {
     steps.push(
       ok(
         'postgres: grants on the tenant tables',
-        `${rows.role} may SELECT, INSERT and UPDATE all ${rows.tables.length} tenant tables (under RLS)`,
+        `${role} may read all ${counted}, and INSERT and UPDATE those with the tenant column (under RLS)`,
       ),
     );
   }
-  if (rows.fn !== null) {
-    const name = `${database.contextFunction}(varchar)`;
-    if (!rows.fn.found) {
-      steps.push(
-        missing('postgres: context function', `${name} not found`, 'check database.contextFunction, or set it to null'),
-      );
-    } else if (!rows.fn.can) {
+  const fn = database.contextFunction;
+  if (fn !== null) {
+    const found = snapshot.contextFunction;
+    const argType = found === null || found.argType === 'character varying' ? 'varchar' : found.argType;
+    const name = `${fn}(${argType})`;
+    if (found === null) {
       steps.push(
         missing(
           'postgres: context function',
-          `${rows.role} may not execute ${name}`,
-          `GRANT EXECUTE ON FUNCTION ${quoteIdent(database.contextFunction!)}(varchar) TO ${quoteIdent(rows.role)};`,
+          `${fn} (one argument) not found`,
+          'check database.contextFunction, or set it to null',
+        ),
+      );
+    } else if (!found.canExecute) {
+      steps.push(
+        missing(
+          'postgres: context function',
+          `${role} may not execute ${name}`,
+          `GRANT EXECUTE ON FUNCTION ${quoteIdent(fn)}(${argType}) TO ${quoteIdent(role)};`,
         ),
       );
     } else {
-      steps.push(ok('postgres: context function', `${rows.role} may execute ${name}`));
+      steps.push(ok('postgres: context function', `${role} may execute ${name}`));
     }
   }
   return steps;

@@ -3,8 +3,10 @@
  * (counted, not probed), the others' tenants probed concurrently on one set of ports with the
  * scheduled config (deferred round trips), each sweep's tenants recorded in the sweep ledger (one
  * item per sweep), the sweeps this batch may complete judged when time allows, and only the
- * records that could not be probed reported failed (Powertools batch: SQS delivers those again,
- * then to the dead-letter queue).
+ * records that could not be probed reported failed and handed back to the queue for a retry after
+ * a short delay (Powertools batch; after maxReceiveCount SQS moves them to the dead-letter queue,
+ * inside their sweep's drain deadline). A stale record that was delivered before (it failed) is
+ * handed back too, never deleted, so a cause that fails again ends in the dead-letter queue.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -55,10 +57,19 @@ export async function probeBatch(
     });
     if (isStale(message.deadline, deps.now())) {
       // Its sweep has been judged (or is being): probing now would be traffic nobody reads.
+      const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? 1);
+      if (receiveCount > 1) {
+        // Delivered before and not deleted: it failed (or its invocation died), for a cause that may
+        // fail again. Handed back, not deleted, so after maxReceiveCount it is in the dead-letter queue.
+        metrics.addMetric(METRIC.staleRedeliveriesHandedBack, MetricUnit.Count, 1);
+        throw new TenantNotProbedError(
+          `tenant ${message.tenantId}: delivered again (receive ${receiveCount}) after its sweep's drain deadline; not probed, on its way to the dead-letter queue`,
+        );
+      }
       metrics.addMetric(METRIC.staleMessagesDropped, MetricUnit.Count, 1);
       log.warn("message delivered after its sweep's drain deadline; dropped, not probed", {
         deadline: message.deadline,
-        receiveCount: record.attributes.ApproximateReceiveCount,
+        receiveCount,
       });
       return;
     }
@@ -75,6 +86,7 @@ export async function probeBatch(
       tenantId: message.tenantId,
       signal,
       checks: deps.checks,
+      sampling: message.sampling,
     });
     results.push(...outcome.report.results);
     logTenantReport(log, outcome.report);
@@ -112,6 +124,8 @@ export async function probeBatch(
       },
     ),
   );
+
+  await handBack(deps, event.Records, response);
 
   // Counts the tenants into their sweep; the probe that may complete a sweep tries to judge it.
   const complete = new Set<string>();
@@ -152,6 +166,31 @@ export async function probeBatch(
     judged,
   });
   return response;
+}
+
+/**
+ * The records that failed come back after the queue's short retry delay, not its visibility
+ * timeout (6 x the function's): their retries, and after maxReceiveCount the dead-letter queue,
+ * land while their sweep is still being drained, instead of long after it, dropped as stale.
+ */
+async function handBack(deps: AppDeps, records: readonly SQSRecord[], response: SQSBatchResponse): Promise<void> {
+  if (response.batchItemFailures.length === 0) return;
+  const failed = new Set(response.batchItemFailures.map((failure) => failure.itemIdentifier));
+  const handed = records
+    .filter((record) => failed.has(record.messageId) && typeof record.receiptHandle === 'string')
+    .map((record) => ({ messageId: record.messageId, receiptHandle: record.receiptHandle }));
+  let unchanged: string[];
+  try {
+    ({ unchanged } = await (await deps.tenantQueue()).retryLater(handed));
+  } catch (error) {
+    unchanged = handed.map((record) => record.messageId);
+    deps.logger.warn('the probe queue could not be reached to retry failed records', { error: describeError(error) });
+  }
+  if (unchanged.length > 0) {
+    deps.logger.warn("failed records come back after the queue's visibility timeout, not the retry delay", {
+      messageIds: unchanged,
+    });
+  }
 }
 
 /**

@@ -5,11 +5,13 @@
  * metric when it ran to the end (its absence is an alarm).
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { planSweep } from '../core/budget.ts';
 import { CATALOG, type CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import { asError, describeError } from '../core/errors.ts';
 import { countStatuses } from '../core/results.ts';
-import { sweepDeadline } from '../core/sweep-protocol.ts';
+import { failingOf, openPacedChecks, type PacedCheckId, periodSweeps } from '../core/sampling.ts';
+import { scheduledProbeConfig, sweepDeadline } from '../core/sweep-protocol.ts';
 import { sweepIdAt } from '../core/tables.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { Report } from '../core/types.ts';
@@ -43,6 +45,11 @@ export async function sweep(
   deps: AppDeps,
   signal?: AbortSignal,
   remainingMs: () => number = () => Number.POSITIVE_INFINITY,
+  /**
+   * When the schedule meant this sweep to run (its `scheduledTime`): exact, so consecutive sweeps
+   * get consecutive numbers for sampling whatever the invocation's jitter. @default the opening time
+   */
+  scheduledAt?: Date,
 ): Promise<SweepSummary> {
   const { logger, metrics } = deps;
   const started = performance.now();
@@ -66,7 +73,14 @@ export async function sweep(
     const queued =
       listing === undefined
         ? undefined
-        : fanOut(deps, ledger, queue, { sweepId, deadline, openedAt }, tenantIdsOf(listing));
+        : fanOut(
+            deps,
+            config,
+            ledger,
+            queue,
+            { sweepId, deadline, openedAt, sweepAt: scheduledAt ?? openedAt },
+            tenantIdsOf(listing),
+          );
     // Platform probes use the first tenant as a positive control; only its secret is read.
     const platformReport: Report = await (deps.checks ?? runChecks)({
       config: { ...config, tenants: (listing?.tenants ?? config.tenants).slice(0, 1) },
@@ -154,6 +168,24 @@ async function judgeDueSweeps(
 }
 
 /**
+ * Each tenant's sampled or rotated checks with an open incident in the alert state (the same store
+ * the judge writes): a tenant whose accepted ticket, round trip or quality last failed runs every
+ * sampled check this sweep, and a rotated probe with an open incident runs every sweep. A store
+ * that cannot be read is logged and counted: the sweep samples as usual.
+ */
+async function openIncidents(deps: AppDeps): Promise<Map<string, Set<PacedCheckId>>> {
+  try {
+    return openPacedChecks(await (await deps.stateStore()).openKeys());
+  } catch (error) {
+    deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+    deps.logger.error('the alert state cannot be read: failing tenants are sampled like the others this sweep', {
+      error: describeError(error),
+    });
+    return new Map();
+  }
+}
+
+/**
  * Opens the sweep in the ledger with its tenants and deadline (before any message is sent: the
  * first probe to report finds it), queues one message per tenant, and withdraws the tenants SQS
  * refused (they are not waited for). A ledger that cannot be used is logged and counted: the
@@ -161,9 +193,10 @@ async function judgeDueSweeps(
  */
 async function fanOut(
   deps: AppDeps,
+  config: Config,
   ledger: SweepLedger,
   queue: TenantQueue,
-  sweep: { sweepId: string; deadline: Date; openedAt: Date },
+  sweep: { sweepId: string; deadline: Date; openedAt: Date; sweepAt: Date },
   tenantIds: string[],
 ): Promise<EnqueueOutcome> {
   const { sweepId, deadline } = sweep;
@@ -178,15 +211,47 @@ async function fanOut(
       error: describeError(error),
     });
   }
+  // A period of one sweep samples nothing: no state to read.
+  const sampled = periodSweeps(config.synthetic.acceptEveryMinutes, config.run.sweepIntervalS) > 1;
+  const open = sampled ? await openIncidents(deps) : new Map<string, Set<PacedCheckId>>();
+  const failing = failingOf(open);
+  // Under the request budget: the tenants spread over the interval, the rejection probes rotated if need be.
+  // Sampled as the probe will run them: deferred round trips when there is a database.
+  const plan = planSweep({
+    tenantIds,
+    sweepAt: sweep.sweepAt,
+    config: scheduledProbeConfig(config),
+    failing,
+    openRejections: open,
+  });
+  deps.logger.info('sweep paced under the request budget', {
+    sweepId,
+    requestBudgetRps: config.platform.requestBudgetRps,
+    requests: plan.tenants.reduce((sum, tenant) => sum + tenant.requests, 0),
+    rotation: plan.rotation,
+    lastStartS: plan.lastStartS,
+    failingTenants: failing.size,
+  });
+  if (!plan.fits) {
+    deps.logger.warn('the request budget cannot cover this sweep inside its spread: the last tenants start late', {
+      sweepId,
+      requestBudgetRps: config.platform.requestBudgetRps,
+      lastStartS: plan.lastStartS,
+      spreadS: plan.spreadS,
+      failingTenants: failing.size,
+    });
+  }
   // Each message names a peer (the next tenant): a batch of one still has a secret to forge with.
   const enqueue = await queue.send(
-    tenantIds.map((tenantId, i) => {
+    plan.tenants.map(({ tenantId, decision, delayS }, i) => {
       const peer = tenantIds[(i + 1) % tenantIds.length];
       return {
         tenantId,
         runId: sweepId,
         deadline: deadline.toISOString(),
         ...(peer === undefined || peer === tenantId ? {} : { peer }),
+        sampling: decision,
+        ...(delayS > 0 ? { delaySeconds: delayS } : {}),
       };
     }),
   );

@@ -10,12 +10,14 @@ import { DIMENSION, METRIC } from '../core/telemetry.ts';
 import type { AlertSummary, CheckResult, Report } from '../core/types.ts';
 
 export function logTenantReport(log: Logger, report: Report): void {
+  const failing = report.results.filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'degraded');
   log.info('tenant probed', {
     runId: report.runId,
     statuses: countStatuses(report.results),
-    failing: report.results
-      .filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'degraded')
-      .map((r) => ({ checkId: r.checkId, status: r.status, tier: r.tier, summary: r.summary })),
+    failing: failing.map((r) => ({ checkId: r.checkId, status: r.status, tier: r.tier, summary: r.summary })),
+    // Flat fields for the dashboard's "tenants failing now" (Logs Insights reads them per tenant).
+    failingCount: failing.length,
+    failingChecks: failing.map((r) => `${r.checkId} ${r.status}${r.tier === null ? '' : ` ${r.tier}`}`).join(', '),
   });
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../core/config.ts';
 import { CanaryError, errorMessage } from '../core/errors.ts';
+import type { SamplingDecision } from '../core/sampling.ts';
 import type { Report } from '../core/types.ts';
 import type { Ports, SecretResolver, SkippedTenant, TenantSource } from '../ports.ts';
 import { runChecks } from '../run.ts';
@@ -35,6 +36,8 @@ export interface ProbeTenantInput {
   signal?: AbortSignal | undefined;
   /** @default runChecks */
   checks?: typeof runChecks | undefined;
+  /** The sweep's sampling of this tenant (scheduled messages only); absent: every check runs. */
+  sampling?: SamplingDecision | undefined;
 }
 
 export interface ProbeTenantOutcome {
@@ -60,6 +63,7 @@ export async function probeTenant(input: ProbeTenantInput): Promise<ProbeTenantO
     secrets: input.secrets,
     filters: { tenantIds: [input.tenantId], platform: false },
     signal: input.signal,
+    ...(input.sampling === undefined ? {} : { sampling: new Map([[input.tenantId, input.sampling]]) }),
   });
   return { report, ...(unprobed === undefined ? {} : { unprobed }) };
 }

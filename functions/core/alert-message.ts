@@ -3,14 +3,15 @@
  * with the report entry, and message attributes for subscription filter policies. Pure.
  */
 import { type AlertMessage, toAlertSummary } from './alert-policy.ts';
+import { ALERT_SUBJECT_MAX_CHARS, ALERT_TEXT_MAX_CHARS, SNS_MAX_BYTES, SUMMARY_MAX_CHARS } from './limits.ts';
 import { runbookUrl } from './runbook.ts';
+import { cutText, stripControls } from './text.ts';
 import type { Evidence } from './types.ts';
 
-/** SNS's limit for one message, body and attributes together (and for one PublishBatch call). */
-export const SNS_MAX_BYTES = 256 * 1024;
+export { SNS_MAX_BYTES };
+
 /** Room left for the request's own overhead and the attribute type names. */
 const SAFETY_BYTES = 1024;
-const SUBJECT_MAX_CHARS = 99;
 /** At most this many evidence fields are replaced by a size note before falling back to a preview. */
 const TRIM_FIELDS = 20;
 
@@ -98,8 +99,11 @@ export function alertSubject(message: AlertMessage): string {
 /** SNS subjects: printable ASCII, no line breaks, under 100 characters. */
 function fitSubject(text: string): string {
   const ascii = text.replace(/[^\x20-\x7e]/g, '?');
-  return ascii.length <= SUBJECT_MAX_CHARS ? ascii : `${ascii.slice(0, SUBJECT_MAX_CHARS - 3)}...`;
+  return ascii.length <= ALERT_SUBJECT_MAX_CHARS ? ascii : `${ascii.slice(0, ALERT_SUBJECT_MAX_CHARS - 3)}...`;
 }
+
+/** An alert's text field: one line (messages are read back from the state store), at most `maxChars`. */
+const alertText = (text: string, maxChars: number) => cutText(stripControls(text), maxChars);
 
 export function alertBody(
   message: AlertMessage,
@@ -111,12 +115,12 @@ export function alertBody(
     ...toAlertSummary(message),
     firstFailedAt: message.firstFailedAt,
     sentAt: message.createdAt,
-    summary: message.summary,
+    summary: alertText(message.summary, SUMMARY_MAX_CHARS),
     runbook: message.runbook,
     runbookUrl: runbookUrl(runbookBaseUrl, message.runbook),
-    firstStep: message.firstStep,
+    firstStep: alertText(message.firstStep, ALERT_TEXT_MAX_CHARS),
     escalatedFrom: message.escalatedFrom,
-    note: message.note,
+    note: message.note === null ? null : alertText(message.note, ALERT_TEXT_MAX_CHARS),
     evidence,
     evidenceTrimmed: trimmed,
   };
@@ -161,7 +165,7 @@ export function renderAlert(message: AlertMessage, options: RenderOptions = {}):
 
   // The summary alone is larger than the budget: keep its beginning.
   const withoutSummary = bytesOf(JSON.stringify({ ...bodyOf({}, true), summary: '' }));
-  const summary = cutToBytes(message.summary, Math.max(0, budget - withoutSummary - 64), ' [trimmed]');
+  const summary = cutToBytes(bodyOf({}, true).summary, Math.max(0, budget - withoutSummary - 64), ' [trimmed]');
   return done(JSON.stringify({ ...bodyOf({}, true), summary }), true);
 }
 

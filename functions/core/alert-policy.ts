@@ -393,8 +393,13 @@ function breadthObservations(
   // Tenants in their own maintenance window count neither way.
   const eligible = new Set(tenantsInRun.filter((id) => !inTenantWindow(id)));
   const byCheck = new Map<string, CheckResult[]>();
+  // A skipped result is no observation (a sampled check not due, a disabled one): those tenants
+  // are out of the denominator, so a check sampled across the tenants still shows platform-wide.
+  const skippedByCheck = new Map<string, number>();
   for (const result of results) {
-    if (result.tenantId === null || !eligible.has(result.tenantId) || !isDecided(result)) continue;
+    if (result.tenantId === null || !eligible.has(result.tenantId)) continue;
+    if (result.status === 'skipped') skippedByCheck.set(result.checkId, (skippedByCheck.get(result.checkId) ?? 0) + 1);
+    if (!isDecided(result)) continue;
     const list = byCheck.get(result.checkId) ?? [];
     list.push(result);
     byCheck.set(result.checkId, list);
@@ -404,7 +409,8 @@ function breadthObservations(
     // Too small a run (one tenant on demand) says nothing about the platform.
     if (decided.length < rule.minTenants) continue;
     const failing = decided.filter(isFailingResult);
-    const wide = failing.length >= rule.minTenants && failing.length >= rule.minRatio * eligible.size;
+    const observed = eligible.size - (skippedByCheck.get(checkId) ?? 0);
+    const wide = failing.length >= rule.minTenants && failing.length >= rule.minRatio * observed;
     const entry = entryOf(checkId);
     const base = {
       key: dedupKeyOf(checkId, null),
@@ -423,11 +429,11 @@ function breadthObservations(
         failing: true,
         alertTier: breadthTier(thresholdTier),
         thresholdTier,
-        summary: `${checkId} fails for ${failing.length} of ${eligible.size} tenants (${named}); first: ${failing[0]?.summary ?? ''}`,
+        summary: `${checkId} fails for ${failing.length} of ${observed} tenants (${named}); first: ${failing[0]?.summary ?? ''}`,
         evidence: {
           tenants,
           failingTenants: failing.length,
-          tenantsInRun: eligible.size,
+          tenantsInRun: observed,
           tenantTier: thresholdTier,
           examples: failing
             .slice(0, EXAMPLES)
@@ -440,8 +446,8 @@ function breadthObservations(
         failing: false,
         alertTier: 'P3',
         thresholdTier: 'P3',
-        summary: `${checkId} now fails for ${failing.length} of ${eligible.size} tenants, below the platform-wide threshold.`,
-        evidence: { failingTenants: failing.length, tenantsInRun: eligible.size },
+        summary: `${checkId} now fails for ${failing.length} of ${observed} tenants, below the platform-wide threshold.`,
+        evidence: { failingTenants: failing.length, tenantsInRun: observed },
       });
     }
   }

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { CHECK_IDS, type CheckId, isCheckId } from './catalog.ts';
+import { type ConnectionUrlKind, readConnectionUrl } from './connection-url.ts';
 import { CanaryError } from './errors.ts';
 import { TIERS, type Tier } from './types.ts';
 
@@ -11,6 +12,10 @@ export const TENANT_ID_PATTERN = /^[a-z0-9-]{1,100}$/;
 const SQL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
 const SETTING_NAME = /^[A-Za-z_][A-Za-z0-9_]*\.[A-Za-z_][A-Za-z0-9_.]*$/;
 const TICKET_PREFIX = /^[A-Z0-9-]{1,40}$/;
+/** Minutes between a tenant's sampled acceptances in scheduled sweeps (synthetic.acceptEveryMinutes). */
+export const DEFAULT_ACCEPT_EVERY_MINUTES = 60;
+/** The fleet's requests a second to the platform's API (platform.requestBudgetRps). */
+export const DEFAULT_REQUEST_BUDGET_RPS = 20;
 
 /** A configuration problem; `issues` lists each one with its field path. */
 export class ConfigError extends CanaryError {
@@ -119,26 +124,48 @@ export function isLoopbackHost(host: string): boolean {
   return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
 }
 
+/**
+ * A connection URL of `kind`, refused (never quoted: it may hold a password) when the drivers
+ * would read it otherwise than it looks (see core/connection-url.ts).
+ */
+const connectionUrl = (kind: ConnectionUrlKind) =>
+  z.string({ error: `must be a ${kind}:// URL (a string)` }).superRefine((url, ctx) => {
+    const scheme = kind === 'postgres' ? /^postgres(ql)?:\/\// : /^rediss?:\/\//;
+    const reading = scheme.test(url) ? readConnectionUrl(url, kind) : undefined;
+    if (reading?.ok === true) return;
+    const wrongScheme =
+      kind === 'postgres' ? 'must be a postgres:// or postgresql:// URL' : 'must be a redis:// or rediss:// URL';
+    ctx.addIssue({ code: 'custom', message: reading === undefined ? wrongScheme : reading.problem });
+  });
+
 const DEFAULT_TABLES = ['tenant_configs', 'enhancement_history', 'ticket_history', 'system_inventory'];
 
 const databaseSchema = z
   .strictObject({
-    url: z
-      .string()
-      .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// URL' })
-      .optional(),
+    url: connectionUrl('postgres').optional(),
     secretId: z.string().min(1, { error: 'must be a Secrets Manager secret id or ARN' }).optional(),
     appRole: identifier('aiagents').default('aiagents'),
     probeAsRole: identifier('app_user').nullable().default(null),
-    tenantTables: z
-      .array(identifier('enhancement_history'))
-      .min(1, { error: 'must list at least one table' })
-      .default(DEFAULT_TABLES),
+    /** Always tenant tables; with discovery on (the default) the catalog adds the rest, so it may be empty. */
+    tenantTables: z.array(identifier('enhancement_history')).default(DEFAULT_TABLES),
     tenantSetting: z
       .string()
       .regex(SETTING_NAME, { error: 'must be a custom setting name such as app.current_tenant_id' })
       .default('app.current_tenant_id'),
     contextFunction: identifier('set_tenant_context').nullable().default('set_tenant_context'),
+    /** The column that names a row's tenant (its type is read from the catalog per table). */
+    tenantColumn: identifier('tenant_id').default('tenant_id'),
+    /**
+     * Tenant tables found in the catalog besides `tenantTables`: every table or partitioned table
+     * of `schemas` with `tenantColumn`, and every table reaching one through foreign keys.
+     */
+    discover: z
+      .strictObject({
+        enabled: z.boolean({ error: 'must be true or false' }).default(true),
+        schemas: z.array(identifier('public')).min(1, { error: 'must list at least one schema' }).default(['public']),
+        exclude: z.array(identifier('audit_log')).default([]),
+      })
+      .default({ enabled: true, schemas: ['public'], exclude: [] }),
     enhancementTextColumn: identifier('llm_output').nullable().default('llm_output'),
     connectTimeoutMs: positiveInt.default(5000),
     statementTimeoutMs: positiveInt.default(5000),
@@ -157,10 +184,14 @@ const databaseSchema = z
   })
   .refine((db) => (db.url === undefined) !== (db.secretId === undefined), {
     error: 'needs exactly one of "url" or "secretId"',
+  })
+  .refine((db) => db.tenantTables.length > 0 || db.discover.enabled, {
+    error: 'must list at least one table when database.discover.enabled is false',
+    path: ['tenantTables'],
   });
 
 const redisSchema = z.strictObject({
-  url: z.string().regex(/^rediss?:\/\//, { error: 'must be a redis:// or rediss:// URL' }),
+  url: connectionUrl('redis'),
   queueKeys: z
     .array(z.string().min(1, { error: 'must not be empty' }))
     .min(1, { error: 'must list at least one key' })
@@ -244,7 +275,8 @@ const maintenanceWindowSchema = z
       .optional(),
     reason: z.string().max(200, { error: 'must be at most 200 characters' }).optional(),
   })
-  .refine((window) => !(Date.parse(window.end) <= Date.parse(window.start)), {
+  // Judged only between two valid instants: a zoneless time would be read in the machine's zone.
+  .refine((w) => !isIsoInstant(w.start) || !isIsoInstant(w.end) || Date.parse(w.end) > Date.parse(w.start), {
     error: 'must be after start',
     path: ['end'],
   });
@@ -329,10 +361,7 @@ const tenantSourceSchema = z.discriminatedUnion(
     z
       .strictObject({
         type: z.literal('database'),
-        url: z
-          .string()
-          .regex(/^postgres(ql)?:\/\//, { error: 'must be a postgres:// or postgresql:// URL' })
-          .optional(),
+        url: connectionUrl('postgres').optional(),
         secretId: z.string().min(1, { error: 'must be a Secrets Manager secret id or ARN' }).optional(),
         /** Read-only SQL returning tenant_id and webhook_signing_secret_encrypted (no `;`). */
         query: z
@@ -379,6 +408,19 @@ export const configSchema = z
         .enum(['sha256-prefixed', 'hex'], { error: 'must be "sha256-prefixed" or "hex"' })
         .default('sha256-prefixed'),
       caFile: z.string().min(1).nullable().default(null),
+      /**
+       * The platform's in-VPC address (an internal load balancer): per-tenant webhooks go there (no
+       * NAT, no ingress hop); `api.health` and `api.tls_certificate` still go to `baseUrl`. null: `baseUrl`.
+       */
+      internalBaseUrl: httpUrl.nullable().default(null),
+      /**
+       * The most requests a second the whole canary (every probe invocation at once, or one local
+       * `run`) sends the platform's API: the sweep spreads its tenants over the interval and rotates
+       * the rejection probes to stay under it (functions/core/budget.ts).
+       */
+      requestBudgetRps: positiveNumber
+        .max(10_000, { error: 'must be a positive number of at most 10000 (requests a second)' })
+        .default(DEFAULT_REQUEST_BUDGET_RPS),
     }),
     database: databaseSchema.optional(),
     redis: redisSchema.optional(),
@@ -387,8 +429,16 @@ export const configSchema = z
     synthetic: z
       .strictObject({
         ticketPrefix: z.string().regex(TICKET_PREFIX, { error: 'must match ^[A-Z0-9-]{1,40}$' }).default('SYNTH-'),
+        /**
+         * Scheduled sweeps send each tenant's accepted ticket (an LLM job on the platform), and run
+         * its round trip and quality, once per this many minutes in a stable slot, and every sweep
+         * while one of them failed (functions/core/sampling.ts). `run` and on-demand run every check.
+         */
+        acceptEveryMinutes: positiveInt
+          .max(1440, { error: 'must be a positive integer of at most 1440 (minutes)' })
+          .default(DEFAULT_ACCEPT_EVERY_MINUTES),
       })
-      .default({ ticketPrefix: 'SYNTH-' }),
+      .default({ ticketPrefix: 'SYNTH-', acceptEveryMinutes: DEFAULT_ACCEPT_EVERY_MINUTES }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     checks: checksSchema.default({ disabled: [], tiers: {} }),
     run: runSchema.default({ tenantConcurrency: 10, roundTrip: 'wait', sweepIntervalS: 300 }),

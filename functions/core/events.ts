@@ -5,8 +5,9 @@
  */
 import type { LambdaFunctionURLEvent, SQSEvent } from 'aws-lambda';
 import * as z from 'zod';
-import { TENANT_ID_PATTERN } from './config.ts';
+import { isIsoInstant, TENANT_ID_PATTERN } from './config.ts';
 import { errorClass } from './errors.ts';
+import { PACED_CHECKS } from './sampling.ts';
 
 export const EventError = errorClass('EventError', 'event');
 export type EventError = InstanceType<typeof EventError>;
@@ -32,6 +33,23 @@ export const tenantMessageSchema = z.object({
   /** The sweep's drain deadline: delivered after it, the message is dropped. */
   deadline: z.iso.datetime({ error: 'deadline must be an ISO 8601 instant' }).optional(),
   peer: tenantId.optional(),
+  /**
+   * The sweep's sampling of this tenant (functions/core/sampling.ts): the sampled checks not due
+   * this sweep, and whether the tenant is failing one. Absent (a message sent by hand): every check runs.
+   */
+  sampling: z
+    .object({
+      notDue: z
+        .array(
+          z.object({
+            checkId: z.enum(PACED_CHECKS, { error: 'sampling.notDue[].checkId must be a sampled or rotated check' }),
+            nextAt: z.iso.datetime({ error: 'sampling.notDue[].nextAt must be an ISO 8601 instant' }),
+          }),
+        )
+        .max(PACED_CHECKS.length),
+      failing: z.boolean(),
+    })
+    .optional(),
 });
 export type TenantMessageBody = z.infer<typeof tenantMessageSchema>;
 
@@ -65,7 +83,8 @@ export function parseOnDemandRequest(value: unknown): OnDemandRequest {
 
 /** The JSON body of a Function URL request. */
 export function parseUrlBody(event: LambdaFunctionURLEvent): OnDemandRequest {
-  const raw = event.body ?? '';
+  const raw: unknown = event.body ?? '';
+  if (typeof raw !== 'string') throw new EventError('the request body must be JSON text: send {"tenantId": "..."}');
   const text = event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
   if (text.trim() === '') throw new EventError('the request body is empty: send {"tenantId": "..."}');
   let json: unknown;
@@ -91,7 +110,29 @@ export function parseTenantMessage(body: string): TenantMessageBody {
   );
 }
 
+/** Unknown fields named in an answer: the first few, each cut (a caller may send anything). */
+const NAMED_KEYS = 3;
+const KEY_CHARS = 40;
+
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown field ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys') {
+    const named = issue.keys.slice(0, NAMED_KEYS).map((key) => {
+      const printable = key.replace(/[^\x20-\x7e]/g, '?');
+      return JSON.stringify(printable.length > KEY_CHARS ? `${printable.slice(0, KEY_CHARS)}…` : printable);
+    });
+    const more = issue.keys.length > NAMED_KEYS ? ` and ${issue.keys.length - NAMED_KEYS} more` : '';
+    return `unknown field ${named.join(', ')}${more}`;
+  }
   return issue.message;
+}
+
+/**
+ * The schedule's `scheduledTime` in a sweep event (EventBridge Scheduler's context attribute, ISO),
+ * when there is a valid one: exact, unlike the time the sweep starts.
+ */
+export function scheduledTimeOf(event: unknown): Date | undefined {
+  if (!isObject(event)) return undefined;
+  const value = event.scheduledTime;
+  if (typeof value !== 'string' || !isIsoInstant(value)) return undefined;
+  return new Date(value);
 }

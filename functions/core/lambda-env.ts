@@ -4,6 +4,8 @@ export const LAMBDA_ENV = {
   stateTable: 'CANARY_STATE_TABLE',
   sweepTable: 'CANARY_SWEEP_TABLE',
   queueUrl: 'CANARY_TENANT_QUEUE_URL',
+  /** Seconds before a record the probe could not probe is delivered again (deployment.probe.retryDelaySeconds). */
+  retryDelay: 'CANARY_PROBE_RETRY_DELAY_S',
   /** `true` when a Function URL caller may ask for its run's alerts to be published (deployment.onDemand.allowUrlPublish). */
   urlPublish: 'CANARY_URL_PUBLISH_ALLOWED',
   topic: { P0: 'CANARY_TOPIC_P0', P1: 'CANARY_TOPIC_P1', P2: 'CANARY_TOPIC_P2', P3: 'CANARY_TOPIC_P3' },

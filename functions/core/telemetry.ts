@@ -30,6 +30,8 @@ export const METRIC = {
   sweepsIncomplete: 'SweepsIncomplete',
   /** Messages delivered after their sweep's drain deadline: dropped, not probed. */
   staleMessagesDropped: 'StaleMessagesDropped',
+  /** Deliveries of stale records delivered before (each one, up to maxReceiveCount - 1 a record): handed back toward the dead-letter queue, not deleted. */
+  staleRedeliveriesHandedBack: 'StaleRedeliveriesHandedBack',
   /** Pings of the external heartbeat URL that failed (the external service then alerts). */
   heartbeatPingFailures: 'HeartbeatPingFailures',
   /** Tenants whose results arrived after their sweep was judged (not in its judgement). */

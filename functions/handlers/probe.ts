@@ -21,6 +21,8 @@ export interface ErrorBody {
   error: string;
 }
 
+const PUBLISH_OFF = 'publishing from an on-demand call is off (deployment.onDemand.allowUrlPublish)';
+
 export type ProbeAnswer = SQSBatchResponse | Report | ErrorBody | LambdaFunctionURLResult;
 
 export function createProbeHandler(deps: AppDeps) {
@@ -50,7 +52,10 @@ async function handleDirect(
   signal: AbortSignal | undefined,
 ): Promise<Report | ErrorBody> {
   try {
-    return await runOnDemand(deps, parseOnDemandRequest(event), signal);
+    const request = parseOnDemandRequest(event);
+    // The same switch as the URL: whoever may invoke the function could otherwise page on call.
+    if (request.publish === true && deps.urlPublishAllowed?.() !== true) return { error: PUBLISH_OFF };
+    return await runOnDemand(deps, request, signal);
   } catch (error) {
     return { error: refused(deps, error).message };
   }
@@ -69,7 +74,7 @@ async function handleUrl(
     const request = parseUrlBody(event);
     if (request.publish === true && deps.urlPublishAllowed?.() !== true) {
       // Any caller allowed to invoke the URL could otherwise page on call.
-      return json(403, { error: 'publishing from the Function URL is off (deployment.onDemand.allowUrlPublish)' });
+      return json(403, { error: PUBLISH_OFF });
     }
     return json(200, await runOnDemand(deps, request, signal));
   } catch (error) {

@@ -90,10 +90,10 @@ export function createLambdaDeps(
     },
     tenantQueue() {
       queue ??= (async () => {
-        const queueUrl = settingsOf().queueUrl;
+        const { queueUrl, retryDelaySeconds } = settingsOf();
         if (queueUrl === undefined) throw new ConfigError([`${LAMBDA_ENV.queueUrl} is not set`]);
         const { createTenantQueue } = await import('../adapters/sqs.ts');
-        return createTenantQueue({ queueUrl });
+        return createTenantQueue({ queueUrl, ...(retryDelaySeconds === undefined ? {} : { retryDelaySeconds }) });
       })();
       return queue;
     },

@@ -22,6 +22,10 @@ const envSchema = z.object({
   [LAMBDA_ENV.topic.P2]: required(LAMBDA_ENV.topic.P2),
   [LAMBDA_ENV.topic.P3]: required(LAMBDA_ENV.topic.P3),
   [LAMBDA_ENV.queueUrl]: z.string().min(1).optional(),
+  [LAMBDA_ENV.retryDelay]: z
+    .string()
+    .regex(/^\d{1,3}$/, { error: `${LAMBDA_ENV.retryDelay} must be a whole number of seconds` })
+    .optional(),
 });
 
 export interface LambdaSettings {
@@ -29,8 +33,10 @@ export interface LambdaSettings {
   stateTable: string;
   sweepTable: string;
   topics: Record<(typeof TIERS)[number], string>;
-  /** The sweep's queue; the probe has none. */
+  /** The probe queue: the sweep sends to it, the probe hands back what it could not probe. */
   queueUrl?: string;
+  /** Seconds before a record handed back is delivered again. @default the adapter's */
+  retryDelaySeconds?: number;
 }
 
 /** Reads the stack's environment variables; a missing one is a {@link ConfigError} naming it. */
@@ -41,6 +47,7 @@ export function readLambdaSettings(env: Readonly<Record<string, string | undefin
   const file = values[LAMBDA_ENV.configFile] as string;
   const root = env.LAMBDA_TASK_ROOT ?? process.cwd();
   const queueUrl = values[LAMBDA_ENV.queueUrl];
+  const retryDelay = values[LAMBDA_ENV.retryDelay];
   return {
     configPath: isAbsolute(file) ? file : join(root, file),
     stateTable: values[LAMBDA_ENV.stateTable] as string,
@@ -50,6 +57,7 @@ export function readLambdaSettings(env: Readonly<Record<string, string | undefin
       string
     >,
     ...(queueUrl === undefined ? {} : { queueUrl }),
+    ...(retryDelay === undefined ? {} : { retryDelaySeconds: Number(retryDelay) }),
   };
 }
 

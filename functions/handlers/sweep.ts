@@ -5,17 +5,18 @@ import type { AppDeps } from '../app/deps.ts';
 import { type SweepSummary, sweep } from '../app/sweep.ts';
 import { deadlineSignal } from '../core/concurrency.ts';
 import { describeError } from '../core/errors.ts';
+import { scheduledTimeOf } from '../core/events.ts';
 import { createLambdaDeps } from './runtime.ts';
 
 export type { SweepSummary };
 
 export function createSweepHandler(deps: AppDeps) {
-  return async (_event: unknown, context?: Context): Promise<SweepSummary> => {
+  return async (event: unknown, context?: Context): Promise<SweepSummary> => {
     const { logger, metrics } = deps;
     if (context) logger.addContext(context);
     try {
       const remaining = context ? () => context.getRemainingTimeInMillis() : undefined;
-      return await sweep(deps, deadlineSignal(context?.getRemainingTimeInMillis()), remaining);
+      return await sweep(deps, deadlineSignal(context?.getRemainingTimeInMillis()), remaining, scheduledTimeOf(event));
     } catch (error) {
       logger.error('sweep failed', { error: describeError(error) });
       throw error;

@@ -210,7 +210,12 @@ async function probeDeferredRoundTrip(ctx: TenantProbeContext): Promise<Outcome>
   const current = (accepted.data as AcceptedTicket | undefined)?.ticketId ?? '';
   const database = ctx.config.database!;
   const { roundTripDegradedS, roundTripTimeoutS } = ctx.config.thresholds;
-  const windowS = deferredWindowS(ctx.config.run.sweepIntervalS, roundTripTimeoutS);
+  // While the tenant is failing (sampled sweeps), the sweep before this one may have sent no ticket
+  // (the one that failed was judged without a new one): look back one sweep further to judge it again.
+  const lookbackSweeps = ctx.sampling?.failing === true ? 2 : 1;
+  const windowS =
+    deferredWindowS(ctx.config.run.sweepIntervalS, roundTripTimeoutS) +
+    (lookbackSweeps - 1) * ctx.config.run.sweepIntervalS;
   let rows: PreviousRow[];
   try {
     rows = await ctx.ports.pg!.inRolledBackTransaction(

@@ -1,12 +1,13 @@
 /**
  * `api.health`: the API answers `GET healthPath` with 200 and JSON `status: "healthy"` in time.
+ * The status and dependency names are the platform's text: shown cleaned (no control characters,
+ * no secret in any form, scrubbed before they are cut).
  */
+import { HEALTH_MAX_DEPENDENCIES, HEALTH_TEXT_MAX_CHARS } from '../core/limits.ts';
+import { cleanText, sharedScrubber } from '../core/text.ts';
 import type { Outcome } from '../core/types.ts';
 import { describeNoResponse, displayUrl, endpointUrl } from '../ports.ts';
 import type { PlatformProbe } from './types.ts';
-
-const MAX_DEPENDENCIES = 20;
-const MAX_TEXT = 100;
 
 export const probeHealth: PlatformProbe = async (ctx) => {
   const { platform, thresholds } = ctx.config;
@@ -34,8 +35,10 @@ export const probeHealth: PlatformProbe = async (ctx) => {
     return { status: 'fail', summary, evidence };
   }
 
+  const scrub = sharedScrubber(ctx.tenants, () => ctx.tenants.map((tenant) => tenant.signingSecret.reveal()));
+  const clip = (text: string) => cleanText(text, { scrub, maxChars: HEALTH_TEXT_MAX_CHARS });
   const body = isRecord(result.json) ? result.json : undefined;
-  const dependencies = body ? readDependencies(body.dependencies) : undefined;
+  const dependencies = body ? readDependencies(body.dependencies, clip) : undefined;
   const unhealthy = dependencies
     ? Object.entries(dependencies).filter(([, state]) => state !== 'healthy')
     : ([] as [string, string][]);
@@ -62,13 +65,16 @@ export const probeHealth: PlatformProbe = async (ctx) => {
       result.status >= 300 && result.status < 400 ? ' (a redirect: check platform.baseUrl and healthPath)' : '';
     return fail(`the health endpoint answered HTTP ${result.status}${redirect}${unhealthyText}`);
   }
+  if (result.jsonSkipped !== undefined) {
+    return fail(`the health endpoint answered HTTP 200 with JSON the canary does not read (${result.jsonSkipped})`);
+  }
   if (result.json === undefined) {
     const type = result.headers['content-type'];
     return fail(
       `the health endpoint answered HTTP 200 but not with JSON${type ? ` (content-type ${clip(type)})` : ''}`,
     );
   }
-  if (reported !== 'healthy') {
+  if (body?.status !== 'healthy') {
     const what = reported === undefined ? 'has no "status" field' : `reports status "${reported}"`;
     return fail(`the health endpoint ${what}, not "healthy"${unhealthyText}`);
   }
@@ -87,10 +93,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * `{"database": "healthy"}` or `{"database": {"status": "healthy", ...}}` → name → state.
  * Only names and states are kept: a health body may carry more than a report should.
  */
-function readDependencies(value: unknown): Record<string, string> | undefined {
+function readDependencies(value: unknown, clip: (text: string) => string): Record<string, string> | undefined {
   if (!isRecord(value)) return undefined;
   const out: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(value).slice(0, MAX_DEPENDENCIES)) {
+  for (const [name, entry] of Object.entries(value).slice(0, HEALTH_MAX_DEPENDENCIES)) {
     let state: string;
     if (typeof entry === 'string') state = entry;
     else if (typeof entry === 'boolean') state = entry ? 'healthy' : 'unhealthy';
@@ -99,8 +105,4 @@ function readDependencies(value: unknown): Record<string, string> | undefined {
     out[clip(name)] = clip(state);
   }
   return out;
-}
-
-function clip(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 3)}...` : text;
 }

@@ -13,8 +13,10 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../core/config.ts';
 import { errored, skipped } from '../core/results.ts';
 import type { Outcome } from '../core/types.ts';
-import { describeDbError, type PgPort, quoteIdent, type SqlSession, sqlState } from '../ports.ts';
-import { readsSetting } from './database.ts';
+import { describeDbError, type PgPort, type SqlSession, sqlState } from '../ports.ts';
+import { contextCall, databaseSnapshot, type HelperFunction, policyHelpersSql } from './database.ts';
+import { type DiscoveryScope, discoverTenantTables, howFound, type TenantTableRef } from './discovery.ts';
+import { policyReading } from './policy-reads.ts';
 import type { PlatformProbe, ProbeContext } from './types.ts';
 
 const fail = (summary: string, evidence: Record<string, unknown>): Outcome => ({ status: 'fail', summary, evidence });
@@ -99,8 +101,12 @@ SELECT c.oid::regclass::text AS child, ch.parent, c.relispartition AS partition,
                   'permissive', p.polpermissive,
                   'readsRows', p.polcmd IN ('r', '*'),
                   'using', pg_get_expr(p.polqual, p.polrelid),
-                  'withCheck', pg_get_expr(p.polwithcheck, p.polrelid)) ORDER BY p.polname)
-         FROM pg_policy p WHERE p.polrelid = c.oid), '[]'::json) AS policies
+                  'withCheck', pg_get_expr(p.polwithcheck, p.polrelid),
+                  'functions', ARRAY(SELECT DISTINCT d.refobjid::text FROM pg_depend d
+                                     WHERE d.classid = 'pg_policy'::regclass AND d.objid = p.oid
+                                       AND d.refclassid = 'pg_proc'::regclass)) ORDER BY p.polname)
+         FROM pg_policy p WHERE p.polrelid = c.oid), '[]'::json) AS policies,
+       ${policyHelpersSql('c.oid')} AS helpers
 FROM children ch JOIN pg_class c ON c.oid = ch.oid
 ORDER BY 1, 2`;
 
@@ -177,8 +183,12 @@ SELECT current_user::text AS probe_role,
                                        FROM member_of), '[]'::json))
         FROM app) AS app_role`;
 
-/** What the snapshot depends on in `database`: the tables, the app role and the role probes run as. */
-export type SnapshotScope = Pick<NonNullable<Config['database']>, 'tenantTables' | 'appRole' | 'probeAsRole'>;
+/**
+ * What the snapshot depends on in `database`: the tables (configured and discovered: the
+ * discovery settings default as in config.ts), the app role and the role probes run as.
+ */
+export type SnapshotScope = Pick<NonNullable<Config['database']>, 'tenantTables' | 'appRole' | 'probeAsRole'> &
+  DiscoveryScope;
 
 export interface ViewFacts {
   view: string;
@@ -204,7 +214,11 @@ export interface ChildFacts {
     readsRows: boolean;
     using: string | null;
     withCheck: string | null;
+    /** Oids of the functions it calls (pg_depend). */
+    functions: string[];
   }[];
+  /** The functions its policies call, and those they call in turn. */
+  helpers: HelperFunction[];
 }
 
 export interface FunctionFacts {
@@ -220,9 +234,12 @@ export interface FunctionFacts {
 
 /** What `tenant-canary snapshot` prints and `rls.isolation_snapshot` digests. No oids: stable across restarts. */
 export interface IsolationSnapshot {
-  version: 1;
+  version: 2;
   tables: {
     table: string;
+    /** How the table is a tenant table (discovery): `column`, `fk` (with `path`) or `configured`. */
+    found: TenantTableRef['found'];
+    path?: string[];
     exists: boolean;
     rowSecurity: boolean;
     forceRowSecurity: boolean;
@@ -275,15 +292,28 @@ interface SnapshotRoleRow {
   app_role: Omit<IsolationSnapshot['appRole'], 'name' | 'exists'> | null;
 }
 
-/** Reads the normalised isolation snapshot on an open session (inside the caller's transaction). */
-async function snapshotIn(session: SqlSession, database: SnapshotScope): Promise<IsolationSnapshot> {
-  const tables = await session.query<SnapshotTableRow>(SNAPSHOT_TABLES_SQL, [database.tenantTables, database.appRole]);
+/**
+ * Reads the normalised isolation snapshot on an open session (inside the caller's transaction),
+ * over `discovered` (the run's tenant tables), or discovering them first.
+ */
+async function snapshotIn(
+  session: SqlSession,
+  database: SnapshotScope,
+  discovered?: readonly TenantTableRef[],
+): Promise<IsolationSnapshot> {
+  const refs = discovered ?? (await discoverTenantTables(session, database));
+  const byName = new Map(refs.map((t) => [t.name, t]));
+  const tables = await session.query<SnapshotTableRow>(SNAPSHOT_TABLES_SQL, [
+    refs.map((t) => t.name),
+    database.appRole,
+  ]);
   const role = (await session.query<SnapshotRoleRow>(SNAPSHOT_ROLE_SQL, [database.appRole])).rows[0]!;
   const app = role.app_role;
   return {
-    version: 1,
+    version: 2,
     tables: tables.rows.map((t) => ({
       table: t.table,
+      ...howFound(byName.get(t.table) ?? { found: 'configured', path: [] }),
       exists: t.exists,
       rowSecurity: t.row_security,
       forceRowSecurity: t.force_row_security,
@@ -328,14 +358,20 @@ export function isolationDigest(snapshot: IsolationSnapshot): string {
   return `sha256:${createHash('sha256').update(canonicalJson(snapshot)).digest('hex')}`;
 }
 
-export async function readIsolationCatalog(pg: PgPort, config: Config): Promise<IsolationCatalog> {
+/** The catalog facts over `tables`: the run's tenant tables, as the database snapshot discovered them. */
+export async function readIsolationCatalog(
+  pg: PgPort,
+  config: Config,
+  tables: readonly TenantTableRef[],
+): Promise<IsolationCatalog> {
   const database = config.database!;
+  const names = tables.filter((t) => t.exists).map((t) => t.name);
   return pg.inRolledBackTransaction({ role: database.probeAsRole }, async (session) => {
     // The statements name their columns as the facts' fields: rows are the facts.
-    const views = await session.query<ViewFacts>(VIEWS_SQL, [database.tenantTables, database.appRole]);
-    const children = await session.query<ChildFacts>(CHILDREN_SQL, [database.tenantTables]);
+    const views = await session.query<ViewFacts>(VIEWS_SQL, [names, database.appRole]);
+    const children = await session.query<ChildFacts>(CHILDREN_SQL, [names]);
     const functions = await session.query<FunctionFacts>(FUNCTIONS_SQL, [
-      database.tenantTables,
+      names,
       database.appRole,
       database.contextFunction,
     ]);
@@ -343,7 +379,7 @@ export async function readIsolationCatalog(pg: PgPort, config: Config): Promise<
       views: views.rows,
       children: children.rows,
       functions: functions.rows,
-      snapshot: await snapshotIn(session, database),
+      snapshot: await snapshotIn(session, database, tables),
     };
   });
 }
@@ -354,8 +390,11 @@ function isolationCatalog(ctx: ProbeContext): Promise<CatalogResult> {
   return ctx.once('isolation-catalog', async () => {
     const pg = ctx.ports.pg;
     if (!pg) return { ok: false, reason: 'no database connection configured' };
+    // The tenant tables as the run's one discovery found them.
+    const discovered = await databaseSnapshot(ctx);
+    if (!discovered.ok) return { ok: false, reason: discovered.reason };
     try {
-      return { ok: true, catalog: await readIsolationCatalog(pg, ctx.config) };
+      return { ok: true, catalog: await readIsolationCatalog(pg, ctx.config, discovered.snapshot.tables) };
     } catch (error) {
       return { ok: false, reason: `the database catalog could not be read: ${describeDbError(error)}` };
     }
@@ -366,6 +405,12 @@ async function withCatalog(ctx: ProbeContext, judge: (catalog: IsolationCatalog)
   const result = await isolationCatalog(ctx);
   return result.ok ? judge(result.catalog) : errored(result.reason);
 }
+
+/** The tenant tables a catalog check covered, with how each was found (discovery). */
+const tenantTablesFound = (snapshot: IsolationSnapshot) =>
+  snapshot.tables
+    .filter((t) => t.exists)
+    .map((t) => ({ table: t.table, found: t.found, ...(t.path ? { path: t.path } : {}) }));
 
 /** Why a view lets rows around RLS, or null when it does not. */
 function viewHole(view: ViewFacts): string | null {
@@ -381,12 +426,12 @@ function viewHole(view: ViewFacts): string | null {
 }
 
 export const probeViewsRespectRls: PlatformProbe = (ctx) =>
-  withCatalog(ctx, ({ views }) => {
+  withCatalog(ctx, ({ views, snapshot }) => {
     const holes = views.flatMap((view) => {
       const reason = viewHole(view);
       return reason === null ? [] : [{ view: view.view, reads: view.reads, reason, appCanRead: view.appCanRead }];
     });
-    const evidence = { views, holes };
+    const evidence = { views, holes, tenantTables: tenantTablesFound(snapshot) };
     if (holes.length > 0) {
       return fail(
         `${holes.length} view${holes.length > 1 ? 's read' : ' reads'} tenant rows around row-level security: ${holes
@@ -404,15 +449,17 @@ export const probeViewsRespectRls: PlatformProbe = (ctx) =>
   });
 
 export const probePartitionsCovered: PlatformProbe = (ctx) =>
-  withCatalog(ctx, ({ children }) => {
+  withCatalog(ctx, ({ children, snapshot }) => {
     const setting = ctx.config.database!.tenantSetting;
     const uncovered = children.flatMap((child) => {
       const reasons: string[] = [];
       if (!child.rowSecurity) reasons.push('row-level security is disabled');
       // Permissive policies OR together: every one that applies to reads must scope them.
       const readPolicies = child.policies.filter((p) => p.permissive && p.readsRows);
-      const open = readPolicies.filter((p) => !readsSetting(p.using, setting)).map((p) => p.name);
-      if (!readPolicies.some((p) => readsSetting(p.using, setting))) {
+      const reads = (p: ChildFacts['policies'][number]) =>
+        policyReading(p, child.helpers, setting, 'using').reads === true;
+      const open = readPolicies.filter((p) => !reads(p)).map((p) => p.name);
+      if (!readPolicies.some(reads)) {
         reasons.push(`no policy reads ${setting}`);
       } else if (open.length > 0) {
         reasons.push(
@@ -423,7 +470,7 @@ export const probePartitionsCovered: PlatformProbe = (ctx) =>
         ? []
         : [{ child: child.child, parent: child.parent, kind: child.partition ? 'partition' : 'child', reasons }];
     });
-    const evidence = { children, uncovered };
+    const evidence = { children, uncovered, tenantTables: tenantTablesFound(snapshot) };
     if (uncovered.length > 0) {
       return fail(
         `queried directly, ${uncovered
@@ -509,13 +556,14 @@ export const probeContextScope: PlatformProbe = async (ctx) => {
   const tenantId = ctx.tenants[0]?.tenantId ?? ctx.config.tenants[0]?.tenantId;
   if (tenantId === undefined) return skipped('no tenant to set the context for');
   const setting = database.tenantSetting;
+  const call = await contextCall(ctx, fn, tenantLiteral(tenantId));
   let called: unknown;
   try {
     const { afterCommit, afterReset } = await ctx.ports.pg!.inCommittedReadOnlyTransaction(
       { role: database.probeAsRole, watch: [setting] },
       async (session) => {
         try {
-          await session.query(`SELECT ${quoteIdent(fn)}(${tenantLiteral(tenantId)}::varchar)`);
+          await session.query(call);
         } catch (error) {
           called = error;
           throw error;

@@ -5,6 +5,7 @@
  */
 import type { CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
+import type { SamplingDecision } from '../core/sampling.ts';
 import type { Outcome } from '../core/types.ts';
 import type { Ports, ResolvedTenant } from '../ports.ts';
 
@@ -26,6 +27,8 @@ export interface TenantProbeContext extends ProbeContext {
   tenant: ResolvedTenant;
   /** The outcome of the check this one `needs` (see the catalog). */
   dependency(checkId: CheckId): Promise<Outcome>;
+  /** A scheduled sweep's sampling of this tenant (absent: `run`, on demand, a message sent by hand). */
+  sampling?: SamplingDecision;
 }
 
 export type PlatformProbe = (ctx: ProbeContext) => Promise<Outcome>;

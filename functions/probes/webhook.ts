@@ -4,17 +4,22 @@
  * stale timestamp) are rejected. Each body is serialized once and signed over those exact bytes.
  *
  * Nothing here puts a secret or a signature into an outcome; the response's `detail` is
- * scrubbed of both in case the platform echoes them.
+ * scrubbed of both (in every escaped form) before it is cut, in case the platform echoes them,
+ * and stripped of control characters: it is the platform's text.
  */
 import { randomBytes } from 'node:crypto';
+import { boundedStringify } from '../core/json.ts';
+import { WEBHOOK_DETAIL_MAX_CHARS } from '../core/limits.ts';
+import { redactWith } from '../core/redact.ts';
 import { SIGNATURE_HEADER, signBody } from '../core/signing.ts';
 import { type SyntheticTicket, syntheticTicket } from '../core/synthetic.ts';
+import { bothScrubbers, cleanText, platformScrubber, sharedScrubber } from '../core/text.ts';
 import type { Evidence, Outcome } from '../core/types.ts';
 import { describeNoResponse, endpointUrl, type HttpResult } from '../ports.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
 
-const DETAIL_MAX_CHARS = 200;
-const REDACTED = '[redacted]';
+/** How deep an object `detail` is printed (FastAPI's validation errors nest three levels). */
+const DETAIL_DEPTH = 6;
 
 /** What `webhook.signed_accepted` hands to `enhancement.round_trip` on a pass. */
 export interface AcceptedTicket {
@@ -269,7 +274,8 @@ async function deliver(
   if (signature !== undefined) headers[SIGNATURE_HEADER] = signature;
   const result = await ctx.ports.http.request({
     method: 'POST',
-    url: endpointUrl(platform.baseUrl, platform.webhookPath),
+    // The in-VPC address when configured (no NAT, no ingress hop); health and TLS stay on baseUrl.
+    url: endpointUrl(platform.internalBaseUrl ?? platform.baseUrl, platform.webhookPath),
     headers,
     body,
     timeoutMs: thresholds.requestTimeoutMs,
@@ -278,29 +284,41 @@ async function deliver(
   });
   const hidden = [...secrets];
   if (signature !== undefined) hidden.push(signature, signature.replace(/^sha256=/, ''));
+  // Every secret the run holds, not only the ones sent: the detail is cut below.
+  const scrub = bothScrubbers(
+    platformScrubber(hidden),
+    sharedScrubber(ctx.tenants, () => ctx.tenants.map((tenant) => tenant.signingSecret.reveal())),
+  );
   const evidence: Evidence = {
     status: result.kind === 'response' ? result.status : null,
     elapsedMs: result.elapsedMs,
     ticketId: ticket.ticket_id,
   };
   if (result.kind === 'response') {
-    const detail = responseDetail(result.json, hidden);
+    const detail = responseDetail(result.json, scrub);
     if (detail !== undefined) evidence.detail = detail;
+    if (result.jsonSkipped !== undefined) evidence.bodyNotRead = result.jsonSkipped;
   } else {
     evidence.error = result.kind === 'network' ? result.code : `timeout (${result.phase})`;
   }
   return { ticket, result, evidence };
 }
 
-/** The response's `detail` (FastAPI's error field) as text of at most 200 chars, scrubbed. */
-function responseDetail(json: unknown, hidden: readonly string[]): string | undefined {
+/**
+ * The response's `detail` (FastAPI's error field) as one line of at most WEBHOOK_DETAIL_MAX_CHARS:
+ * an object's strings are scrubbed before it is printed (printing escapes them), and the text
+ * scrubbed again, stripped of control characters, and only then cut.
+ */
+function responseDetail(json: unknown, scrub: (text: string) => string): string | undefined {
   if (!isRecord(json) || json.detail === undefined || json.detail === null) return undefined;
-  let text = typeof json.detail === 'string' ? json.detail : JSON.stringify(json.detail);
-  for (const value of hidden) {
-    if (value.length >= 4) text = text.split(value).join(REDACTED);
-  }
-  text = text.replace(/\s+/g, ' ').trim();
-  return text.length > DETAIL_MAX_CHARS ? `${text.slice(0, DETAIL_MAX_CHARS - 3)}...` : text;
+  const text =
+    typeof json.detail === 'string'
+      ? json.detail
+      : boundedStringify(redactWith(json.detail, scrub), {
+          maxDepth: DETAIL_DEPTH,
+          maxChars: WEBHOOK_DETAIL_MAX_CHARS * 4,
+        });
+  return cleanText(text, { scrub, maxChars: WEBHOOK_DETAIL_MAX_CHARS });
 }
 
 /**

@@ -24,6 +24,10 @@ const withDeployment = (deployment: Record<string, unknown>) => {
   const config = exampleConfig();
   return { ...config, deployment: { ...(config.deployment as object), ...deployment } };
 };
+const withBudget = (config: Record<string, unknown>, requestBudgetRps: number) => ({
+  ...config,
+  platform: { ...(config.platform as object), requestBudgetRps },
+});
 
 describe('deployment config', () => {
   it('accepts the static example, with the queue key and signature format of the platform', () => {
@@ -98,6 +102,16 @@ describe('deployment config', () => {
     ]);
   });
 
+  it('refuses retries that cannot reach the dead-letter queue inside the interval, and operator roles that are no role ARN', () => {
+    expect(issuesOf(withDeployment({ probe: { maxReceiveCount: 5, retryDelaySeconds: 60 } }))).toEqual([
+      'deployment.probe.retryDelaySeconds times probe.maxReceiveCount (5) must be shorter than the sweep interval (300 s): a tenant that cannot be probed must reach the dead-letter queue while its sweep is drained',
+    ]);
+    expect(issuesOf(withDeployment({ probe: { maxReceiveCount: 3, retryDelaySeconds: 60 } }))).toEqual([]);
+    expect(issuesOf(withDeployment({ operatorRoleArns: ['arn:aws:iam::123456789012:user/alice'] }))).toEqual([
+      'deployment.operatorRoleArns[0] must be an IAM role ARN, such as arn:aws:iam::123456789012:role/oncall',
+    ]);
+  });
+
   it('refuses a probe timeout shorter than the round trip an on-demand run waits for, and embeds the real interval', () => {
     const config = exampleConfig() as Record<string, unknown>;
     expect(issuesOf({ ...withDeployment({ probe: { timeoutSeconds: 100 } }) })).toEqual([
@@ -146,20 +160,21 @@ describe('deployment config', () => {
     expect(issues.join('\n')).not.toContain('hunter2');
   });
 
-  it('finds passwords in query strings, in unparsable URLs and credentials in the base URL', () => {
+  it('finds passwords in query strings and credentials in the base URL', () => {
     const config = exampleConfig() as { platform: Record<string, unknown>; database: Record<string, unknown> };
     const issues = issuesOf({
       ...config,
       platform: { ...config.platform, baseUrl: 'https://api:BasicPw99@api.example.com' },
       database: { url: 'postgres://canary@db.internal:5432/x?PassWord=QueryPw1' },
-      redis: { url: 'redis://:pa#ss@cache:6379/0' },
+      // ioredis takes every query parameter as an option, sentinelPassword too.
+      redis: { url: 'redis://cache:6379/0?sentinelPassword=Sentinel-Pw5' },
     });
     expect(issues).toEqual([
       'platform.baseUrl must not contain credentials in a deployment (it would be written into the bundle)',
       'database.url must not contain a password (nor be unparsable) in a deployment: use database.secretId',
       'redis.url must not contain credentials (nor be unparsable) in a deployment: they would be written into the bundle',
     ]);
-    for (const secret of ['BasicPw99', 'QueryPw1', 'pa#ss']) expect(issues.join('\n')).not.toContain(secret);
+    for (const secret of ['BasicPw99', 'QueryPw1', 'Sentinel-Pw5']) expect(issues.join('\n')).not.toContain(secret);
   });
 
   it('refuses plain TCP to a remote database and a Redis password value, never to loopback', () => {
@@ -244,6 +259,20 @@ describe('deployment config', () => {
     ).toEqual([
       expect.stringMatching(/^deployment\.vpc\.egress must be "nat" while platform\.baseUrl \(10\.example\.com\)/),
     ]);
+    // With an in-VPC address the webhooks need no NAT, the health checks on the public baseUrl still do.
+    const endpoints = withDeployment({
+      vpc: { ...vpc, egress: 'endpoints', routeTableIds: ['rtb-0a1b2c3d4e5f60718'] },
+    });
+    const withInternal = (internalBaseUrl: string) => ({
+      ...endpoints,
+      platform: { ...lookalike.platform, internalBaseUrl },
+    });
+    expect(issuesOf(withInternal('http://api.ai-agents.internal:8000'))).toEqual([
+      'deployment.vpc.egress must be "nat" while platform.baseUrl (api.ai-agents.example.com) is public: VPC endpoints reach AWS APIs only, so api.health and api.tls_certificate (they stay on baseUrl) would time out',
+    ]);
+    expect(issuesOf(withInternal('https://api.example.org'))).toContain(
+      'deployment.vpc.egress must be "nat" while platform.internalBaseUrl (api.example.org) is not a private address: VPC endpoints reach AWS APIs only, so the webhook checks would time out',
+    );
   });
 
   it('refuses a fleet whose worst-case sweep cannot drain within the interval, naming the fields and the fix', () => {
@@ -265,9 +294,25 @@ describe('deployment config', () => {
     );
     const needed = Number(/at least (\d+)$/.exec(tight ?? '')?.[1]);
     expect(needed).toBeLessThan(1000);
-    expect(issuesOf(withDeployment({ expectedTenants: 10_000, probe: { ...probe, maxConcurrency: needed } }))).toEqual(
-      [],
+    const drains = withDeployment({ expectedTenants: 10_000, probe: { ...probe, maxConcurrency: needed } });
+    expect(issuesOf(withBudget(drains, 70))).toEqual([]);
+  });
+
+  it("refuses a request budget that cannot cover each tenant's webhook checks once per period, naming the budget needed", () => {
+    const tenThousand = withDeployment({
+      expectedTenants: 10_000,
+      probe: { batchSize: 10, maxConcurrency: 200, timeoutSeconds: 240, memoryMb: 1024, maxReceiveCount: 3 },
+    });
+    const [issue] = issuesOf(tenThousand);
+    expect(issue).toMatch(
+      /^platform\.requestBudgetRps \(20\) cannot cover each of deployment\.expectedTenants \(10000\) tenants' 7 webhook checks once per synthetic\.acceptEveryMinutes \(60\) .*raise platform\.requestBudgetRps to at least (\d+)/,
     );
+    const needed = Number(/at least (\d+)/.exec(issue ?? '')?.[1]);
+    expect(issuesOf(withBudget(tenThousand, needed))).toEqual([]);
+    // A budget whose second cannot hold one tenant's run (7 requests at once, half the budget a second).
+    expect(issuesOf(withBudget(withDeployment({}), 13))).toEqual([
+      expect.stringMatching(/^platform\.requestBudgetRps \(13\) cannot cover/),
+    ]);
   });
 
   it('refuses a batch that cannot be probed within the function timeout (it would time out and be dead-lettered)', () => {

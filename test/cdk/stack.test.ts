@@ -13,7 +13,7 @@ import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../../functions/core/lambda-en
 import { type Built, buildStack, exampleConfig } from './support.ts';
 
 type Resource = { Type: string; Properties: Record<string, unknown> };
-type Statement = { Sid?: string; Action: string | string[]; Resource: unknown };
+type Statement = { Sid?: string; Effect?: string; Action: string | string[]; Resource: unknown };
 
 let built: Built;
 beforeAll(() => {
@@ -51,6 +51,12 @@ describe('schedule', () => {
     const target = schedule?.Properties.Target as { RetryPolicy: { MaximumEventAgeInSeconds: number } } | undefined;
     const age = target?.RetryPolicy.MaximumEventAgeInSeconds;
     expect(age).toBeLessThan(5 * 60);
+  });
+  it('hands the sweep its scheduled time (exact, so sampled acceptances keep their slots)', () => {
+    const [schedule] = resourcesOf('AWS::Scheduler::Schedule');
+    const target = schedule?.Properties.Target as { Input: string } | undefined;
+    const input = JSON.parse(target?.Input ?? '{}') as Record<string, unknown>;
+    expect(input).toEqual({ source: 'tenant-canary.schedule', scheduledTime: '<aws.scheduler.scheduled-time>' });
   });
   it('does not let Lambda retry a failed sweep or run a stale one', () => {
     built.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
@@ -204,7 +210,8 @@ describe('functions', () => {
     built.template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: 240,
       MemorySize: 1024,
-      Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.queueUrl]: Match.absent() }) },
+      // The probe hands the records it could not probe back to the same queue.
+      Environment: { Variables: Match.objectLike({ [LAMBDA_ENV.queueUrl]: ref(built.stack.queue) }) },
     });
     built.template.hasResourceProperties('AWS::Lambda::Function', {
       Timeout: 120,
@@ -380,11 +387,23 @@ describe('IAM', () => {
         (policy) => policy.PolicyDocument.Statement,
       ),
     );
-    expect(vpcStatements).toHaveLength(2); // sweep and probe
+    expect(vpcStatements).toHaveLength(6); // sweep and probe, three each
     for (const statement of vpcStatements) {
-      expect(statement.Sid).toBe('VpcNetworkInterfaces');
-      expect((statement.Action as string[]).every((action) => action.startsWith('ec2:'))).toBe(true);
+      expect([statement.Action].flat().every((action) => String(action).startsWith('ec2:'))).toBe(true);
+      // Only the Describe actions, which take no resource, have "*".
+      if (JSON.stringify(statement.Resource) === '"*"') {
+        expect(statement.Sid).toBe('DescribeNetwork');
+        expect(statement.Action).toEqual(['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets']);
+      }
     }
+    // A network interface may be created only in the configured subnets and security groups.
+    const create = vpcStatements.find((statement) => statement.Sid === 'CreateInPlacement');
+    const resources = JSON.stringify(create?.Resource);
+    const vpc = (exampleConfig().deployment as { vpc: { subnetIds: string[] } }).vpc;
+    for (const subnetId of vpc.subnetIds) expect(resources).toContain(`:subnet/${subnetId}`);
+    expect(resources).toContain(':network-interface/*');
+    expect(resources).toContain(':security-group/');
+    expect(resources).not.toContain('"*"');
   });
 
   const bySid = (statements: Statement[], sid: string) => statements.find((s) => s.Sid === sid);
@@ -431,8 +450,15 @@ describe('IAM', () => {
       }
     }
     for (const statements of [sweep, probe]) {
+      // GetItem: the ledger reads a sweep's status before every judgement (test/cdk/iam-access.test.ts proves each call).
       expect(bySid(statements, 'SweepResults')).toMatchObject({
-        Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:DeleteItem'],
+        Action: [
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:Query',
+          'dynamodb:DeleteItem',
+        ],
         Resource: arnOf(built.stack.sweepTable),
       });
     }
@@ -441,6 +467,60 @@ describe('IAM', () => {
       Resource: arnOf(built.stack.queue),
     });
     expect(bySid(probe, 'QueueTenants')).toBeUndefined();
+    // The probe never opens Redis: it may not read the Redis password; the sweep may.
+    expect(JSON.stringify(bySid(probe, 'ReadCanarySecrets')?.Resource)).not.toContain('tenant-canary/redis');
+    expect(JSON.stringify(bySid(sweep, 'ReadCanarySecrets')?.Resource)).toContain('tenant-canary/redis');
+  });
+
+  it("lets the schedule invoke the sweep's exact ARN only (no versions, no aliases)", () => {
+    const scheduleRole = built.template.findResources('AWS::Scheduler::Schedule');
+    const roleArn = Object.values(scheduleRole)[0]?.Properties.Target.RoleArn as { 'Fn::GetAtt': [string, string] };
+    const policies = Object.values(built.template.findResources('AWS::IAM::Policy')).filter((policy) =>
+      (policy.Properties.Roles as { Ref: string }[]).some((r) => r.Ref === roleArn['Fn::GetAtt'][0]),
+    );
+    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    expect(statements).toEqual([
+      {
+        Sid: 'InvokeSweep',
+        Effect: 'Allow',
+        Action: 'lambda:InvokeFunction',
+        Resource: arnOf(built.stack.sweep),
+      },
+    ]);
+  });
+
+  it('gives the probe the queue to hand failed records back to, with the retry delay', () => {
+    built.template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^tenant-canary probe'),
+      Environment: {
+        Variables: Match.objectLike({
+          CANARY_TENANT_QUEUE_URL: ref(built.stack.queue),
+          CANARY_PROBE_RETRY_DELAY_S: '30',
+        }),
+      },
+    });
+  });
+
+  it('lets the operator roles of the config invoke the Function URL, through the URL only', () => {
+    const roleArn = 'arn:aws:iam::123456789012:role/oncall';
+    const withOperators = buildStack({
+      ...exampleConfig(),
+      deployment: { ...(exampleConfig().deployment as object), operatorRoleArns: [roleArn] },
+    });
+    withOperators.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      Principal: roleArn,
+      FunctionUrlAuthType: 'AWS_IAM',
+      FunctionName: arnOf(withOperators.stack.probe),
+    });
+    withOperators.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      Principal: roleArn,
+      InvokedViaFunctionUrl: true,
+    });
+    expect(
+      Object.keys(built.template.findResources('AWS::Lambda::Permission', { Properties: { Principal: roleArn } })),
+    ).toEqual([]);
   });
 });
 
@@ -632,6 +712,85 @@ describe('self-watch', () => {
       expect(body).toContain(text);
     }
     for (const entry of CATALOG) expect(body).toContain(entry.id);
-    expect(body).not.toMatch(/tenantId|acme-corp/);
+    // Metrics are per check, never per tenant (tenants are read from the logs, below).
+    expect(body).not.toMatch(/acme-corp/);
+    expect(body).not.toMatch(/\[\\"TenantCanary\\",[^\]]*tenantId/);
+  });
+
+  it('lists the tenants failing now from the probe logs, and the undelivered alerts', () => {
+    const [dashboard] = resourcesOf('AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard?.Properties.DashboardBody);
+    expect(body).toContain('Tenants failing now');
+    expect(body).toMatch(new RegExp(`SOURCE '",\\{"Ref":"${logicalId(built.stack.probe.logGroupRef)}"\\}`));
+    expect(body).toMatch(/stats latest\(failingCount\) as failing.* by tenantId/);
+    expect(body).toContain('Undelivered alerts (dead-letter queues)');
+    const widget = body.slice(body.indexOf('Undelivered alerts'));
+    for (const queue of [built.stack.deliveryDeadLetters, built.stack.pagerDuty?.deadLetters]) {
+      expect(widget).toContain(logicalId(queue as never));
+    }
+  });
+
+  it('names each alarm after the stack and links its section of docs/operations.md', () => {
+    const runbook = readFileSync(join(import.meta.dirname, '../../docs/operations.md'), 'utf8');
+    const headings = new Set([...runbook.matchAll(/<a id="([a-z0-9-]+)"><\/a>/g)].map((m) => m[1]));
+    for (const alarm of resourcesOf('AWS::CloudWatch::Alarm')) {
+      const name = alarm.Properties.AlarmName as string;
+      expect(name, alarm.id).toMatch(/^TenantCanary-[A-Za-z0-9]+$/);
+      const id = name.slice('TenantCanary-'.length).toLowerCase();
+      expect(alarm.Properties.AlarmDescription, alarm.id).toMatch(
+        new RegExp(`Runbook: tenant-canary docs/operations\\.md#${id}$`),
+      );
+      expect(headings, `docs/operations.md has no section for ${id}`).toContain(id);
+    }
+    const published = buildStack({
+      ...exampleConfig(),
+      deployment: {
+        ...(exampleConfig().deployment as object),
+        selfWatch: { runbookUrl: 'https://wiki.example.com/canary/operations' },
+      },
+    });
+    published.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'TenantCanary-HeartbeatMissing',
+      AlarmDescription: Match.stringLikeRegexp('Runbook: https://wiki.example.com/canary/operations#heartbeatmissing$'),
+    });
+  });
+
+  it("lets CloudWatch publish this stack's alarms to the alarm topic and use its key (a topic policy replaces the default)", () => {
+    const topic = logicalId(built.stack.alarmTopic as never);
+    const policies = Object.values(built.template.findResources('AWS::SNS::TopicPolicy')).filter((policy) =>
+      JSON.stringify(policy.Properties.Topics).includes(topic),
+    );
+    const statements = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
+    expect(statements).toContainEqual({
+      Sid: 'CloudWatchAlarmsPublish',
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: { Ref: topic },
+      Condition: {
+        StringEquals: { 'aws:SourceAccount': '123456789012' },
+        ArnLike: {
+          'aws:SourceArn': {
+            'Fn::Join': [
+              '',
+              ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-west-1:123456789012:alarm:TenantCanary-*'],
+            ],
+          },
+        },
+      },
+    });
+    // The TLS deny stays beside it.
+    expect(statements.some((statement) => statement.Effect === 'Deny')).toBe(true);
+    built.template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'CloudWatchAlarmsPublish',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Condition: { StringEquals: { 'aws:SourceAccount': '123456789012' } },
+          }),
+        ]),
+      },
+    });
   });
 });

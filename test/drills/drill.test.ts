@@ -46,6 +46,7 @@ const EXPECTED: Record<string, string[]> = {
     'rls.isolation_snapshot fail P2 platform',
   ],
   'policy-leaks-all-rows': [
+    'rls.policies_present fail P0 platform',
     'rls.no_context_denied fail P0 platform',
     'rls.cross_tenant_read fail P0 all',
     'rls.isolation_snapshot fail P2 platform',

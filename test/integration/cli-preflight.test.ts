@@ -142,6 +142,24 @@ function suite(name: string, url: string | undefined) {
       }
     });
 
+    it('names the grants discovered tables lack: SELECT, INSERT, UPDATE with the tenant column, SELECT on a foreign-key child', async () => {
+      // A later migration adds a table with tenant_id and a child of it, and grants neither.
+      await db.admin(`CREATE TABLE public.agents (id uuid PRIMARY KEY, tenant_id varchar(100) NOT NULL);
+CREATE TABLE public.agent_tools (id uuid PRIMARY KEY, agent_id uuid NOT NULL REFERENCES public.agents (id));`);
+      try {
+        const { code, report } = await preflight(healthy);
+        expect(code).toBe(1);
+        const steps = Object.fromEntries(failing(report).map((s) => [s.step, s]));
+        expect(Object.keys(steps)).toEqual(['postgres: grants on the tenant tables']);
+        expect(steps['postgres: grants on the tenant tables']?.fix).toContain(
+          `GRANT SELECT ON "agent_tools" TO "${probeRole}"; GRANT SELECT, INSERT, UPDATE ON "agents" TO "${probeRole}";`,
+        );
+        expect(steps['postgres: grants on the tenant tables']?.detail).not.toContain('tenant_configs');
+      } finally {
+        await db.admin('DROP TABLE public.agent_tools; DROP TABLE public.agents;');
+      }
+    });
+
     it('says which secret cannot be read and how to provide it, never a value', async () => {
       const config = {
         ...healthy,

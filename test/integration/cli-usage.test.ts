@@ -103,7 +103,7 @@ describe('credentials in URLs', () => {
 
   it('an invalid sandbox Redis URL is one line, exit 2, without its password', async () => {
     const run = await runCli(['run', '--sandbox-redis', 'redis://:RedisPw1@127.0.0.1:99999/0']);
-    expectUsageError(run, 'the sandbox could not start');
+    expectUsageError(run, '--sandbox-redis does not parse as a URL');
     expect(run.stderr).not.toContain('RedisPw1');
   });
 
@@ -121,7 +121,8 @@ describe('credentials in URLs', () => {
     expect(run).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'tenant-canary: tenantSource.url is not a valid PostgreSQL connection URL (ERR_INVALID_URL)\n',
+      stderr:
+        'tenant-canary: tenantSource.url does not parse as a URL (percent-encode any /, ?, #, @, : or % in the user name or password)\n',
     });
   });
 

@@ -25,6 +25,7 @@ import type { Report } from '../../functions/core/types.ts';
 import { createProbeHandler } from '../../functions/handlers/probe.ts';
 import { createLambdaDeps } from '../../functions/handlers/runtime.ts';
 import { createSweepDeps, createSweepHandler, type SweepSummary } from '../../functions/handlers/sweep.ts';
+import { runChecks } from '../../functions/run.ts';
 import { type Sandbox, startSandbox } from '../../sandbox/index.ts';
 import { sqsRecord } from '../../sim/sqs-record.ts';
 import { stateTableShape, sweepTableShape } from '../support/dynamo.ts';
@@ -279,9 +280,15 @@ describe('probe: on demand', () => {
     expect(scanned.Count).toBe(0);
   });
 
-  it('publishes to the tier topic when asked to, and says so in the report', async () => {
+  it('publishes to the tier topic when asked to (and allowed), and says so in the report', async () => {
     await sandbox.setFaults(['forged-signatures-accepted']);
-    const handler = createProbeHandler(createLambdaDeps(env));
+    // A direct invoke is governed by the same switch as the URL: off, it pages nobody.
+    const refusing = createProbeHandler(createLambdaDeps(env));
+    expect(await refusing({ tenantId: 'globex', publish: true }, context())).toEqual({
+      error: 'publishing from an on-demand call is off (deployment.onDemand.allowUrlPublish)',
+    });
+    expect(sns.calls()).toHaveLength(0);
+    const handler = createProbeHandler(createLambdaDeps({ ...env, [LAMBDA_ENV.urlPublish]: 'true' }));
 
     const report = (await handler({ tenantId: 'globex', publish: true }, context())) as Report;
 
@@ -339,6 +346,7 @@ describe('probe: on demand', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.headers['content-type']).toBe('application/json');
     const report = JSON.parse(ok.body) as Report;
+    expect(report.results.length).toBeGreaterThan(10);
     expect(report.results.every((r) => r.tenantId === 'acme-corp')).toBe(true);
 
     expect(await handler(urlEvent('POST', '{"tenantId":'), context())).toMatchObject({
@@ -356,7 +364,7 @@ describe('probe: on demand', () => {
     const publish = urlEvent('POST', JSON.stringify({ tenantId: 'acme-corp', publish: true }));
     expect(await handler(publish, context())).toMatchObject({
       statusCode: 403,
-      body: JSON.stringify({ error: 'publishing from the Function URL is off (deployment.onDemand.allowUrlPublish)' }),
+      body: JSON.stringify({ error: 'publishing from an on-demand call is off (deployment.onDemand.allowUrlPublish)' }),
     });
     expect(sns.calls()).toHaveLength(0);
     const allowing = createProbeHandler(createLambdaDeps({ ...env, [LAMBDA_ENV.urlPublish]: 'true' }));
@@ -685,11 +693,21 @@ describe('fan-in: a sweep is judged whole, once', () => {
   it('probes scheduled messages with deferred round trips: a stopped worker does not hold the batch', async () => {
     await sandbox.setFaults(['workers-stopped']);
     const { records } = await sweepAt(0);
-    const logs = captureLogs();
-    await probeAt(10, records.slice(0, 1));
-    const probed = logs().find((line) => line.message === 'tenant probed') as { failing: { checkId: string }[] };
-    expect(probed).toBeDefined();
-    // `wait` would have polled the ticket to its timeout and failed the round trip.
-    expect(probed.failing.map((f) => f.checkId)).not.toContain('enhancement.round_trip');
+    const reports: Report[] = [];
+    const recording: typeof runChecks = async (input) => {
+      const report = await runChecks(input);
+      reports.push(report);
+      return report;
+    };
+    // The sweep samples acceptances (synthetic.acceptEveryMinutes): this tenant's round trip is made due.
+    const [first] = records;
+    const body = JSON.parse(first?.body ?? '{}') as { tenantId: string; sampling?: unknown };
+    expect(body.sampling).toMatchObject({ failing: false });
+    const due = sqsRecord('due-0', JSON.stringify({ ...body, sampling: { notDue: [], failing: false } }));
+    await probeAt(10, [due], { checks: recording });
+    const roundTrips = reports.flatMap((r) => r.results).filter((r) => r.checkId === 'enhancement.round_trip');
+    // Judged from earlier sweeps' tickets with one query (`wait` would have polled this one's ticket to its timeout).
+    expect(roundTrips).toHaveLength(1);
+    expect(roundTrips[0]?.evidence).toMatchObject({ mode: 'deferred' });
   });
 });

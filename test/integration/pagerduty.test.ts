@@ -4,6 +4,8 @@
  * PagerDuty publisher the CLI's `run --publish` uses) over scripted runs, and the forwarder
  * function fed the SNS messages the tier topics carry.
  */
+
+import { createServer } from 'node:http';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { SNSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -19,6 +21,7 @@ import { Secret } from '../../functions/core/secret.ts';
 import type { CheckResult, CheckStatus, Tier } from '../../functions/core/types.ts';
 import type { AlertPublisher } from '../../functions/ports.ts';
 import { alertMessage } from '../support/alerts.ts';
+import { controlsIn, secretPieces } from '../support/hostile-text.ts';
 import { type PagerDutyStandIn, startPagerDuty } from '../support/pagerduty.ts';
 
 const ROUTING_KEY = 'R0UT1NGKEYR0UT1NGKEYR0UT1NGKEY12'; // 32 characters, as PagerDuty issues them
@@ -249,5 +252,63 @@ describe('the PagerDuty forwarder', () => {
         () => 30_000,
       ),
     ).rejects.toThrow('not an alert message');
+  });
+
+  it('ignores, with one line, an event that is not from SNS, and refuses a forged alert body', async () => {
+    logs.length = 0;
+    const before = pd.accepted.length;
+    for (const event of [{ Records: 5 }, { Records: [{ Sns: { Message: 5 } }] }, null, 'x']) {
+      await expect(forwardAlerts(deps(ROUTING_KEY), event, () => 30_000)).resolves.toBeUndefined();
+    }
+    expect(logs.filter((line) => line.startsWith('not an SNS event: ignored'))).toHaveLength(4);
+    // Forged into the topic: a javascript: link, or a timestamp that is none, never reaches an incident.
+    const forged = (patch: Record<string, unknown>) => {
+      const event = snsEvent([message()]);
+      const record = event.Records[0] as SNSEvent['Records'][number];
+      record.Sns.Message = JSON.stringify({ ...JSON.parse(record.Sns.Message), ...patch });
+      return event;
+    };
+    for (const patch of [{ runbookUrl: 'javascript:alert(1)' }, { sentAt: 'yesterday' }, { firstFailedAt: 5 }]) {
+      await expect(forwardAlerts(deps(ROUTING_KEY), forged(patch), () => 30_000)).rejects.toThrow(
+        'not an alert message',
+      );
+    }
+    expect(pd.accepted.length).toBe(before);
+  });
+});
+
+describe("PagerDuty's answer, as quoted in a delivery failure", () => {
+  it('is scrubbed of the routing key before it is cut, and stripped of control characters', async () => {
+    // A refusal that echoes the key where a cut at 300 characters would split it.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(400, { 'content-type': 'application/json' });
+        res.end(
+          JSON.stringify({
+            status: 'invalid event',
+            message: `\u001b[2K\u001b[1G${'m'.repeat(285)}${ROUTING_KEY}`,
+            errors: ['\u001b]0;pwned\u0007bad'],
+          }),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = createHttpClient({ connectTimeoutMs: 1_000 });
+    try {
+      const { port } = server.address() as { port: number };
+      const sender = createPagerDutySender({ url: `http://127.0.0.1:${port}/v2/enqueue`, http, baseDelayMs: 10 });
+      const sent = await sender.send({ routing_key: ROUTING_KEY, event_action: 'resolve', dedup_key: 'k' });
+      expect(sent.ok).toBe(false);
+      const reason = sent.ok ? '' : sent.reason;
+      expect(reason).toMatch(/^HTTP 400 \(m+/);
+      expect(reason.length).toBeLessThan(320);
+      expect(controlsIn(reason)).toEqual([]);
+      expect(reason).not.toContain('pwned');
+      for (const piece of secretPieces(ROUTING_KEY)) expect(reason).not.toContain(piece);
+    } finally {
+      await http.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

@@ -439,6 +439,11 @@ function suite(name: string, url: string | undefined) {
           revert: () => `ALTER ROLE ${app} NOCREATEDB`,
         },
         {
+          kind: 'the tenant tables (a migration adds one, found by its tenant_id column)',
+          apply: () => 'CREATE TABLE public.later_table (id serial PRIMARY KEY, tenant_id varchar(100) NOT NULL)',
+          revert: () => 'DROP TABLE public.later_table',
+        },
+        {
           kind: "the app role's memberships",
           apply: () => `GRANT ${owner} TO ${app}`,
           revert: () => `REVOKE ${owner} FROM ${app}`,
@@ -453,7 +458,7 @@ function suite(name: string, url: string | undefined) {
             const result = await check('rls.isolation_snapshot');
             expect(result).toMatchObject({ status: 'fail', tier: 'P2' });
             expect(result.evidence).toMatchObject({ pinned, current });
-            expect(result.evidence.snapshot).toMatchObject({ version: 1, probeRole: expect.any(String) });
+            expect(result.evidence.snapshot).toMatchObject({ version: 2, probeRole: expect.any(String) });
           } finally {
             await db.admin(change.revert());
           }

@@ -48,11 +48,15 @@ describe('SQL statements per tenant check', () => {
   // BEGIN + SET LOCAL ROLE + set_config + the probe's own statements + ROLLBACK. The data probes
   // first read the run's catalog snapshot (5 statements, shared by every check of the run).
   const EXACT: [TenantCheckId, number][] = [
-    ['rls.context_function', 5], // BEGIN; SET LOCAL ROLE; SELECT fn($1); current_setting; ROLLBACK
+    // The run's catalog snapshot (it holds the function's declared argument type, looked up once), then
+    // BEGIN; SET LOCAL ROLE; SELECT fn($1::<its type>); current_setting; ROLLBACK; DISCARD ALL (the platform's function ran)
+    ['rls.context_function', 5 + 6],
     ['rls.cross_tenant_read', 5 + 5], // snapshot + one UNION ALL statement over the four tables
-    // snapshot + BEGIN, ROLE, settings, then per table 2 attempts of SAVEPOINT (+ROLLBACK TO) + statement,
-    // the move being 3 statements (DECLARE a cursor over one own row, FETCH, UPDATE ... WHERE CURRENT OF)
-    ['rls.cross_tenant_write', 5 + 3 + 4 * 2 * 2 + 4 * 2 + (4 * 2 - 1) + 1],
+    // snapshot + BEGIN, ROLE, settings, one catalog statement for every table's write facts (tenant column
+    // type, privileges, partition keys, sequence-fed columns), then per table 2 attempts of SAVEPOINT
+    // (+ROLLBACK TO) + statement, the move being 3 statements (DECLARE a cursor over one own row, FETCH,
+    // UPDATE ... WHERE CURRENT OF)
+    ['rls.cross_tenant_write', 5 + 3 + 1 + 4 * 2 * 2 + 4 * 2 + (4 * 2 - 1) + 1],
     ['tenant.success_rate', 6], // stats and history volume in one transaction, shared by three checks
     ['tenant.latency', 6],
     ['tenant.history_volume', 6],
@@ -167,7 +171,13 @@ describe('plans of the tenant-scoped queries', () => {
   });
 
   it('the cross-tenant read probe reaches every table through an index led by tenant_id', async () => {
-    const plan = await explain(visibilitySql(config.database!.tenantTables), [TENANT], true);
+    const tables = config.database!.tenantTables.map((name) => ({
+      name,
+      found: 'column' as const,
+      hops: [],
+      tenantColumnType: 'character varying',
+    }));
+    const plan = await explain(visibilitySql(tables, config.database!.tenantColumn), [TENANT], true);
     expect(plan.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name'])).toEqual([]);
     const indexed = new Set(plan.filter((n) => n['Index Name'] !== undefined).map((n) => n['Relation Name']));
     expect([...indexed].sort()).toEqual([...config.database!.tenantTables].sort());
@@ -175,7 +185,10 @@ describe('plans of the tenant-scoped queries', () => {
 
   it("the cross-tenant move picks the tenant's own row through an index", async () => {
     for (const table of config.database!.tenantTables) {
-      const { ownRow } = crossTenantWriteSql(table, config.database!.tenantSetting);
+      // As the probe sends it: the settings cast to the tenant column's own type (varchar here).
+      const { ownRow } = crossTenantWriteSql(table, config.database!.tenantSetting, {
+        castType: 'pg_catalog."varchar"',
+      });
       const plan = await explain(ownRow, [], true);
       expect(
         plan.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']),

@@ -4,10 +4,7 @@
  * held by one judge at a time, expires and can be taken over, and a sweep marked judged once, by
  * the lease's holder only.
  */
-import type { Server } from 'node:http';
-import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { batchItem, createSweepLedger, itemBytes } from '../../functions/adapters/sweep-ledger.ts';
 import { createMemorySweepLedger } from '../../functions/adapters/sweep-ledger-memory.ts';
@@ -15,30 +12,18 @@ import { CATALOG, catalogEntry } from '../../functions/core/catalog.ts';
 import { sweepIdAt } from '../../functions/core/tables.ts';
 import type { CheckResult, CheckStatus } from '../../functions/core/types.ts';
 import type { SweepLedger } from '../../functions/ports.ts';
-import { sweepTableShape } from '../support/dynamo.ts';
+import { startDynalite, sweepTableShape } from '../support/dynamo.ts';
 
-type DynaliteFactory = (options: { createTableMs: number }) => Server;
-const dynalite = createRequire(import.meta.url)('dynalite') as DynaliteFactory;
-
-let server: Server;
 let client: DynamoDBClient;
+let stopDynalite: () => Promise<void>;
 let ledger: SweepLedger;
 let tables = 0;
 const now = new Date('2026-11-27T10:05:00Z');
 
 beforeAll(async () => {
-  server = dynalite({ createTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  client = new DynamoDBClient({
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local-only' },
-  });
+  ({ client, stop: stopDynalite } = await startDynalite());
 });
-afterAll(async () => {
-  client.destroy();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-});
+afterAll(() => stopDynalite());
 async function dynamoLedger(): Promise<SweepLedger> {
   tables += 1;
   const tableName = `sweeps-${tables}`;

@@ -114,6 +114,7 @@ describe.each(backends())('10,000 tenants in the database source (%s)', (_name, 
           queued.push(...messages);
           return { sent: messages.length, failed: [] };
         },
+        retryLater: async () => ({ unchanged: [] }),
       }),
       now: () => new Date(clock),
       checks: async (input: RunInput): Promise<Report> => {
@@ -140,8 +141,15 @@ describe.each(backends())('10,000 tenants in the database source (%s)', (_name, 
     expect(relay.counts.rows).toBe(TENANTS);
     expect(queued).toHaveLength(TENANTS);
     expect(queued[0]).toMatchObject({ tenantId: ids[0], peer: ids[1] });
-    // No secret in a message: only ids, the sweep and its deadline.
-    expect(Object.keys(queued[0] as object).sort()).toEqual(['deadline', 'peer', 'runId', 'tenantId']);
+    // No secret in a message: only ids, the sweep, its deadline, the sampling and the delay.
+    expect(Object.keys(queued[0] as object).sort()).toEqual([
+      'deadline',
+      'delaySeconds',
+      'peer',
+      'runId',
+      'sampling',
+      'tenantId',
+    ]);
   }, 60_000);
 
   it("reads only a batch's own tenants (and their peers) with one statement, then from the cache", async () => {

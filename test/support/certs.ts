@@ -24,6 +24,8 @@ export interface TestCertificates {
   soon: TlsMaterial;
   /** Valid for 365 days, but only for wrong.example. */
   wrongHost: TlsMaterial;
+  /** Valid for localhost and 127.0.0.1 from 400 days after it was made (made under a clock ahead), for 365 days. */
+  notYetValid: TlsMaterial;
   cleanup(): Promise<void>;
 }
 
@@ -128,5 +130,21 @@ export async function makeTestCertificates(): Promise<TestCertificates> {
   const expired = await leaf('expired', LOCAL_NAMES, ['-startdate', '20200101000000Z', '-enddate', '20200201000000Z']);
   const soon = await leaf('soon', LOCAL_NAMES, ['-days', '3']);
   const wrongHost = await leaf('wrong-host', 'DNS:wrong.example', ['-days', '365']);
-  return { dir, caFile, valid, expired, soon, wrongHost, cleanup: () => rm(dir, { recursive: true, force: true }) };
+  const ahead = (days: number) => generalizedTime(new Date(Date.now() + days * 86_400_000));
+  const notYetValid = await leaf('not-yet-valid', LOCAL_NAMES, ['-startdate', ahead(400), '-enddate', ahead(765)]);
+  return {
+    dir,
+    caFile,
+    valid,
+    expired,
+    soon,
+    wrongHost,
+    notYetValid,
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+/** `YYYYMMDDHHMMSSZ`, as `openssl ca -startdate/-enddate` take it. */
+function generalizedTime(at: Date): string {
+  return `${at.toISOString().slice(0, 19).replace(/[-:T]/g, '')}Z`;
 }

@@ -112,4 +112,19 @@ describe('config: alerts', () => {
   ])('rejects %j naming the field', (alerts, expected) => {
     expect(issuesOf(alerts)).toEqual([expected]);
   });
+
+  it('names only the zoneless start, in every time zone (no "end must be after start" west of UTC)', () => {
+    const zone = process.env.TZ;
+    try {
+      for (const tz of ['America/New_York', 'UTC', 'Pacific/Kiritimati']) {
+        process.env.TZ = tz;
+        expect(issuesOf({ maintenance: [{ start: '2026-11-27T22:00:00', end: '2026-11-27T23:00:00Z' }] }), tz).toEqual([
+          'alerts.maintenance[0].start must be an ISO 8601 date-time with a time zone, such as 2026-11-27T22:00:00Z',
+        ]);
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
 });

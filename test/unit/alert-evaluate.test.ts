@@ -194,7 +194,7 @@ describe('file state store', () => {
 
   it('reads nothing from a missing file and refuses a corrupted one, naming the path only', async () => {
     const path = join(dir, 'state.json');
-    const store = createFileStateStore({ path });
+    const store = createFileStateStore({ path, now: () => at(0) });
     expect((await store.load(['x'])).size).toBe(0);
     await writeFile(path, '{"format": "tenant-canary/alert-state@1", "incidents": {"x": hunter2');
     const error = await store.load(['x']).catch((e: unknown) => e);
@@ -206,8 +206,8 @@ describe('file state store', () => {
 
   it('refuses a write from a stale version (a conflict), across store instances', async () => {
     const path = join(dir, 'state.json');
-    const a = createFileStateStore({ path });
-    const b = createFileStateStore({ path });
+    const a = createFileStateStore({ path, now: () => at(0) });
+    const b = createFileStateStore({ path, now: () => at(1) });
     expect(await a.save([{ record: record('api.health:*'), expectedVersion: null }])).toEqual({
       written: new Map([['api.health:*', 1]]),
       conflicts: [],

@@ -42,6 +42,8 @@ describe('config', () => {
       healthPath: '/health',
       signatureFormat: 'sha256-prefixed',
       caFile: null,
+      internalBaseUrl: null,
+      requestBudgetRps: 20,
     });
     expect(config.thresholds).toMatchObject({
       requestTimeoutMs: 5000,
@@ -58,6 +60,7 @@ describe('config', () => {
       certMinDays: 14,
     });
     expect(config.synthetic.ticketPrefix).toBe('SYNTH-');
+    expect(config.synthetic.acceptEveryMinutes).toBe(60);
     expect(config.checks).toEqual({ disabled: [], tiers: {} });
   });
 
@@ -221,6 +224,60 @@ describe('config', () => {
       path: ['synthetic', 'ticketPrefix'],
       value: 'synth-',
       expected: 'synthetic.ticketPrefix must match',
+    },
+    {
+      name: 'relative internalBaseUrl',
+      path: ['platform', 'internalBaseUrl'],
+      value: 'internal-api:8000',
+      expected: 'platform.internalBaseUrl must be an absolute http:// or https:// URL',
+    },
+    {
+      name: 'numeric internalBaseUrl',
+      path: ['platform', 'internalBaseUrl'],
+      value: 8000,
+      expected: 'platform.internalBaseUrl must be an http(s) URL',
+    },
+    {
+      name: 'zero requestBudgetRps',
+      path: ['platform', 'requestBudgetRps'],
+      value: 0,
+      expected: 'platform.requestBudgetRps must be a positive number',
+    },
+    {
+      name: 'requestBudgetRps as text',
+      path: ['platform', 'requestBudgetRps'],
+      value: '20',
+      expected: 'platform.requestBudgetRps must be a positive number',
+    },
+    {
+      name: 'requestBudgetRps too high',
+      path: ['platform', 'requestBudgetRps'],
+      value: 20_000,
+      expected: 'platform.requestBudgetRps must be a positive number of at most 10000',
+    },
+    {
+      name: 'zero acceptEveryMinutes',
+      path: ['synthetic', 'acceptEveryMinutes'],
+      value: 0,
+      expected: 'synthetic.acceptEveryMinutes must be a positive integer',
+    },
+    {
+      name: 'fractional acceptEveryMinutes',
+      path: ['synthetic', 'acceptEveryMinutes'],
+      value: 7.5,
+      expected: 'synthetic.acceptEveryMinutes must be a positive integer',
+    },
+    {
+      name: 'acceptEveryMinutes as text',
+      path: ['synthetic', 'acceptEveryMinutes'],
+      value: '60',
+      expected: 'synthetic.acceptEveryMinutes must be a positive integer',
+    },
+    {
+      name: 'acceptEveryMinutes over a day',
+      path: ['synthetic', 'acceptEveryMinutes'],
+      value: 1441,
+      expected: 'synthetic.acceptEveryMinutes must be a positive integer of at most 1440',
     },
   ];
 

@@ -2,8 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { alertBody } from '../../functions/core/alert-message.ts';
 import type { AlertMessage } from '../../functions/core/alert-policy.ts';
 import { CATALOG } from '../../functions/core/catalog.ts';
+import {
+  PAGERDUTY_EVENT_MAX_BYTES,
+  PAGERDUTY_FIELD_MAX_CHARS,
+  PAGERDUTY_SUMMARY_MAX_CHARS,
+} from '../../functions/core/limits.ts';
 import { pagerDutyDedupKey, pagerDutyEvent } from '../../functions/core/pagerduty.ts';
 import { headingSlug, runbookHeading, runbookUrl } from '../../functions/core/runbook.ts';
+import { controlsIn } from '../support/hostile-text.ts';
 
 const message: AlertMessage = {
   id: 'db.connections:*#3',
@@ -57,5 +63,37 @@ describe('PagerDuty events', () => {
     expect(event.payload?.summary).toHaveLength(1024);
     expect(event.links).toBeUndefined();
     expect(pagerDutyDedupKey('a'.repeat(300))).toHaveLength(255);
+  });
+});
+
+describe('PagerDuty events from a hostile alert body', () => {
+  it('keep every field within its limit and the event within 512 KB, without control characters', () => {
+    const huge = (what: string) => `\u001b[2K${what}${'x'.repeat(600_000)}`;
+    const body = {
+      ...alertBody({ ...message, state: 'firing', tenantId: 'acme-corp' }),
+      // What a forged or corrupted SNS message could carry: the forwarder passes it through.
+      checkId: huge('check'),
+      tenantId: huge('tenant'),
+      summary: huge('summary'),
+      firstStep: huge('step'),
+      note: huge('note'),
+      runbook: huge('runbook'),
+      runbookUrl: `https://wiki.example.com/${'p'.repeat(600_000)}`,
+      evidence: { big: 'e'.repeat(600_000), many: Array.from({ length: 10_000 }, (_, i) => `item ${i}`) },
+    };
+
+    const event = pagerDutyEvent(body, huge('subject'), 'k'.repeat(32));
+    const json = JSON.stringify(event);
+
+    expect(Buffer.byteLength(json)).toBeLessThanOrEqual(PAGERDUTY_EVENT_MAX_BYTES);
+    expect(Buffer.byteLength(json)).toBeLessThan(100_000);
+    expect(controlsIn(json)).toEqual([]);
+    expect(json).not.toContain('\\u001b');
+    const payload = event.payload;
+    expect(payload?.summary.length).toBeLessThanOrEqual(PAGERDUTY_SUMMARY_MAX_CHARS);
+    for (const field of [payload?.source, payload?.component, payload?.group, payload?.class, payload?.timestamp]) {
+      expect(field?.length).toBeLessThanOrEqual(PAGERDUTY_FIELD_MAX_CHARS);
+    }
+    expect(event.links).toBeUndefined(); // a link too long to be a link is left out
   });
 });

@@ -3,7 +3,14 @@ import { createHttpClient } from '../../functions/adapters/http.ts';
 import type { Outcome } from '../../functions/core/types.ts';
 import type { HttpClient } from '../../functions/ports.ts';
 import { probeHealth } from '../../functions/probes/health.ts';
-import { effectiveTier, platformContext, type TestConfigExtra, testConfig } from '../support/probe-context.ts';
+import { controlsIn, secretPieces } from '../support/hostile-text.ts';
+import {
+  effectiveTier,
+  platformContext,
+  resolveTenants,
+  type TestConfigExtra,
+  testConfig,
+} from '../support/probe-context.ts';
 import {
   closedPort,
   type Handler,
@@ -37,6 +44,8 @@ async function check(
     thresholds?: TestConfigExtra['thresholds'];
     healthPath?: string;
     signal?: AbortSignal;
+    /** The run's tenants and their signing secrets. @default none */
+    secrets?: Record<string, string>;
   } = {},
 ): Promise<Outcome> {
   const config = testConfig(
@@ -44,7 +53,8 @@ async function check(
     { 'acme-corp': 'unused-secret' },
     { thresholds: options.thresholds, platform: options.healthPath ? { healthPath: options.healthPath } : {} },
   );
-  return probeHealth(platformContext(config, http, { signal: options.signal }));
+  const ctx = platformContext(config, http, { signal: options.signal });
+  return probeHealth({ ...ctx, tenants: resolveTenants(options.secrets ?? {}) });
 }
 
 beforeAll(() => {
@@ -112,6 +122,60 @@ describe('probeHealth', () => {
     expect(outcome.status).toBe('fail');
     expect(outcome.summary).toBe(
       'the health endpoint reports status "degraded", not "healthy"; unhealthy: database (down)',
+    );
+  });
+
+  it('strips escape sequences from the status and the dependency names and states', async () => {
+    const server = await serve((_request, res) =>
+      sendJson(res, 503, {
+        status: '\u001b[2K\u001b[1G\u001b[32mhealthy\u001b[8m',
+        dependencies: { '\u001b[8mdatabase': '\u001b]0;pwned\u0007down', 'redis\u202e': '\u009b2Kunhealthy' },
+      }),
+    );
+
+    const outcome = await check(server.url);
+
+    expect(outcome.status).toBe('fail');
+    expect(controlsIn(JSON.stringify(outcome))).toEqual([]);
+    expect(JSON.stringify(outcome)).not.toContain('\\u001b');
+    expect(outcome.evidence).toMatchObject({
+      reportedStatus: 'healthy',
+      dependencies: { database: 'down', redis: 'unhealthy' },
+    });
+    expect(outcome.summary).toBe(
+      'the health endpoint answered HTTP 503; unhealthy: database (down), redis (unhealthy)',
+    );
+  });
+
+  it('scrubs a signing secret the health body echoes before cutting the text to 100 characters', async () => {
+    const secret = 'Ac"me\\S3cr3t-7QxZpL';
+    // The secret straddles the 100-character cut of the status and of a dependency name.
+    const server = await serve((_request, res) =>
+      sendJson(res, 200, {
+        status: `${'s'.repeat(90)}${secret}`,
+        dependencies: { [`${'d'.repeat(92)}${secret}`]: 'down' },
+      }),
+    );
+
+    const outcome = await check(server.url, { secrets: { 'acme-corp': secret } });
+
+    expect(outcome.status).toBe('fail');
+    expect(String(outcome.evidence?.reportedStatus).length).toBeLessThanOrEqual(100);
+    const text = JSON.stringify(outcome);
+    for (const piece of secretPieces(secret)) expect(text).not.toContain(piece);
+  });
+
+  it('does not read a JSON body nested thousands deep, and says so', async () => {
+    const server = await serve((_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(`{"status":"healthy","dependencies":${'['.repeat(5_000)}${']'.repeat(5_000)}}`);
+    });
+
+    const outcome = await check(server.url);
+
+    expect(outcome.status).toBe('fail');
+    expect(outcome.summary).toBe(
+      'the health endpoint answered HTTP 200 with JSON the canary does not read (JSON nested deeper than 64 levels, not parsed)',
     );
   });
 

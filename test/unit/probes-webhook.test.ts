@@ -17,6 +17,7 @@ import {
   probeStaleTimestampRejected,
   probeTamperedBodyRejected,
 } from '../../functions/probes/webhook.ts';
+import { controlsIn, secretPieces } from '../support/hostile-text.ts';
 import {
   effectiveTier,
   resolveTenants,
@@ -408,6 +409,75 @@ describe('webhook probes when the receiver misbehaves', () => {
   });
 });
 
+describe('webhook probes against a hostile receiver', () => {
+  // Secrets with a quote and a backslash: JSON escapes them, so an echo inside an object differs from the raw value.
+  const QUOTED = {
+    'acme-corp': 'Ac"me\\S3cr3t-7QxZpL',
+    globex: 'Gl"ob\\K3yW4vB8nR1t',
+    initech: 'In"it\\5ecrY6mK2qJ9',
+  };
+  const QUOTED_TENANTS = resolveTenants(QUOTED);
+
+  it('reports a 401 whose JSON nests 5,000 arrays as fail P1 and pass, not as a canary bug', async () => {
+    const deep = `{"detail":${'['.repeat(5_000)}${']'.repeat(5_000)}}`;
+    const server = await serve((_request, res) => {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(deep);
+    });
+
+    const outcomes = await runAll(server);
+
+    expect(outcomes['webhook.signed_accepted']).toMatchObject({ status: 'fail' });
+    expect(effectiveTier('webhook.signed_accepted', outcomes['webhook.signed_accepted'])).toBe('P1');
+    expect(outcomes['webhook.signed_accepted'].summary).toContain('HTTP 401');
+    for (const id of FORGERY_CHECKS) expect(outcomes[id], id).toMatchObject({ status: 'pass' });
+    expect(outcomes['webhook.bad_signature_rejected'].evidence?.bodyNotRead).toMatch(/nested deeper than 64 levels/);
+    for (const outcome of Object.values(outcomes)) expect(() => JSON.stringify(outcome)).not.toThrow();
+  });
+
+  it('scrubs a secret echoed inside an object detail, where printing the object escapes it', async () => {
+    const server = await serve((request, res) =>
+      sendJson(res, 401, {
+        detail: {
+          msg: 'bad signature',
+          expected: QUOTED['acme-corp'],
+          got: request.headers['x-servicedesk-signature'],
+        },
+      }),
+    );
+
+    const outcome = await run('webhook.bad_signature_rejected', server, { tenants: QUOTED_TENANTS });
+
+    expect(outcome.status).toBe('pass');
+    expect(outcome.evidence?.detail).toBe('{"msg":"bad signature","expected":"[redacted]","got":"[redacted]"}');
+    const text = JSON.stringify(outcome);
+    for (const piece of secretPieces(QUOTED['acme-corp'])) expect(text).not.toContain(piece);
+  });
+
+  it("scrubs any tenant's secret from the detail before cutting it to 200 characters", async () => {
+    // Another tenant's secret, straddling the cut: cut first, its first characters would remain.
+    const server = await serve(answerStatus(401, `${'x'.repeat(190)}${QUOTED.initech}`));
+
+    const outcome = await run('webhook.signed_accepted', server, { tenants: QUOTED_TENANTS });
+
+    expect(String(outcome.evidence?.detail).length).toBeLessThanOrEqual(200);
+    const text = JSON.stringify(outcome);
+    for (const piece of secretPieces(QUOTED.initech)) expect(text).not.toContain(piece);
+  });
+
+  it('strips the escape sequences of a detail that forges a passing line', async () => {
+    const forged = '\u001b[2K\u001b[1G  ✓ pass     webhook.signed_accepted  accepted\u001b[8m';
+    const server = await serve(answerStatus(401, forged));
+
+    const outcome = await run('webhook.signed_accepted', server);
+
+    expect(outcome.status).toBe('fail');
+    expect(controlsIn(outcome.summary)).toEqual([]);
+    expect(controlsIn(String(outcome.evidence?.detail))).toEqual([]);
+    expect(outcome.evidence?.detail).toBe('✓ pass webhook.signed_accepted accepted');
+  });
+});
+
 describe('webhook.cross_tenant_signature_rejected without another secret', () => {
   it('is skipped with one tenant, saying why', async () => {
     const server = await serve(acceptEverything);
@@ -429,6 +499,19 @@ describe('webhook.cross_tenant_signature_rejected without another secret', () =>
 
     expect(outcome.status).toBe('skipped');
     expect(outcome.summary).toContain('same signing secret');
+  });
+});
+
+describe('webhook probes with platform.internalBaseUrl', () => {
+  it('send every webhook to the in-VPC address, none to the public one', async () => {
+    const internal = await serve(strictReceiver({ secrets: SECRETS }));
+    const ingress = await serve(acceptEverything);
+
+    const outcomes = await runAll(ingress, { platform: { internalBaseUrl: internal.url } });
+
+    for (const id of ALL_CHECKS) expect(outcomes[id]?.status, `${id}: ${outcomes[id]?.summary}`).toBe('pass');
+    expect(internal.received).toHaveLength(ALL_CHECKS.length);
+    expect(ingress.received).toHaveLength(0);
   });
 });
 

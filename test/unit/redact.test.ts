@@ -20,6 +20,22 @@ describe('secret hygiene', () => {
   });
 });
 
+describe('secrets echoed by other JSON encoders', () => {
+  it("finds a secret in PHP's escaped slashes and Go's escaped <, > and &", () => {
+    const secret = 'ab/cd+ef<gh>&ij/kl==';
+    const php = JSON.stringify(secret).slice(1, -1).replaceAll('/', '\\/');
+    const go = JSON.stringify(secret)
+      .slice(1, -1)
+      .replace(/</g, '\\u003c')
+      .replace(/>/g, '\\u003e')
+      .replace(/&/g, '\\u0026');
+    for (const echoed of [php, go, go.replaceAll('/', '\\/')]) {
+      const text = redactSecrets(`{"detail":"bad signature for ${echoed}"}`, [secret]);
+      expect(text, echoed).not.toContain('ij');
+    }
+  });
+});
+
 describe('redactSecrets with many secrets', () => {
   it('redacts every occurrence of any of hundreds of secrets, and leaves other strings alone', () => {
     const secrets = Array.from({ length: 300 }, (_, i) => `secret-${String(i).padStart(4, '0')}-${'x'.repeat(i % 7)}`);

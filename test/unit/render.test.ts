@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { oneLine } from '../../bin/cli/errors.ts';
+import { renderPreflight } from '../../bin/cli/preflight.ts';
 import { renderReport, styleFor } from '../../bin/cli/render.ts';
-import { CHECK_IDS } from '../../functions/core/catalog.ts';
+import { renderSnapshot } from '../../bin/cli/snapshot.ts';
+import { CHECK_IDS, type CheckId } from '../../functions/core/catalog.ts';
 import type { Report } from '../../functions/core/types.ts';
+import { controlsIn } from '../support/hostile-text.ts';
 
 const report: Report = {
   runId: '2026-11-28T05:00:00Z-ab12',
@@ -52,6 +56,88 @@ describe('human output', () => {
     expect(styleFor({ isTTY: false }, { FORCE_COLOR: '1' }).color).toBe(true);
   });
 
+  it('keeps escape sequences off the terminal even when a summary still holds them (the last guard)', () => {
+    const forged: Report = {
+      ...report,
+      results: report.results.map((result) =>
+        result.status === 'fail'
+          ? { ...result, summary: 'rejected (HTTP 401: \u001b[2K\u001b[1G  ✓ pass   accepted\u001b[8m) hidden' }
+          : result,
+      ),
+      alerts: [{ state: 'firing', tier: 'P0', checkId: 'x', tenantId: null, dedupKey: 'x:\u001b]0;t\u0007*' }],
+    };
+    for (const color of [false, true]) {
+      const text = renderReport(forged, { color }, 'http://x\u001b[8m');
+      // With colour, only our own SGR codes: ESC [ digits m.
+      let ours = text;
+      for (const code of [0, 1, 2, 31, 32, 33, 35]) ours = ours.split(`\u001b[${code}m`).join('');
+      expect(controlsIn(ours)).toEqual([]);
+      expect(ours).toMatch(
+        /✗ FAIL\s+P0 webhook\.bad_signature_rejected\s+30 ms {2}rejected \(HTTP 401: {3}✓ pass {3}accepted\) hidden/,
+      );
+    }
+  });
+
+  it('keeps escape sequences the database or the platform sends off preflight, snapshot and error lines', () => {
+    const esc = '\u001b';
+    const preflight = renderPreflight(
+      {
+        ok: false,
+        steps: [
+          { step: 'postgres: connect', ok: false, detail: `FATAL: ${esc}[2K${esc}[1Gok`, fix: `${esc}]0;t\u0007x` },
+        ],
+      },
+      true,
+    );
+    const snapshot = renderSnapshot({
+      digest: 'd',
+      pinned: null,
+      matches: null,
+      snapshot: {
+        version: 2,
+        tables: [
+          {
+            table: `t${esc}[8m`,
+            found: 'column',
+            exists: true,
+            rowSecurity: true,
+            forceRowSecurity: false,
+            owner: 'o',
+            policies: [
+              {
+                name: `p${esc}[2K`,
+                permissive: true,
+                command: 'ALL',
+                roles: [],
+                using: `(a ${esc}[8m= b)`,
+                withCheck: null,
+              },
+            ],
+            grants: { app: [], probe: [] },
+          },
+        ],
+        appRole: {
+          name: 'app',
+          exists: true,
+          superuser: false,
+          bypassRls: false,
+          inherit: true,
+          createRole: false,
+          createDb: false,
+          login: true,
+          memberOf: [],
+        },
+        probeRole: 'probe',
+      },
+    });
+    let ours = preflight;
+    for (const code of [0, 31, 32]) ours = ours.split(`${esc}[${code}m`).join('');
+    expect(controlsIn(ours)).toEqual([]);
+    expect(controlsIn(snapshot)).toEqual([]);
+    expect(snapshot).toContain('USING      (a = b)');
+    expect(oneLine(`tenant-canary: ${esc}[2Kboom\n  next\u009b8m`)).toBe('tenant-canary: boom next\n');
+  });
+
   it('groups results per tenant with status, tier and summary, and counts them', () => {
     const text = renderReport(report, { color: false }, 'http://x');
     expect(text).not.toContain('\u001b[');
@@ -73,9 +159,8 @@ describe('README', () => {
   });
 
   describe('at scale', () => {
-    const tenantChecks = CHECK_IDS.filter(
-      (id) => !['api.health', 'queue.depth', 'rls.policies_enabled'].includes(id),
-    ).slice(0, 6);
+    const platformChecks: readonly CheckId[] = ['api.health', 'queue.depth', 'rls.policies_present'];
+    const tenantChecks = CHECK_IDS.filter((id) => !platformChecks.includes(id)).slice(0, 6);
     const fleet = (tenants: number, failing: readonly number[]): Report => {
       const ids = Array.from({ length: tenants }, (_, i) => `tenant-${String(i + 1).padStart(3, '0')}`);
       return {

@@ -88,6 +88,13 @@ describe('deferred round trip', () => {
     expect(deferredWindowS(300, 600)).toBe(450);
   });
 
+  it('looks back one sweep further while the tenant is failing (sampled sweeps): the failed ticket is judged again', async () => {
+    const { ctx, queries } = run([{ ticket_id: 'SYNTH-PREV', status: 'completed', latency_s: 3, age_s: 590 }]);
+    const outcome = await probeRoundTrip({ ...ctx, sampling: { notDue: [], failing: true } });
+    expect(queries[0]!.params?.[4]).toBe(620);
+    expect(outcome).toMatchObject({ status: 'pass', evidence: { windowS: 620 } });
+  });
+
   it('still judges the previous tickets when this run’s ticket was not accepted', async () => {
     const { ctx, queries } = run([{ ticket_id: 'SYNTH-PREV', status: 'completed', latency_s: 1, age_s: 290 }], {
       status: 'fail',

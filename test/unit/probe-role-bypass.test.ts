@@ -1,0 +1,57 @@
+/**
+ * When the canary's role could bypass row-level security (database.ts probeRoleBypass): a
+ * superuser, BYPASSRLS, or owning a tenant table, unless that table has FORCE ROW LEVEL SECURITY
+ * (then its policies apply to the owner too).
+ */
+import { describe, expect, it } from 'vitest';
+import { type DatabaseSnapshot, probeRoleBypass, type TableFacts } from '../../functions/probes/database.ts';
+
+function table(name: string, overrides: Partial<TableFacts>): TableFacts {
+  return {
+    name,
+    configured: false,
+    exists: true,
+    found: 'column',
+    path: [],
+    hops: [],
+    tenantColumnType: 'text',
+    partitioned: false,
+    rowSecurity: true,
+    forceRowSecurity: false,
+    owner: 'probe',
+    appRoleOwns: false,
+    probeRoleOwns: false,
+    policies: [],
+    helpers: [],
+    probePrivileges: { select: true, insert: true, update: true },
+    sequenceColumns: [],
+    partitionKey: null,
+    ...overrides,
+  };
+}
+
+const snapshot = (tables: TableFacts[]): DatabaseSnapshot => ({
+  tables,
+  appRole: { name: 'app', exists: true, superuser: false, bypassRls: false },
+  probeRole: { name: 'probe', exists: true, superuser: false, bypassRls: false },
+  sessionUser: 'probe',
+  connections: { used: 1, max: 100 },
+  contextFunction: null,
+});
+
+describe('probeRoleBypass', () => {
+  it('an owned table without FORCE is a bypass, naming it', () => {
+    const bypass = probeRoleBypass(snapshot([table('tickets', { probeRoleOwns: true })]));
+    expect(bypass).toContain('owns (or is a member of the owner of) tickets without FORCE ROW LEVEL SECURITY');
+  });
+
+  it('an owned table under FORCE ROW LEVEL SECURITY is not', () => {
+    expect(probeRoleBypass(snapshot([table('tickets', { probeRoleOwns: true, forceRowSecurity: true })]))).toBeNull();
+    const mixed = snapshot([
+      table('tickets', { probeRoleOwns: true, forceRowSecurity: true }),
+      table('notes', { probeRoleOwns: true }),
+    ]);
+    expect(probeRoleBypass(mixed)).toContain(' notes without FORCE');
+    expect(probeRoleBypass(mixed)).not.toContain('tickets');
+  });
+});
