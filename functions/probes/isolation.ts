@@ -115,10 +115,15 @@ ORDER BY 1, 2`;
  * function ($3) whatever its kind: who owns them, on which tenant tables the owner bypasses
  * RLS, who may execute them, and whether search_path is pinned.
  */
+/** `p` is `database.contextFunction` ($3): `name` on the search path, or `schema.name` in that schema. */
+const IS_CONTEXT_FUNCTION = `(p.proname = (string_to_array($3::text, '.'))[cardinality(string_to_array($3::text, '.'))]
+    AND CASE WHEN cardinality(string_to_array($3::text, '.')) = 2 THEN n.nspname = (string_to_array($3::text, '.'))[1]
+             ELSE pg_function_is_visible(p.oid) END)`;
+
 const FUNCTIONS_SQL = `
 WITH RECURSIVE ${TENANT_CTE}
 SELECT p.oid::regprocedure::text AS signature,
-       COALESCE(p.proname = $3, false) AS "isContext",
+       COALESCE(${IS_CONTEXT_FUNCTION}, false) AS "isContext",
        p.prosecdef AS "securityDefiner",
        pg_get_userbyid(p.proowner) AS owner,
        EXISTS (SELECT 1 FROM unnest(p.proconfig) AS s(setting) WHERE left(s.setting, 12) = 'search_path=') AS "fixedSearchPath",
@@ -130,7 +135,7 @@ FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_roles o ON o.oid = p.proowner
 LEFT JOIN pg_roles a ON a.rolname = $2
-WHERE (p.prosecdef OR p.proname = $3)
+WHERE (p.prosecdef OR COALESCE(${IS_CONTEXT_FUNCTION}, false))
   AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp)'
   AND NOT EXISTS (
     SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')

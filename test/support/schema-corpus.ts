@@ -926,6 +926,20 @@ INSERT INTO "audit.log" VALUES ('a-${i}', '${t}', 'created');`,
   },
 };
 
+/** The same, its schema-qualified context function no longer pinning search_path: judged under its qualified name. */
+const qualifiedContextUnpinned: CorpusFixture = {
+  ...helperFunctions,
+  name: "a schema-qualified context function that runs with the caller's search_path",
+  sql: helperFunctions.sql.replace(
+    'CREATE FUNCTION app.set_current_tenant(p_tenant uuid) RETURNS void LANGUAGE sql SET search_path = public, pg_temp',
+    'CREATE FUNCTION app.set_current_tenant(p_tenant uuid) RETURNS void LANGUAGE sql',
+  ),
+  expect: {
+    ...helperFunctions.expect,
+    'rls.definer_functions': { status: 'fail', tier: 'P2', names: ['set_current_tenant', 'search_path'] },
+  },
+};
+
 export const CORPUS: readonly CorpusFixture[] = [
   platformAsMigrated,
   platformFixed,
@@ -939,4 +953,5 @@ export const CORPUS: readonly CorpusFixture[] = [
   schemasAndExclusions,
   policyOpenToApp,
   quotedNames,
+  qualifiedContextUnpinned,
 ];
