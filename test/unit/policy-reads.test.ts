@@ -4,7 +4,7 @@
  * and "undecided" (for the live probe) where the text cannot tell.
  */
 import { describe, expect, it } from 'vitest';
-import type { HelperFunction, PolicyFacts, TableFacts } from '../../functions/probes/database.ts';
+import type { HelperFunction, PolicyFacts } from '../../functions/probes/database.ts';
 import {
   MAX_HELPER_DEPTH,
   openPolicies,
@@ -12,6 +12,7 @@ import {
   readsSetting,
   tableReading,
 } from '../../functions/probes/policy-reads.ts';
+import { tableFacts } from '../support/table-facts.ts';
 
 const SETTING = 'app.current_tenant_id';
 
@@ -19,29 +20,7 @@ function fn(oid: string, proname: string, body: string, language = 'sql', schema
   return { oid, name: schema === '' ? proname : `${schema}.${proname}`, proname, language, body, dependsOn: [] };
 }
 
-function table(name: string, overrides: Partial<TableFacts> = {}): TableFacts {
-  return {
-    name,
-    configured: false,
-    exists: true,
-    found: 'column',
-    path: [],
-    hops: [],
-    tenantColumnType: 'text',
-    partitioned: false,
-    rowSecurity: true,
-    forceRowSecurity: false,
-    owner: 'owner',
-    appRoleOwns: false,
-    probeRoleOwns: false,
-    policies: [],
-    helpers: [],
-    probePrivileges: { select: true, insert: true, update: true },
-    sequenceColumns: [],
-    partitionKey: null,
-    ...overrides,
-  };
-}
+const table = tableFacts;
 
 const policy = (
   using: string | null,

@@ -5,30 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type DatabaseSnapshot, probeRoleBypass, type TableFacts } from '../../functions/probes/database.ts';
+import { tableFacts } from '../support/table-facts.ts';
 
-function table(name: string, overrides: Partial<TableFacts>): TableFacts {
-  return {
-    name,
-    configured: false,
-    exists: true,
-    found: 'column',
-    path: [],
-    hops: [],
-    tenantColumnType: 'text',
-    partitioned: false,
-    rowSecurity: true,
-    forceRowSecurity: false,
-    owner: 'probe',
-    appRoleOwns: false,
-    probeRoleOwns: false,
-    policies: [],
-    helpers: [],
-    probePrivileges: { select: true, insert: true, update: true },
-    sequenceColumns: [],
-    partitionKey: null,
-    ...overrides,
-  };
-}
+const table = (name: string, overrides: Partial<TableFacts>) => tableFacts(name, { owner: 'probe', ...overrides });
 
 const snapshot = (tables: TableFacts[]): DatabaseSnapshot => ({
   tables,

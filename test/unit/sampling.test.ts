@@ -3,8 +3,6 @@
  * whose accepted ticket failed in the very next sweep (the real sweep, probe batch and judge, on
  * the memory ledger and state store, with simulated checks that honour the sampling).
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { describe, expect, it } from 'vitest';
 import { createMemoryStateStore } from '../../functions/adapters/state-memory.ts';
 import { createMemorySweepLedger } from '../../functions/adapters/sweep-ledger-memory.ts';
@@ -30,6 +28,7 @@ import type { CheckResult, CheckStatus, Report } from '../../functions/core/type
 import type { OpenPorts, TenantMessage, TenantQueue } from '../../functions/ports.ts';
 import type { RunInput } from '../../functions/run.ts';
 import { sqsRecord } from '../../sim/sqs-record.ts';
+import { discardedMetrics, silentLogger } from '../support/telemetry.ts';
 
 const INTERVAL_S = 300;
 const T0 = Date.parse('2026-12-01T00:00:00Z');
@@ -188,23 +187,8 @@ describe('the alert policy and sampled checks', () => {
 // ---------------------------------------------------------------------------------------------
 // The deployed path: sweep -> probe batch -> judge -> next sweep
 
-const noop = () => {};
-const logger = {
-  debug: noop,
-  info: noop,
-  warn: noop,
-  error: noop,
-  createChild: () => logger,
-  addContext: noop,
-} as unknown as Logger;
-const single = { addDimensions: () => single, addMetric: noop };
-const metrics = {
-  addMetric: noop,
-  addDimensions: noop,
-  singleMetric: () => single,
-  hasStoredMetrics: () => false,
-  publishStoredMetrics: noop,
-} as unknown as Metrics;
+const logger = silentLogger;
+const metrics = discardedMetrics;
 
 describe('a tenant failing its accepted ticket', () => {
   it('is probed again in the next sweep, and sampled again once it passes', async () => {
