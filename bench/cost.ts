@@ -4,24 +4,29 @@
  * probed once (all its checks); the competitors are priced at one run per tenant run. Pure: prices and measured
  * inputs in, every line item with its arithmetic out (bench/README.md prints them).
  */
+import { US_EAST_1 } from './prices.ts';
 
-/** List prices, USD (us-east-1, arm64, as of the date in bench/README.md). */
+/**
+ * List prices, USD: us-east-1's from bench/prices.ts (one table, with its date), and the
+ * competitors' for one check of one tenant. This model compares designs; the bill of what ships
+ * (bench/bill.ts) prices the deploy region.
+ */
 export const PRICES = {
-  lambdaGbSecondArm: 0.0000133334,
-  lambdaPerMillionRequests: 0.2,
-  sqsPerMillionRequests: 0.4,
-  snsPerMillionPublishes: 0.5,
+  lambdaGbSecondArm: US_EAST_1.lambdaGbSecondArm,
+  lambdaPerMillionRequests: US_EAST_1.lambdaPerMillionRequests,
+  sqsPerMillionRequests: US_EAST_1.sqsPerMillionRequests,
+  snsPerMillionPublishes: US_EAST_1.snsPerMillionPublishes,
   /** Email notifications: $2 per 100,000. */
-  snsPerEmail: 2 / 100_000,
+  snsPerEmail: US_EAST_1.snsPerEmail,
   /** DynamoDB on-demand: per million write / read request units. */
-  dynamoPerMillionWrites: 0.625,
-  dynamoPerMillionReads: 0.125,
-  secretsPer10kCalls: 0.05,
-  secretsPerSecretMonth: 0.4,
-  cloudwatchPerMetricMonth: 0.3,
-  cloudwatchLogsPerGbIngested: 0.5,
-  cloudwatchPerAlarmMonth: 0.1,
-  schedulerPerMillionInvocations: 1,
+  dynamoPerMillionWrites: US_EAST_1.dynamoPerMillionWrites,
+  dynamoPerMillionReads: US_EAST_1.dynamoPerMillionReads,
+  secretsPer10kCalls: US_EAST_1.secretsPer10kCalls,
+  secretsPerSecretMonth: US_EAST_1.secretsPerSecretMonth,
+  cloudwatchPerMetricMonth: US_EAST_1.cloudwatchPerMetricMonth,
+  cloudwatchLogsPerGbIngested: US_EAST_1.cloudwatchLogsPerGbIngested,
+  cloudwatchPerAlarmMonth: US_EAST_1.cloudwatchPerAlarmMetricMonth,
+  schedulerPerMillionInvocations: US_EAST_1.schedulerPerMillionInvocations,
   /** Competitors' list prices for one check of one tenant. */
   cloudwatchSyntheticsPerRun: 0.0012,
   checklyPer10kApiRuns: 2,

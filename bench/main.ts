@@ -15,8 +15,11 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { CATALOG } from '../functions/core/catalog.ts';
 import type { ConfigInput } from '../functions/core/config.ts';
+import { STATUSES, TIERS } from '../functions/core/types.ts';
 import { pollDelays } from '../functions/probes/enhancement.ts';
+import { detectionSeconds } from '../sim/protocol.ts';
 import { type Bill, type BillUsage, billTable, priceTemplate } from './bill.ts';
 import { runJsonChild } from './child-process.ts';
 import { type CostBreakdown, type CostInputs, costTable, MB_PER_VCPU, monthlyCost } from './cost.ts';
@@ -28,6 +31,7 @@ import {
   pacedSweepOf,
   probeOf,
   shippedVariants,
+  sweepsPerDay,
 } from './shipped.ts';
 import type { InvocationOutput, SweepInput, SweepOutput } from './sweep-child.ts';
 import { type SynthesizedStack, synthesize } from './template.ts';
@@ -332,6 +336,15 @@ function customMetrics(figures: SizeFigures, metricNames: readonly string[]): nu
   return pairs + plain.length;
 }
 
+/**
+ * Custom metrics of a month that sees every check of the catalog in every status, and alerts of
+ * every tier: the top of the metrics' range (the bottom is {@link customMetrics}, a healthy month).
+ */
+export function customMetricsEveryStatus(metricNames: readonly string[]): number {
+  const plain = metricNames.filter((name) => name !== 'CheckResults' && name !== 'AlertsSent');
+  return CATALOG.length * STATUSES.length + TIERS.length + plain.length;
+}
+
 /** The metric names the Lambdas emit (functions/core/telemetry.ts), loaded by path like lib/. */
 async function metricNames(): Promise<string[]> {
   try {
@@ -365,6 +378,8 @@ const median = (values: readonly number[]) => {
 };
 
 /** The examples as shipped: synthesised, their probe bundle imported and invoked, their templates priced. */
+type Shipped = Awaited<ReturnType<typeof measureShipped>>;
+
 async function measureShipped(args: Args, head: SizeFigures, metrics: readonly string[]) {
   progress('shipped: synthesising examples/platform.json (1,000 and 10,000 tenants) and examples/static.json');
   const variants = shippedVariants(ROOT).map((variant) => ({ ...variant, stack: synthesize(variant.config) }));
@@ -400,32 +415,54 @@ async function measureShipped(args: Args, head: SizeFigures, metrics: readonly s
   const effectiveMs = invocation.batchMs.map((ms) => Math.max(ms, (cpuMs * MB_PER_VCPU) / probe.memoryMb));
   const drain = drainOf(at10000.stack, 10_000, effectiveMs);
   const paced = pacedSweepOf(at1000.stack, 1000, effectiveMs);
-  const usage = (tenants: number, stack: SynthesizedStack): BillUsage => ({
-    probeContainers: drainOf(stack, tenants, effectiveMs).worst.peakConcurrency,
-    probeInvocationS: billedMs / 1000,
-    probeInitS: median(imports.withSdk) / 1000,
-    sweepS:
-      Math.max(head.sweep.platformWallMs, (head.sweep.platformCpuMs * MB_PER_VCPU) / probe.memoryMb) / 1000 +
-      // SendMessageBatch: 10 tenants a call, 8 at once, about 20 ms each.
-      (Math.ceil(tenants / 80) * 20) / 1000,
-    sweepInitS: median(imports.alone) / 1000,
-    logBytesPerProbeInvocation: invocation.logBytes + invocation.emfBytes + platformLines,
-    // The sweep writes a summary and its EMF like one invocation does, plus the platform lines.
-    logBytesPerSweep: invocation.emfBytes + platformLines + 1024,
-    customMetrics: customMetrics(head, metrics),
-    stateKeysPerTenantRun: head.sweep.stateKeysPerTenant + OPEN_INCIDENTS_PER_TENANT,
-    stateKeysPerSweep: head.sweep.stateKeysPerSweep + 1,
-    ledgerWritesPerInvocation: Math.ceil(head.sweep.ledgerBatchBytes / 1024) + 1,
-    ledgerReadsPerInvocation: (2 * head.sweep.ledgerBatchBytes) / 4096,
-    ledgerWritesPerSweep: 4 + Math.ceil(tenants / 2000),
-    ledgerReadsPerSweep: 1 + Math.ceil(tenants / 2000),
-    stateChangesPerTenantMonth: 4,
-    forwarderSecondsPerAlert: FORWARDER_SECONDS_PER_ALERT,
-    secretCacheSeconds: 300,
-    networkBytesPerTenantRun: NETWORK_BYTES_PER_TENANT_RUN,
-    // The ledger holds a day of sweeps (its TTL); the state table a few KB per incident.
-    tableBytes: head.sweep.ledgerBatchBytes * Math.ceil(tenants / probe.batchSize) * 288 + tenants * 2048,
-  });
+  // The 10,000-tenant variant is the same config grown: its jobs a tenant a day are the 1,000's, measured.
+  const jobs = { perTenantDay: paced.syntheticJobsPerTenantDay, sweeps: paced.syntheticJobsDaySweeps };
+  // A batch of one: the slowest tenant alone (wall), or its share of the batch's CPU-bound time.
+  const tenantInvocationMs = Math.max(median(invocation.aloneMaxMs), billedMs / invocation.batch);
+  const usage = (tenants: number, stack: SynthesizedStack): BillUsage => {
+    const pacedSweep =
+      stack === at1000.stack
+        ? paced
+        : pacedSweepOf(stack, tenants, effectiveMs, stack === at10000.stack ? jobs : undefined);
+    return {
+      // The deployed sweep is paced: the containers its spread-out invocations keep busy at once.
+      probeContainers: pacedSweep.peakConcurrency,
+      probeInvocationS: billedMs / 1000,
+      probeTenantInvocationS: tenantInvocationMs / 1000,
+      probeInvocationsPerSweep: pacedSweep.invocations,
+      syntheticJobsPerTenantDay: pacedSweep.syntheticJobsPerTenantDay,
+      customMetricsEveryStatus: customMetricsEveryStatus(metrics),
+      probeInitS: median(imports.withSdk) / 1000,
+      sweepS:
+        Math.max(head.sweep.platformWallMs, (head.sweep.platformCpuMs * MB_PER_VCPU) / probe.memoryMb) / 1000 +
+        // SendMessageBatch: 10 tenants a call, 8 at once, about 20 ms each.
+        (Math.ceil(tenants / 80) * 20) / 1000,
+      sweepInitS: median(imports.alone) / 1000,
+      logBytesPerProbeInvocation: invocation.logBytes + invocation.emfBytes + platformLines,
+      // The `tenant probed` line of each tenant (measured in the sweep's invocation).
+      logBytesPerTenantRun: head.invocation.logBytesPerTenant,
+      // The sweep writes a summary and its EMF like one invocation does, plus the platform lines.
+      logBytesPerSweep: invocation.emfBytes + platformLines + 1024,
+      customMetrics: customMetrics(head, metrics),
+      stateKeysPerTenantRun: head.sweep.stateKeysPerTenant + OPEN_INCIDENTS_PER_TENANT,
+      stateKeysPerSweep: head.sweep.stateKeysPerSweep + 1,
+      ledgerWritesPerInvocation: Math.ceil(head.sweep.ledgerBatchBytes / 1024) + 1,
+      ledgerReadsPerInvocation: (2 * head.sweep.ledgerBatchBytes) / 4096,
+      ledgerWritesPerSweep: 4 + Math.ceil(tenants / 2000),
+      ledgerReadsPerSweep: 1 + Math.ceil(tenants / 2000),
+      stateChangesPerTenantMonth: 4,
+      forwarderSecondsPerAlert: FORWARDER_SECONDS_PER_ALERT,
+      secretCacheSeconds: 300,
+      networkBytesPerTenantRun: NETWORK_BYTES_PER_TENANT_RUN,
+      // The ledger holds a day of sweeps (its TTL): a part per paced invocation, each sweep of the
+      // day; the state table a few KB per incident.
+      tableBytes:
+        head.sweep.ledgerBatchBytes *
+          pacedSweep.invocations *
+          sweepsPerDay(stack.config.deployment.schedule.rateMinutes * 60) +
+        tenants * 2048,
+    };
+  };
   const bills = variants.map((variant) => {
     const bill = priceTemplate(
       variant.stack.resources,
@@ -453,31 +490,23 @@ async function measureShipped(args: Args, head: SizeFigures, metrics: readonly s
   };
 }
 
-async function main(): Promise<Results> {
-  const args = parseArgs(process.argv.slice(2));
-  const startedAt = new Date();
-  const figures: SizeFigures[] = [];
-  for (const tenants of args.sizes) figures.push(...(await measureSize(args, tenants)));
-  const stack = await stackSettings();
-  const metrics = await metricNames();
-
-  const largest = Math.max(...args.sizes);
-  const pick = (mode: RoundTripMode, n = largest) => figures.find((f) => f.tenants === n && f.mode === mode);
-  const headlineMode: RoundTripMode = args.modes.includes('deferred') ? 'deferred' : 'wait';
-  const head = pick(headlineMode)!;
-  const wait = pick('wait');
-  const shipped = await measureShipped(args, head, metrics);
-  const importMs = median(shipped.imports.alone);
-  const costs: Results['costs'] = [];
-  const costOf = (f: SizeFigures, tenants: number, label: string, override: Partial<CostInputs> = {}) => {
-    const cost = monthlyCost({ ...costInputs(f, importMs, tenants, stack, metrics), ...override });
-    costs.push({ label, cost });
-    return cost;
-  };
-  const cost1000 = costOf(head, 1000, `${headlineMode} round trips, 1,000 tenants`);
-  const cost10000 = costOf(head, 10_000, `${headlineMode} round trips, 10,000 tenants`);
-
-  const json: Record<string, unknown> = {
+/** The headline figures of the largest measured size, and what they are (a sweep in one process). */
+function headlineJson(
+  head: SizeFigures,
+  shipped: Shipped,
+  stack: StackSettings,
+  metrics: readonly string[],
+  context: {
+    args: Args;
+    largest: number;
+    headlineMode: RoundTripMode;
+    cost1000: CostBreakdown;
+    cost10000: CostBreakdown;
+    figures: readonly SizeFigures[];
+  },
+): Record<string, unknown> {
+  const { args, largest, headlineMode, cost1000, cost10000, figures } = context;
+  return {
     efficiency_1000: round(head.efficiency, 3),
     wall_s_1000: round(head.sweep.wallMs / 1000, 2),
     cpu_ms_per_tenant_check: round(head.sweep.cpuMs / head.sweep.tenantChecks, 3),
@@ -486,7 +515,7 @@ async function main(): Promise<Results> {
     http_per_tenant_check: round(head.sweep.load.http / head.sweep.tenantChecks, 2),
     // The shipped probe asset (examples/platform.json, cdk synth), not a bundle of our own.
     bundle_kb_probe: round(shipped.probe.bytes / 1024, 1),
-    import_ms_probe: round(importMs, 1),
+    import_ms_probe: round(median(shipped.imports.alone), 1),
     monthly_usd_1000: round(cost1000.totalUsd, 2),
     monthly_usd_10000: round(cost10000.totalUsd, 2),
     cloudwatch_synthetics_usd_1000: round(cost1000.cloudwatchSyntheticsUsd, 2),
@@ -558,25 +587,76 @@ async function main(): Promise<Results> {
       ...(f.sweep.notPassing.length > 0 ? { not_passing: f.sweep.notPassing } : {}),
     })),
     machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`,
-    measured_at: startedAt.toISOString(),
   };
-  if (wait !== undefined) {
-    const waitCost = costOf(wait, 1000, 'wait round trips, 1,000 tenants');
-    json.wait_efficiency = round(wait.efficiency, 3);
-    json.wait_wall_s = round(wait.sweep.wallMs / 1000, 2);
-    json.wait_sql_per_tenant_check = round(wait.sweep.load.statements / wait.sweep.tenantChecks, 2);
-    json.wait_sql_per_tenant = round(wait.sweep.load.statements / wait.tenants, 2);
-    json.wait_monthly_usd_1000 = round(waitCost.totalUsd, 2);
-    // The platform's normal enhancement time (PLATFORM.md: "normal < 15 s") instead of the bench's L:
-    // each tenant waits detectedAt(15 s) instead of detectedAt(L), C tenants at a time.
-    const extraS = (detectedAtMs(15_000) - detectedAtMs(args.latencyMs)) / 1000 / args.concurrency;
-    const at15 = costOf(wait, 1000, 'wait round trips at a 15 s enhancement, 1,000 tenants', {
-      probeSecondsPerTenantRun: wait.sweep.wallMs / 1000 / wait.tenants + extraS,
-    });
-    json.wait_monthly_usd_1000_at_15s = round(at15.totalUsd, 2);
-  }
+}
+
+/** The wait round trips' figures beside the headline (deferred) ones, and their cost. */
+function waitJson(
+  wait: SizeFigures,
+  args: Args,
+  costOf: (f: SizeFigures, tenants: number, label: string, override?: Partial<CostInputs>) => CostBreakdown,
+): Record<string, unknown> {
+  const json: Record<string, unknown> = {};
+  const waitCost = costOf(wait, 1000, 'wait round trips, 1,000 tenants');
+  json.wait_efficiency = round(wait.efficiency, 3);
+  json.wait_wall_s = round(wait.sweep.wallMs / 1000, 2);
+  json.wait_sql_per_tenant_check = round(wait.sweep.load.statements / wait.sweep.tenantChecks, 2);
+  json.wait_sql_per_tenant = round(wait.sweep.load.statements / wait.tenants, 2);
+  json.wait_monthly_usd_1000 = round(waitCost.totalUsd, 2);
+  // The platform's normal enhancement time (PLATFORM.md: "normal < 15 s") instead of the bench's L:
+  // each tenant waits detectedAt(15 s) instead of detectedAt(L), C tenants at a time.
+  const extraS = (detectedAtMs(15_000) - detectedAtMs(args.latencyMs)) / 1000 / args.concurrency;
+  const at15 = costOf(wait, 1000, 'wait round trips at a 15 s enhancement, 1,000 tenants', {
+    probeSecondsPerTenantRun: wait.sweep.wallMs / 1000 / wait.tenants + extraS,
+  });
+  json.wait_monthly_usd_1000_at_15s = round(at15.totalUsd, 2);
+  return json;
+}
+
+/**
+ * Tenants and seeds of the detection runs (the shipped fleet's size). A platform-wide outage starts
+ * at a seeded instant of an hour; one tenant's at its worst instant (just after its hourly
+ * accepted ticket went out), for a seeded tenant each seed.
+ */
+const DETECTION = { tenants: 1000, seeds: 12 } as const;
+/** --short (CI): the same fleet, three seeds of each kind (about 15 s instead of a minute). */
+const DETECTION_SHORT = { tenants: 1000, seeds: 3 } as const;
+
+/**
+ * Seconds from an enhancement outage (platform-wide, and one tenant's) to the first firing alert
+ * in the seeded protocol simulation (sim/protocol.ts: the real sweep, probe and judgement code,
+ * sampled acceptances, deferred round trips, the sweep's pacing), worst of the seeds; the
+ * tenant's outage starts at its worst instant in every seed (sim/protocol.ts simulateDetection).
+ */
+async function detectionJson(short: boolean): Promise<Record<string, unknown>> {
+  const runs = short ? DETECTION_SHORT : DETECTION;
+  progress(
+    `detection: ${runs.seeds} seeded outages of each kind (a tenant's at its worst instant), ${runs.tenants} tenants (sim/protocol.ts)`,
+  );
+  const platform = await detectionSeconds({ ...runs, scope: 'platform' });
+  const tenant = await detectionSeconds({ ...runs, scope: 'tenant' });
+  const summary = (d: typeof platform) => ({
+    worst_s: d.worst,
+    median_s: d.median,
+    never_fired: d.neverFired,
+    runs_s: d.runs,
+  });
+  return {
+    detect_s_platform_outage: platform.worst,
+    detect_s_tenant_outage: tenant.worst,
+    detection: {
+      tenants: runs.tenants,
+      seeds: runs.seeds,
+      platform: summary(platform),
+      tenant: summary(tenant),
+    },
+  };
+}
+
+/** What the examples ship, measured: their bills, the invocation, the drain and the paced sweep. */
+function shippedJson(shipped: Shipped): Record<string, unknown> {
   const [bill1000, bill10000, billStatic] = shipped.bills.map(({ bill }) => bill) as [Bill, Bill, Bill];
-  Object.assign(json, {
+  return {
     monthly_usd_1000_shipped: round(bill1000.totalUsd, 2),
     monthly_usd_10000_shipped: round(bill10000.totalUsd, 2),
     monthly_usd_static_shipped: round(billStatic.totalUsd, 2),
@@ -584,12 +664,27 @@ async function main(): Promise<Results> {
     drain_s_10000: round(shipped.drain.worst.drainMs / 1000, 1),
     synthetic_jobs_per_tenant_day: round(shipped.paced.syntheticJobsPerTenantDay, 2),
     platform_rps_peak_1000: shipped.paced.peakRps,
-    // Issue 24 item 4 (NAT data in the totals) is not built yet: the totals leave it apart.
-    nat_included: false,
+    // The shipped example deploys in a VPC with egress through the platform's NAT: its data is in the totals.
+    nat_included: bill1000.natIncluded && bill10000.natIncluded,
+    // Custom metrics from a healthy month to every check seen in every status.
+    monthly_usd_1000_shipped_range: bill1000.totalUsdRange.map((usd) => round(usd, 2)),
+    monthly_usd_10000_shipped_range: bill10000.totalUsdRange.map((usd) => round(usd, 2)),
+    priced_region: bill1000.pricedAs,
+    price_date: bill1000.priceDate,
+    // Apart from the AWS totals: the platform's LLM spend on the canary's accepted tickets.
+    synthetic_jobs_month_1000: Math.round(bill1000.syntheticJobs.perMonth),
+    synthetic_jobs_usd_month_1000: round(bill1000.syntheticJobs.usd, 2),
+    synthetic_jobs_usd_month_10000: round(bill10000.syntheticJobs.usd, 2),
     paced_sweep_1000: {
       budget_rps: shipped.paced.budgetRps,
       rejection_rotation: shipped.paced.rotation,
+      rejection_rotations: shipped.paced.rotations,
+      cycle_sweeps: shipped.paced.cycleSweeps,
+      peak_sweep: shipped.paced.peakSweep,
+      synthetic_jobs_day_sweeps: shipped.paced.syntheticJobsDaySweeps,
       drain_s: round(shipped.paced.drainMs / 1000, 1),
+      invocations_mean: round(shipped.paced.invocations, 1),
+      peak_concurrency: shipped.paced.peakConcurrency,
     },
     import_ms_probe_with_sdk: round(median(shipped.imports.withSdk), 1),
     invocation_shipped: {
@@ -615,7 +710,18 @@ async function main(): Promise<Results> {
     },
     bills: shipped.bills.map(({ label, bill }) => ({
       label,
+      region: bill.region ?? null,
+      priced_as: bill.pricedAs,
+      price_date: bill.priceDate,
+      ...(bill.priceNote === undefined ? {} : { price_note: bill.priceNote }),
       total_usd: round(bill.totalUsd, 2),
+      total_usd_range: bill.totalUsdRange.map((usd) => round(usd, 2)),
+      nat_included: bill.natIncluded,
+      synthetic_jobs: {
+        per_month: Math.round(bill.syntheticJobs.perMonth),
+        usd: round(bill.syntheticJobs.usd, 2),
+        arithmetic: bill.syntheticJobs.arithmetic,
+      },
       lines: bill.lines.map((line) => ({
         item: line.item,
         usd: round(line.usd, 2),
@@ -625,7 +731,39 @@ async function main(): Promise<Results> {
       egress: bill.egress.map((line) => ({ item: line.item, usd: round(line.usd, 2), arithmetic: line.arithmetic })),
       free: bill.free,
     })),
-  });
+  };
+}
+
+async function main(): Promise<Results> {
+  const args = parseArgs(process.argv.slice(2));
+  const startedAt = new Date();
+  const figures: SizeFigures[] = [];
+  for (const tenants of args.sizes) figures.push(...(await measureSize(args, tenants)));
+  const stack = await stackSettings();
+  const metrics = await metricNames();
+
+  const largest = Math.max(...args.sizes);
+  const pick = (mode: RoundTripMode, n = largest) => figures.find((f) => f.tenants === n && f.mode === mode);
+  const headlineMode: RoundTripMode = args.modes.includes('deferred') ? 'deferred' : 'wait';
+  const head = pick(headlineMode)!;
+  const wait = pick('wait');
+  const shipped = await measureShipped(args, head, metrics);
+  const importMs = median(shipped.imports.alone);
+  const costs: Results['costs'] = [];
+  const costOf = (f: SizeFigures, tenants: number, label: string, override: Partial<CostInputs> = {}) => {
+    const cost = monthlyCost({ ...costInputs(f, importMs, tenants, stack, metrics), ...override });
+    costs.push({ label, cost });
+    return cost;
+  };
+  const cost1000 = costOf(head, 1000, `${headlineMode} round trips, 1,000 tenants`);
+  const cost10000 = costOf(head, 10_000, `${headlineMode} round trips, 10,000 tenants`);
+
+  const json: Record<string, unknown> = {
+    ...headlineJson(head, shipped, stack, metrics, { args, largest, headlineMode, cost1000, cost10000, figures }),
+    measured_at: startedAt.toISOString(),
+  };
+  if (wait !== undefined) Object.assign(json, waitJson(wait, args, costOf));
+  Object.assign(json, shippedJson(shipped), await detectionJson(args.short));
   json.costs = costs.map(({ label, cost }) => ({
     label,
     total_usd: round(cost.totalUsd, 2),
@@ -667,6 +805,8 @@ export const REQUIRED_KEYS = [
   'drain_s_10000',
   'synthetic_jobs_per_tenant_day',
   'platform_rps_peak_1000',
+  'detect_s_platform_outage',
+  'detect_s_tenant_outage',
   'cloudwatch_synthetics_usd_1000',
   'checkly_usd_1000',
 ] as const;

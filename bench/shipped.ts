@@ -6,11 +6,11 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { PLATFORM_REQUESTS, planSweep } from '../functions/core/budget.ts';
+import { estimateBudget, PLATFORM_REQUESTS, planSweep } from '../functions/core/budget.ts';
 import type { ConfigInput, SecretRef } from '../functions/core/config.ts';
 import { periodSweeps } from '../functions/core/sampling.ts';
 import { scheduledProbeConfig } from '../functions/core/sweep-protocol.ts';
-import type { DeploymentConfig } from '../lib/config.ts';
+import { type DeploymentConfig, parseDeploymentConfig } from '../lib/config.ts';
 import { simulateDrain } from '../sim/drain.ts';
 import type { ConfigFacts } from './bill.ts';
 import { runJsonChild } from './child-process.ts';
@@ -22,10 +22,16 @@ export function shippedVariants(root: string): { label: string; tenants: number;
   const platform = readConfig(join(root, 'examples', 'platform.json'));
   const statics = readConfig(join(root, 'examples', 'static.json'));
   const deployment = platform.deployment as Record<string, unknown>;
+  // The synth's budget check at 10,000 tenants: each tenant's webhook checks once per acceptance period.
+  const parsed = parseDeploymentConfig(platform);
+  const intervalS = parsed.deployment.schedule.rateMinutes * 60;
+  const budgetRps = estimateBudget(
+    { ...parsed.canary, run: { ...parsed.canary.run, sweepIntervalS: intervalS } },
+    10_000,
+  ).neededBudgetRps;
   const at10k = {
     ...platform,
-    // The synth's budget check: each tenant's 7 webhook checks once an hour needs 66 requests a second.
-    platform: { ...(platform.platform as object), requestBudgetRps: 70 },
+    platform: { ...(platform.platform as object), requestBudgetRps: budgetRps },
     deployment: {
       ...deployment,
       expectedTenants: 10_000,
@@ -36,8 +42,7 @@ export function shippedVariants(root: string): { label: string; tenants: number;
   return [
     { label: 'examples/platform.json, 1,000 tenants', tenants: 1000, config: platform },
     {
-      label:
-        'examples/platform.json at 10,000 tenants (expectedTenants 10000, probe.maxConcurrency 200, platform.requestBudgetRps 70)',
+      label: `examples/platform.json at 10,000 tenants (expectedTenants 10000, probe.maxConcurrency 200, platform.requestBudgetRps ${budgetRps})`,
       tenants: 10_000,
       config: at10k,
     },
@@ -74,6 +79,8 @@ export function configFacts(config: DeploymentConfig, tenants: number): ConfigFa
     probeSecrets: probe.size,
     egress: deployment.vpc === undefined ? undefined : deployment.vpc.egress,
     azs: deployment.vpc?.subnetIds.length ?? 0,
+    region: deployment.env?.region,
+    syntheticJobUsd: canary.costs.syntheticJobUsd,
   };
 }
 
@@ -169,36 +176,109 @@ export function drainOf(stack: SynthesizedStack, tenants: number, invocationMs: 
   return { maxConcurrency, batchSize, worst: seeds.reduce((a, b) => (b.drainMs > a.drainMs ? b : a)) };
 }
 
+/** Greatest common divisor and least common multiple of whole numbers. */
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
+
+/** Sweeps in a day at `intervalS` (288 at five minutes). */
+export function sweepsPerDay(intervalS: number): number {
+  return Math.round(86_400 / intervalS);
+}
+
 /**
- * The platform's side of a paced sweep of `tenants` healthy tenants (functions/core/budget.ts):
- * the busiest second its API sees in the drain simulation with each message's DelaySeconds (worst
- * of 5 seeds, from the measured invocation times), when the last invocation ends, and the
- * synthetic tickets (LLM jobs) a tenant causes a day.
+ * The synthetic tickets (LLM jobs) a healthy tenant causes a day, measured: the sweep's own plan
+ * (functions/core/budget.ts planSweep, with sampleTenant as the sweep calls it) at each of a day's
+ * consecutive sweep times, the accepted tickets due counted, divided by the tenants.
  */
-export function pacedSweepOf(stack: SynthesizedStack, tenants: number, invocationMs: readonly number[]) {
+export function syntheticJobsPerTenantDay(
+  config: Parameters<typeof planSweep>[0]['config'],
+  tenantIds: readonly string[],
+): { perTenantDay: number; sweeps: number; tickets: number } {
+  const intervalS = config.run.sweepIntervalS;
+  const sweeps = sweepsPerDay(intervalS);
+  const accepting = !config.checks.disabled.includes('webhook.signed_accepted');
+  let tickets = 0;
+  for (let i = 0; i < sweeps; i++) {
+    const plan = planSweep({ tenantIds, sweepAt: new Date(i * intervalS * 1000), config, failing: new Set() });
+    for (const tenant of plan.tenants) {
+      const notDue = tenant.decision.notDue.some((entry) => entry.checkId === 'webhook.signed_accepted');
+      if (accepting && !notDue) tickets += 1;
+    }
+  }
+  return { perTenantDay: tickets / tenantIds.length, sweeps, tickets };
+}
+
+/**
+ * The platform's side of a paced sweep of `tenants` healthy tenants (functions/core/budget.ts)
+ * over a full cycle of plans (the least common multiple of the acceptance period and the
+ * rotations of the rejection probes, in sweeps: after it the plans repeat): the busiest second
+ * its API sees in the drain simulation with each message's DelaySeconds (worst sweep of the
+ * cycle, worst of 5 seeds each, from the measured invocation times), when the last invocation
+ * ends, the invocations a sweep (mean over the cycle, for the bill) and the synthetic tickets
+ * (LLM jobs) a tenant causes a day (measured over a day of plans, unless `jobs` gives that
+ * measurement of another fleet size of the same config: a tenant's acceptances are sampled by its
+ * own slot, whatever the tenant count and the budget, and a day of plans at 10,000 tenants takes
+ * minutes).
+ */
+export function pacedSweepOf(
+  stack: SynthesizedStack,
+  tenants: number,
+  invocationMs: readonly number[],
+  jobs?: { perTenantDay: number; sweeps: number },
+) {
   const { canary, deployment } = stack.config;
   const intervalS = deployment.schedule.rateMinutes * 60;
   const config = scheduledProbeConfig({ ...canary, run: { ...canary.run, sweepIntervalS: intervalS } });
   const tenantIds = Array.from({ length: tenants }, (_, i) => `tenant-${String(i).padStart(5, '0')}`);
-  const plan = planSweep({ tenantIds, sweepAt: new Date(0), config, failing: new Set() });
+  const period = periodSweeps(config.synthetic.acceptEveryMinutes, intervalS);
+  const planAt = (sweep: number) =>
+    planSweep({ tenantIds, sweepAt: new Date(sweep * intervalS * 1000), config, failing: new Set() });
+  // The cycle: the period and every rotation a period's plans use (rotations are at most a period).
+  let cycle = period;
+  for (let sweep = 0; sweep < period; sweep++) cycle = lcm(cycle, planAt(sweep).rotation);
   const { maxConcurrency, batchSize } = drainOf(stack, tenants, invocationMs);
-  const seeds = Array.from({ length: 5 }, (_, i) =>
-    simulateDrain({
-      tenants,
-      batchSize,
-      maxConcurrency,
-      invocationMs,
-      seed: i + 1,
-      delaysS: plan.tenants.map((t) => t.delayS),
-      requests: plan.tenants.map((t) => t.requests),
-      platformRequests: PLATFORM_REQUESTS,
-    }),
-  );
+  const rotations = new Set<number>();
+  let worst = { sweep: 0, peakRps: 0 };
+  let drainMs = 0;
+  let invocations = 0;
+  let peakConcurrency = 0;
+  for (let sweep = 0; sweep < cycle; sweep++) {
+    const plan = planAt(sweep);
+    rotations.add(plan.rotation);
+    const seeds = Array.from({ length: 5 }, (_, i) =>
+      simulateDrain({
+        tenants,
+        batchSize,
+        maxConcurrency,
+        invocationMs,
+        seed: i + 1,
+        delaysS: plan.tenants.map((t) => t.delayS),
+        requests: plan.tenants.map((t) => t.requests),
+        platformRequests: PLATFORM_REQUESTS,
+      }),
+    );
+    const peakRps = Math.max(...seeds.map((seed) => seed.peakRps));
+    if (peakRps > worst.peakRps) worst = { sweep, peakRps };
+    drainMs = Math.max(drainMs, ...seeds.map((seed) => seed.drainMs));
+    invocations += Math.max(...seeds.map((seed) => seed.invocations));
+    peakConcurrency = Math.max(peakConcurrency, ...seeds.map((seed) => seed.peakConcurrency));
+  }
+  const day = jobs ?? syntheticJobsPerTenantDay(config, tenantIds);
   return {
     budgetRps: config.platform.requestBudgetRps,
-    rotation: plan.rotation,
-    peakRps: Math.max(...seeds.map((seed) => seed.peakRps)),
-    drainMs: Math.max(...seeds.map((seed) => seed.drainMs)),
-    syntheticJobsPerTenantDay: 86_400 / intervalS / periodSweeps(config.synthetic.acceptEveryMinutes, intervalS),
+    /** The rotations the cycle's plans used (1: the rejection probes every sweep). */
+    rotation: Math.max(...rotations),
+    rotations: [...rotations].sort((a, b) => a - b),
+    /** Sweeps in the cycle the peak was taken over, and the sweep (from 0) with the busiest second. */
+    cycleSweeps: cycle,
+    peakSweep: worst.sweep,
+    peakRps: worst.peakRps,
+    drainMs,
+    /** Probe invocations a paced sweep (most batches partial: tenants arrive a few a second), mean over the cycle of each sweep's worst seed. */
+    invocations: invocations / cycle,
+    /** The most invocations at once in any sweep of the cycle, worst of 5 seeds. */
+    peakConcurrency,
+    syntheticJobsPerTenantDay: day.perTenantDay,
+    syntheticJobsDaySweeps: day.sweeps,
   };
 }

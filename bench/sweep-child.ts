@@ -6,13 +6,13 @@
  */
 import { openPorts } from '../functions/adapters/index.ts';
 import { createSecretResolver } from '../functions/adapters/secrets.ts';
-import { batchItem, itemBytes } from '../functions/adapters/sweep-ledger.ts';
+import { batchItem, itemBytes } from '../functions/adapters/sweep-ledger-items.ts';
 import { logTenantReport } from '../functions/app/telemetry.ts';
 import { withPorts } from '../functions/app/with-ports.ts';
 import { alertKeysToLoad } from '../functions/core/alert-policy.ts';
 import { CATALOG, type CheckId } from '../functions/core/catalog.ts';
 import { type ConfigInput, parseConfig } from '../functions/core/config.ts';
-import { countStatuses } from '../functions/core/results.ts';
+import { countStatuses, isQuiet } from '../functions/core/results.ts';
 import type { CheckResult, Report } from '../functions/core/types.ts';
 import type { Ports } from '../functions/ports.ts';
 import { runChecks } from '../functions/run.ts';
@@ -266,11 +266,8 @@ async function invocation(batch: number): Promise<InvocationOutput> {
     logBytesPerInvocation: logs.perInvocation,
     reportBytesPerTenant: Buffer.byteLength(JSON.stringify(report)) / Math.max(1, tenantIds.length),
     compactResultBytesPerTenant:
-      Buffer.byteLength(
-        JSON.stringify(
-          report.results.map((r) => (r.status === 'pass' || r.status === 'skipped' ? { ...r, evidence: {} } : r)),
-        ),
-      ) / Math.max(1, tenantIds.length),
+      Buffer.byteLength(JSON.stringify(report.results.map((r) => (isQuiet(r.status) ? { ...r, evidence: {} } : r)))) /
+      Math.max(1, tenantIds.length),
   };
 }
 
@@ -317,7 +314,11 @@ async function handlerLogBytes(
   for (const tenantId of tenantIds) {
     const mine = { ...report, tenants: [tenantId], results: report.results.filter((r) => r.tenantId === tenantId) };
     const log = logger.createChild({
-      persistentKeys: { tenantId, messageId: '059f36b4-87a3-44ab-83d2-661975830a7d', sweepRunId: report.runId },
+      persistentKeys: {
+        tenantId,
+        messageIds: ['059f36b4-87a3-44ab-83d2-661975830a7d'],
+        sweepId: 'sweep-2026-12-07T16:00:00.000Z',
+      },
     });
     tenantBytes += captured(() => logTenantReport(log, mine));
   }

@@ -193,7 +193,8 @@ export interface RedisPort {
 // Secrets
 
 export interface SecretResolver {
-  resolve(ref: SecretRef): Promise<Secret>;
+  /** `abandoned` aborts when the reader stops waiting (its time limit); the read may still settle. */
+  resolve(ref: SecretRef, abandoned?: AbortSignal): Promise<Secret>;
   /**
    * A postgres:// URL from an RDS-style JSON secret (`username`, `password`, `host`, `port`,
    * `dbname`), as Secrets Manager's RDS rotation writes it (config `database.secretId`).
@@ -337,9 +338,13 @@ export interface SweepLedger {
   release(lease: SweepLease): Promise<void>;
 }
 
-/** The body of a probe message: which tenant to probe, and the sweep it belongs to (for logs). */
+/**
+ * A tenant message: which tenant to probe, and the sweep it belongs to. As sent (the sweep); the
+ * probe reads it back as a `ReceivedTenantMessage` (functions/core/events.ts).
+ */
 export interface TenantMessage {
   tenantId: string;
+  /** The sweep's id (`runId` on the wire: deployed messages carry this key). */
   runId: string;
   /** The sweep's drain deadline (ISO): a message delivered after it is dropped, not probed. */
   deadline?: string;

@@ -7,16 +7,16 @@ import { setMaxListeners } from 'node:events';
 import { planStarts, slotCapacity, tenantRequests } from './core/budget.ts';
 import type { CheckId, PlatformCheckId, TenantCheckId } from './core/catalog.ts';
 import { mapWithConcurrency, withBudget } from './core/concurrency.ts';
-import type { Config, TenantConfig } from './core/config.ts';
+import type { Config, SecretRef, TenantConfig } from './core/config.ts';
 import { errorMessage } from './core/errors.ts';
 import { type PlanFilters, planRun } from './core/plan.ts';
-import { errored, isQuiet, skipped, sortResults, toResult } from './core/results.ts';
+import { errored, needsAttention, skipped, sortResults, toResult } from './core/results.ts';
 import { isSampledCheck, type SamplingDecision } from './core/sampling.ts';
 import { cleanReport } from './core/sanitize.ts';
 import type { CheckResult, Outcome, Report } from './core/types.ts';
 import type { Ports, ResolvedTenant, SecretResolver } from './ports.ts';
 import { PLATFORM_PROBES, type Requirement, TENANT_PROBES } from './probes/index.ts';
-import type { ProbeContext, TenantProbeContext } from './probes/types.ts';
+import type { EntryPointSecret, ProbeContext, TenantProbeContext } from './probes/types.ts';
 
 export interface RunInput {
   config: Config;
@@ -32,6 +32,18 @@ export interface RunInput {
    * due are `skipped` with their next time. A tenant without an entry runs every check.
    */
   sampling?: ReadonlyMap<string, SamplingDecision> | undefined;
+  /**
+   * The tenant each tenant's cross-tenant checks forge with, by tenant (a sweep's message `peer`):
+   * its secret is read too, and it comes first among the others. A tenant without one forges with
+   * the first other tenant whose secret was read.
+   */
+  peers?: ReadonlyMap<string, string> | undefined;
+  /**
+   * Whether the run paces its tenant starts to the request budget (default true). A probe batch
+   * says false: the sweep already delayed each tenant's message to its one-second slot, so the
+   * tenants a batch receives together start together (waiting again would bill the wait).
+   */
+  paced?: boolean | undefined;
 }
 
 export interface RunProgress {
@@ -57,11 +69,26 @@ export async function runChecks(input: RunInput): Promise<Report> {
   const started = ports.now();
   const runId = `${started.toISOString().replace(/\.\d{3}Z$/, 'Z')}-${randomBytes(2).toString('hex')}`;
 
-  const crossTenantWanted = [...plan.tenant, ...plan.tenantDependencies].includes(
-    'webhook.cross_tenant_signature_rejected',
+  const planned = new Set<string>([...plan.tenant, ...plan.tenantDependencies]);
+  // The entry points' shared secrets are read while the tenants' are.
+  const entryPointReads = planned.has('webhook.entry_points_reject_forgeries')
+    ? readEntryPointSecrets(input)
+    : Promise.resolve(new Map<string, EntryPointSecret>());
+  // Checks that forge with another tenant's secret (an entry point verified per tenant does too).
+  const crossTenantWanted = [...planned].some(
+    (checkId) =>
+      checkId === 'webhook.cross_tenant_signature_rejected' ||
+      (checkId === 'webhook.entry_points_reject_forgeries' &&
+        config.platform.entryPoints.some((entry) => entry.secret === 'tenant')),
   );
   const secretTenants = [...plan.tenants];
-  if (crossTenantWanted && plan.tenants.length < 2) {
+  if (crossTenantWanted) {
+    const peerIds = new Set(plan.tenants.flatMap((tenant) => input.peers?.get(tenant.tenantId) ?? []));
+    secretTenants.push(
+      ...config.tenants.filter((tenant) => peerIds.has(tenant.tenantId) && !secretTenants.includes(tenant)),
+    );
+  }
+  if (crossTenantWanted && secretTenants.length < 2) {
     // One tenant on demand still needs another tenant's secret to forge with.
     const other = config.tenants.find((tenant) => !plan.tenants.includes(tenant));
     if (other) secretTenants.push(other);
@@ -85,25 +112,28 @@ export async function runChecks(input: RunInput): Promise<Report> {
     }
     return pending;
   };
-  const base: Omit<ProbeContext, 'signal'> = { config, ports, tenants: resolved, once };
+  const entryPointSecrets = await entryPointReads;
+  const base: Omit<ProbeContext, 'signal'> = { config, ports, tenants: resolved, once, entryPointSecrets };
   const platformResults = Promise.all(
     plan.platform.map((checkId) => runPlatformCheck(input, base, checkId, plan.disabled.has(checkId))),
   );
   const progress: RunProgress = { done: 0, total: plan.tenants.length, failing: 0 };
   // The request budget: tenant starts paced in one-second slots (a run of one tenant starts at once).
-  const planned = new Set<string>([...plan.tenant, ...plan.tenantDependencies]);
   const requestsOf = (tenantId: string) =>
     tenantRequests(config, input.sampling?.get(tenantId), (checkId) => planned.has(checkId));
-  const starts = planStarts(
-    plan.tenants.map((tenant) => requestsOf(tenant.tenantId)),
-    slotCapacity(config.platform.requestBudgetRps),
-  );
+  const starts =
+    input.paced === false
+      ? []
+      : planStarts(
+          plan.tenants.map((tenant) => requestsOf(tenant.tenantId)),
+          slotCapacity(config.platform.requestBudgetRps),
+        );
   const paceStarted = performance.now();
   const tenantResults = mapWithConcurrency(plan.tenants, config.run.tenantConcurrency, async (tenant, index) => {
     await waitUntil(paceStarted + (starts[index] ?? 0) * 1000, input.signal);
     const results = await runTenant(input, base, tenant, lookups.get(tenant.tenantId), plan.tenant, plan.disabled);
     progress.done += 1;
-    if (results.some((result) => !isQuiet(result.status))) progress.failing += 1;
+    if (results.some((result) => needsAttention(result.status))) progress.failing += 1;
     try {
       input.onTenantDone?.({ ...progress });
     } catch {
@@ -124,10 +154,10 @@ export async function runChecks(input: RunInput): Promise<Report> {
   };
   // The one root for what leaves the run: secrets scrubbed (every form), control characters
   // stripped, then every text cut to its cap (functions/core/sanitize.ts).
-  return cleanReport(
-    report,
-    resolved.map((tenant) => tenant.signingSecret.reveal()),
-  );
+  return cleanReport(report, [
+    ...resolved.map((tenant) => tenant.signingSecret.reveal()),
+    ...[...entryPointSecrets.values()].flatMap((read) => (read.ok ? [read.secret.reveal()] : [])),
+  ]);
 }
 
 /** Waits until `at` (a `performance.now()` time), or less if the run is cancelled. */
@@ -156,23 +186,35 @@ async function lookupSecretWithin(budgetMs: number, input: RunInput, tenant: Ten
     budgetMs,
     input.signal,
     (signal) => {
-      // The resolver takes no signal: the lookup is left to settle on its own (the SDK's timeouts end it).
+      // The resolver is told when the lookup is abandoned; the read is left to settle on its own (the SDK's timeouts end it).
       const stopped = new Promise<SecretLookup>((resolve) => {
         const onAbort = () => resolve(input.signal?.aborted ? cancelled() : timedOut());
         if (signal.aborted) onAbort();
         else signal.addEventListener('abort', onAbort, { once: true });
       });
-      return Promise.race([lookupSecret(input.secrets, tenant), stopped]);
+      return Promise.race([lookupSecret(input.secrets, tenant, signal), stopped]);
     },
     timedOut,
   );
 }
 
-async function lookupSecret(secrets: SecretResolver, tenant: TenantConfig): Promise<SecretLookup> {
+/** The shared secrets of `platform.entryPoints`, each read within SECRET_LOOKUP_BUDGET_MS (by entry point name). */
+async function readEntryPointSecrets(input: RunInput): Promise<Map<string, EntryPointSecret>> {
+  const shared = input.config.platform.entryPoints.flatMap((entry) =>
+    entry.secret === 'tenant' ? [] : [{ name: entry.name, ref: entry.secret }],
+  );
+  const read = async (name: string, ref: SecretRef): Promise<EntryPointSecret> => {
+    const lookup = await lookupSecretWithin(SECRET_LOOKUP_BUDGET_MS, input, { tenantId: name, signingSecret: ref });
+    return lookup.ok ? { ok: true, secret: lookup.tenant.signingSecret } : lookup;
+  };
+  return new Map(await Promise.all(shared.map(async ({ name, ref }) => [name, await read(name, ref)] as const)));
+}
+
+async function lookupSecret(secrets: SecretResolver, tenant: TenantConfig, signal: AbortSignal): Promise<SecretLookup> {
   try {
     return {
       ok: true,
-      tenant: { tenantId: tenant.tenantId, signingSecret: await secrets.resolve(tenant.signingSecret) },
+      tenant: { tenantId: tenant.tenantId, signingSecret: await secrets.resolve(tenant.signingSecret, signal) },
     };
   } catch (error) {
     // Resolver errors name the reference, never the value.
@@ -230,6 +272,9 @@ async function runTenant(
   }
   const resolvedTenant = lookup.tenant;
   const sampling = input.sampling?.get(tenant.tenantId);
+  // Its peer first among the others: the cross-tenant checks take the first other tenant they can use.
+  const peer = base.tenants.find((other) => other.tenantId === input.peers?.get(tenant.tenantId));
+  const tenants = peer === undefined ? base.tenants : [peer, ...base.tenants.filter((other) => other !== peer)];
   const outcomes = new Map<TenantCheckId, Promise<CheckResult>>();
 
   // Each check runs once per tenant, whether reported or only needed by another check.
@@ -275,6 +320,7 @@ async function runTenant(
     const outcome = await runWithin(registration.budgetMs(config), input.signal, (signal) => {
       const ctx: TenantProbeContext = {
         ...base,
+        tenants,
         signal,
         tenant: resolvedTenant,
         dependency: (id) => outcomeOf(id as TenantCheckId),

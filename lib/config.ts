@@ -408,6 +408,9 @@ function deployedCanaryIssues(config: Config): string[] {
   config.tenants.forEach((tenant, index) => {
     refIssue(`tenants[${index}].signingSecret`, tenant.signingSecret);
   });
+  config.platform.entryPoints.forEach((entry, index) => {
+    if (entry.secret !== 'tenant') refIssue(`platform.entryPoints[${index}].secret`, entry.secret);
+  });
   const base = new URL(config.platform.baseUrl);
   if (base.username !== '' || base.password !== '') {
     issues.push('platform.baseUrl must not contain credentials in a deployment (it would be written into the bundle)');
@@ -504,7 +507,7 @@ function scaleIssues(config: Config, deployment: DeploymentSettings): string[] {
   const { budget } = drain;
   if (budget.rotation === null) {
     issues.push(
-      `platform.requestBudgetRps (${budget.budgetRps}) cannot cover each of deployment.expectedTenants (${tenants}) tenants' ${budget.requestsPerTenantRun} webhook checks once per synthetic.acceptEveryMinutes (${config.synthetic.acceptEveryMinutes}) with sweeps every ${intervalS} s (a tenant's run sends them at once, each second of the plan holds half the budget): raise platform.requestBudgetRps to at least ${budget.neededBudgetRps} (the platform's ingress allows 100), raise synthetic.acceptEveryMinutes, or disable checks`,
+      `platform.requestBudgetRps (${budget.budgetRps}) cannot cover each of deployment.expectedTenants (${tenants}) tenants' ${budget.requestsPerTenantRun} webhook requests once per synthetic.acceptEveryMinutes (${config.synthetic.acceptEveryMinutes}) with sweeps every ${intervalS} s (a tenant's run sends them at once, each second of the plan holds half the budget): raise platform.requestBudgetRps to at least ${budget.neededBudgetRps} (the platform's ingress allows 100), raise synthetic.acceptEveryMinutes, or disable checks`,
     );
   }
   return issues;
@@ -597,6 +600,7 @@ function secretIdsOf(config: Config, include: { redis: boolean }): string[] {
     if ('secretId' in ref) ids.add(ref.secretId);
   };
   for (const tenant of config.tenants) add(tenant.signingSecret);
+  for (const entry of config.platform.entryPoints) if (entry.secret !== 'tenant') add(entry.secret);
   if (config.database?.secretId !== undefined) ids.add(config.database.secretId);
   if (config.tenantSource.type === 'database') {
     if (config.tenantSource.secretId !== undefined) ids.add(config.tenantSource.secretId);

@@ -202,6 +202,29 @@ const DEFINITIONS = [
     effect: { receiver: { checkFutureWindow: false } },
   },
   {
+    name: 'resolved-ticket-forgeries-accepted',
+    description:
+      "POST /webhook/servicedesk/resolved-ticket skips its signature check: forged resolved tickets land in any tenant's history.",
+    target: 'every-tenant',
+    expect: [expectation('webhook.entry_points_reject_forgeries', 'P0', 'all')],
+    effect: { receiver: { verifyResolvedTicket: false } },
+  },
+  {
+    name: 'agent-webhook-forgeries-accepted',
+    description: 'The agent webhook skips its X-Hub-Signature-256 check: anyone can trigger the agent.',
+    target: 'every-tenant',
+    expect: [expectation('webhook.entry_points_reject_forgeries', 'P0', 'all')],
+    effect: { receiver: { verifyAgentWebhook: false } },
+  },
+  {
+    name: 'shared-entry-point-secret',
+    description:
+      "Resolved tickets are verified with one platform-wide secret, whatever tenant the body names, as the platform's code does (the canary's config says so): any tenant's ServiceDesk Plus can write into another tenant's history.",
+    target: 'platform',
+    expect: [expectation('webhook.entry_points_tenant_bound', 'P0', 'platform')],
+    effect: { receiver: { resolvedTicketSecret: 'platform' } },
+  },
+  {
     name: 'certificate-expiring',
     description: 'The HTTPS receiver presents a certificate with 3 days left (the canary wants 14).',
     target: 'platform',
@@ -523,15 +546,17 @@ DROP SCHEMA sandbox_fault CASCADE;`,
   {
     name: 'as-written',
     description:
-      'The platform as its code stands: nothing consumes the queue, the application role is a superuser, and the context function sets the tenant for the whole session.',
+      'The platform as its code stands: nothing consumes the queue, the application role is a superuser, the context function sets the tenant for the whole session, and resolved tickets are verified with one platform-wide secret.',
     target: 'every-tenant',
     expect: [
       expectation('rls.app_role_enforced', 'P0', 'platform'),
       expectation('rls.context_scope', 'P2', 'platform'),
       SNAPSHOT_CHANGED,
+      expectation('webhook.entry_points_tenant_bound', 'P0', 'platform'),
       expectation('enhancement.round_trip', 'P1', 'all'),
     ],
     effect: {
+      receiver: { resolvedTicketSecret: 'platform' },
       worker: { consuming: false },
       sql: {
         apply: (roles) => `${APP_ROLE_SUPERUSER.apply(roles)}\n${CONTEXT_SESSION_SCOPED.apply(roles)}`,

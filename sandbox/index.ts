@@ -14,6 +14,7 @@ import { generateFernetKey } from '../functions/core/fernet.ts';
 import type { SignatureFormat } from '../functions/core/signing.ts';
 import { isolationDigest, readIsolationSnapshot } from '../functions/probes/isolation.ts';
 import { type SandboxDatabase, startDatabase } from './db.ts';
+import { type EntryPointSecrets, entryPointRoutes, entryPointsConfig, newEntryPointSecrets } from './entry-points.ts';
 import {
   type Behaviour,
   behaviourFor,
@@ -28,11 +29,17 @@ import {
   type SandboxKind,
 } from './faults.ts';
 import { type JobQueue, openQueue, QUEUE_KEY, type RedisOption } from './queue.ts';
-import { type Receiver, startReceiver } from './receiver.ts';
+import {
+  REPLAY_MAX_AGE_MS,
+  REPLAY_MAX_AHEAD_MS,
+  type Receiver,
+  type ReceiverBehaviour,
+  startReceiver,
+} from './receiver.ts';
 import { CONTEXT_FUNCTION, ENHANCEMENT_TEXT_COLUMN, TENANT_SETTING, TENANT_TABLES } from './schema.ts';
 import { seedDatabase } from './seed.ts';
 import { sandboxTenants, seedTenants, TenantDirectory } from './tenants.ts';
-import { sandboxTls } from './tls.ts';
+import { type SandboxTls, sandboxTls, type TlsMaterial } from './tls.ts';
 import { EnhancementWorker } from './worker.ts';
 
 /** The sandbox config's platform.requestBudgetRps: the schema's most (the sandbox has no ingress limit). */
@@ -75,8 +82,12 @@ export interface SandboxOptions {
 export interface Sandbox {
   /** http://127.0.0.1:PORT */
   baseUrl: string;
-  /** A canary config (functions/core/config.ts) pointing at this sandbox. */
-  config: ConfigInput;
+  /**
+   * A canary config (functions/core/config.ts) pointing at this sandbox as it runs now: a fault
+   * that changes how the platform is built (`shared-entry-point-secret`) changes it, as an
+   * operator would describe that platform.
+   */
+  readonly config: ConfigInput;
   tenants: readonly { tenantId: string; secret: string }[];
   info: SandboxKind;
   faults(): readonly SandboxFaultName[];
@@ -119,43 +130,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const started = performance.now();
 
   const cleanups: (() => Promise<void>)[] = [];
-  const cleanUp = async (): Promise<void> => {
-    const errors: unknown[] = [];
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await cleanup().catch((error: unknown) => errors.push(error));
-    }
-    if (errors.length > 0) throw new AggregateError(errors, 'the sandbox did not stop cleanly');
-  };
+  const cleanUp = () => runCleanups(cleanups);
 
   try {
-    const [dbResult, queueResult, tlsResult] = await Promise.allSettled([
-      startDatabase({ databaseUrl: options.databaseUrl, log }),
-      openQueue({ redis: options.redis ?? 'auto', log }),
-      options.tls === false ? Promise.resolve(undefined) : sandboxTls(log),
-    ]);
-    if (queueResult.status === 'fulfilled') cleanups.push(() => queueResult.value.close());
-    if (dbResult.status === 'fulfilled') cleanups.push(() => dbResult.value.stop());
-    if (dbResult.status === 'rejected') throw dbResult.reason;
-    if (queueResult.status === 'rejected') throw queueResult.reason;
-    if (tlsResult.status === 'rejected') throw tlsResult.reason;
-    const tls = tlsResult.value;
+    const { db, queue, tls } = await startDependencies(options, log, cleanups);
     let certificate: 'healthy' | 'expiring-soon' = 'healthy';
     const material = () => (tls === undefined ? undefined : certificate === 'healthy' ? tls.healthy : tls.expiringSoon);
     let receiver: Receiver | undefined;
-    const db: SandboxDatabase = dbResult.value;
-    const queue: JobQueue = queueResult.value;
     const kind: SandboxKind = { database: db.kind, redis: queue.kind, tls: tls !== undefined };
-    const refuseUncausable = (faults: readonly SandboxFaultName[]) => {
-      for (const fault of faults) {
-        const reason = cannotCause(fault, kind);
-        if (reason !== null) throw new Error(`this sandbox cannot cause ${fault}: it ${reason}`);
-      }
-    };
+    const refuseUncausable = (faults: readonly SandboxFaultName[]) => refuseFaults(faults, kind);
     refuseUncausable(options.faults ?? []);
 
     await seedDatabase({ query: (sql, params) => db.admin(sql, params) }, seedTenants(tenants, encryptionKey));
     const directory = new TenantDirectory(db, encryptionKey);
     const secrets = new Map(tenants.map((tenant) => [tenant.tenantId, tenant.secret]));
+    const entryPointSecrets = newEntryPointSecrets();
 
     let behaviour: Behaviour = behaviourFor([]);
     let worker: EnhancementWorker | undefined;
@@ -200,57 +189,28 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const runningWorker = worker;
     cleanups.push(() => runningWorker.stop());
 
-    const tlsMaterial = material();
-    receiver = await startReceiver({
-      ...(tlsMaterial === undefined ? {} : { tls: tlsMaterial }),
+    receiver = await startSandboxReceiver({
       db,
       queue,
-      tenants: directory,
+      directory,
+      entryPointSecrets,
       signatureFormat,
       behaviour: () => behaviour.receiver,
+      tls: material(),
       log,
     });
     const runningReceiver = receiver;
     cleanups.push(() => runningReceiver.stop());
 
-    const config: ConfigInput = {
-      platform: {
-        baseUrl: receiver.baseUrl,
-        signatureFormat,
-        ...(tls === undefined ? {} : { caFile: tls.caFile }),
-        // The sandbox has no ingress limit (the real platform's is 100 rps): benchmarks and drills run unpaced.
-        requestBudgetRps: SANDBOX_REQUEST_BUDGET_RPS,
-      },
-      database: {
-        url: db.canary.url,
-        appRole: db.canary.appRole,
-        probeAsRole: db.canary.probeAsRole,
-        tenantTables: [...TENANT_TABLES],
-        tenantSetting: TENANT_SETTING,
-        contextFunction: CONTEXT_FUNCTION,
-        enhancementTextColumn: ENHANCEMENT_TEXT_COLUMN,
-        connectTimeoutMs: 3_000,
-        statementTimeoutMs: 5_000,
-        isolationDigest: isolationDigestPinned,
-        ...(db.canary.tls === undefined ? {} : { tls: db.canary.tls }),
-      },
-      ...(queue.url === null ? {} : { redis: { url: queue.url, queueKeys: [QUEUE_KEY] } }),
-      tenants: tenants.map((tenant) => ({ tenantId: tenant.tenantId, signingSecret: { value: tenant.secret } })),
-      synthetic: { ticketPrefix: SYNTHETIC_PREFIX },
-      thresholds: {
-        // Loopback answers in milliseconds; the slack is for a loaded CI machine, not the platform.
-        requestTimeoutMs: 5_000,
-        roundTripDegradedS: SANDBOX_ROUND_TRIP.degradedS,
-        roundTripTimeoutS: SANDBOX_ROUND_TRIP.timeoutS,
-        dbConnectionsMaxRatio: SANDBOX_CONNECTIONS_MAX_RATIO,
-        queueDepthMax: 100,
-        successRateMin: 0.95,
-        avgLatencyDegradedS: 20,
-        p95LatencyDegradedS: 60,
-        historyMinTickets: 50,
-        enhancementMinChars: 20,
-        staleTimestampAgeS: 600,
-      },
+    const configParts: ConfigParts = {
+      baseUrl: receiver.baseUrl,
+      signatureFormat,
+      tls: tls === undefined ? undefined : { caFile: tls.caFile },
+      db,
+      queue,
+      tenants,
+      isolationDigest: isolationDigestPinned,
+      entryPointSecrets,
     };
 
     log(
@@ -261,7 +221,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     let stopped: Promise<void> | undefined;
     return {
       baseUrl: receiver.baseUrl,
-      config,
+      get config() {
+        return sandboxConfig(configParts, behaviour.receiver);
+      },
       tenants: tenants.map(({ tenantId, secret }) => ({ tenantId, secret })),
       info: kind,
       faults: () => switchboard.active(),
@@ -290,6 +252,136 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       cause: error,
     });
   }
+}
+
+/** Runs `cleanups` last first, each even when one before it failed; then throws every failure at once. */
+async function runCleanups(cleanups: (() => Promise<void>)[]): Promise<void> {
+  const errors: unknown[] = [];
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    await cleanup().catch((error: unknown) => errors.push(error));
+  }
+  if (errors.length > 0) throw new AggregateError(errors, 'the sandbox did not stop cleanly');
+}
+
+/** Throws for the first of `faults` this sandbox cannot cause. */
+function refuseFaults(faults: readonly SandboxFaultName[], kind: SandboxKind): void {
+  for (const fault of faults) {
+    const reason = cannotCause(fault, kind);
+    if (reason !== null) throw new Error(`this sandbox cannot cause ${fault}: it ${reason}`);
+  }
+}
+
+/** The database, the queue and the TLS material, at once; what started is added to `cleanups` even if another failed. */
+async function startDependencies(
+  options: SandboxOptions,
+  log: (line: string) => void,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ db: SandboxDatabase; queue: JobQueue; tls: SandboxTls | undefined }> {
+  const [dbResult, queueResult, tlsResult] = await Promise.allSettled([
+    startDatabase({ databaseUrl: options.databaseUrl, log }),
+    openQueue({ redis: options.redis ?? 'auto', log }),
+    options.tls === false ? Promise.resolve(undefined) : sandboxTls(log),
+  ]);
+  if (queueResult.status === 'fulfilled') cleanups.push(() => queueResult.value.close());
+  if (dbResult.status === 'fulfilled') cleanups.push(() => dbResult.value.stop());
+  if (dbResult.status === 'rejected') throw dbResult.reason;
+  if (queueResult.status === 'rejected') throw queueResult.reason;
+  if (tlsResult.status === 'rejected') throw tlsResult.reason;
+  return { db: dbResult.value, queue: queueResult.value, tls: tlsResult.value };
+}
+
+/** The webhook receiver with the other signed entry points' routes, behaving as `behaviour()` says now. */
+function startSandboxReceiver(parts: {
+  db: SandboxDatabase;
+  queue: JobQueue;
+  directory: TenantDirectory;
+  entryPointSecrets: EntryPointSecrets;
+  signatureFormat: SignatureFormat;
+  behaviour: () => Readonly<ReceiverBehaviour>;
+  tls: TlsMaterial | undefined;
+  log: (line: string) => void;
+}): Promise<Receiver> {
+  const { db, directory, signatureFormat, behaviour, log } = parts;
+  return startReceiver({
+    ...(parts.tls === undefined ? {} : { tls: parts.tls }),
+    db,
+    queue: parts.queue,
+    tenants: directory,
+    signatureFormat,
+    behaviour,
+    postRoutes: entryPointRoutes({
+      db,
+      tenants: directory,
+      secrets: parts.entryPointSecrets,
+      signatureFormat,
+      syntheticPrefix: SYNTHETIC_PREFIX,
+      behaviour,
+      now: Date.now,
+      replayWindowMs: { maxAge: REPLAY_MAX_AGE_MS, maxAhead: REPLAY_MAX_AHEAD_MS },
+      log,
+    }),
+    log,
+  });
+}
+
+/** What the sandbox's canary config is made of. */
+interface ConfigParts {
+  baseUrl: string;
+  signatureFormat: SignatureFormat;
+  tls: { caFile: string } | undefined;
+  db: SandboxDatabase;
+  queue: JobQueue;
+  tenants: readonly { tenantId: string; secret: string }[];
+  isolationDigest: string;
+  entryPointSecrets: EntryPointSecrets;
+}
+
+/**
+ * A canary config pointing at the sandbox as it runs now: how its entry points verify signatures
+ * follows the active faults (`shared-entry-point-secret`), as an operator describes the platform.
+ */
+function sandboxConfig(parts: ConfigParts, receiver: Readonly<ReceiverBehaviour>): ConfigInput {
+  const { db, queue, signatureFormat, tls } = parts;
+  return {
+    platform: {
+      baseUrl: parts.baseUrl,
+      signatureFormat,
+      ...(tls === undefined ? {} : { caFile: tls.caFile }),
+      // The sandbox has no ingress limit (the real platform's is 100 rps): benchmarks and drills run unpaced.
+      requestBudgetRps: SANDBOX_REQUEST_BUDGET_RPS,
+      entryPoints: entryPointsConfig(receiver, parts.entryPointSecrets, signatureFormat),
+    },
+    database: {
+      url: db.canary.url,
+      appRole: db.canary.appRole,
+      probeAsRole: db.canary.probeAsRole,
+      tenantTables: [...TENANT_TABLES],
+      tenantSetting: TENANT_SETTING,
+      contextFunction: CONTEXT_FUNCTION,
+      enhancementTextColumn: ENHANCEMENT_TEXT_COLUMN,
+      connectTimeoutMs: 3_000,
+      statementTimeoutMs: 5_000,
+      isolationDigest: parts.isolationDigest,
+      ...(db.canary.tls === undefined ? {} : { tls: db.canary.tls }),
+    },
+    ...(queue.url === null ? {} : { redis: { url: queue.url, queueKeys: [QUEUE_KEY] } }),
+    tenants: parts.tenants.map((tenant) => ({ tenantId: tenant.tenantId, signingSecret: { value: tenant.secret } })),
+    synthetic: { ticketPrefix: SYNTHETIC_PREFIX },
+    thresholds: {
+      // Loopback answers in milliseconds; the slack is for a loaded CI machine, not the platform.
+      requestTimeoutMs: 5_000,
+      roundTripDegradedS: SANDBOX_ROUND_TRIP.degradedS,
+      roundTripTimeoutS: SANDBOX_ROUND_TRIP.timeoutS,
+      dbConnectionsMaxRatio: SANDBOX_CONNECTIONS_MAX_RATIO,
+      queueDepthMax: 100,
+      successRateMin: 0.95,
+      avgLatencyDegradedS: 20,
+      p95LatencyDegradedS: 60,
+      historyMinTickets: 50,
+      enhancementMinChars: 20,
+      staleTimestampAgeS: 600,
+    },
+  };
 }
 
 /** The isolation digest the canary reads from this database, read the way `tenant-canary snapshot` does. */

@@ -10,13 +10,14 @@ import { createServer as createHttpsServer, Server as HttpsServer } from 'node:h
 import type { Socket } from 'node:net';
 import { type SignatureFormat, verifySignature } from '../functions/core/signing.ts';
 import type { SandboxDatabase } from './db.ts';
+import { type EntryPointBehaviour, HEALTHY_ENTRY_POINTS, type PostRoute } from './entry-points.ts';
 import { parseWebhookPayload } from './payload.ts';
 import type { JobQueue } from './queue.ts';
 import type { TenantDirectory } from './tenants.ts';
 import type { TlsMaterial } from './tls.ts';
 
 /** How the receiver behaves; faults change it (see faults.ts). */
-export interface ReceiverBehaviour {
+export interface ReceiverBehaviour extends EntryPointBehaviour {
   /** `down`: 503 with the database unhealthy; `hangs`: never answers; `huge-body`: 200 with ~200 MB. */
   health: 'real' | 'down' | 'hangs' | 'huge-body';
   /** false: any signature, or none, is accepted. */
@@ -32,6 +33,7 @@ export const HEALTHY_RECEIVER: Readonly<ReceiverBehaviour> = {
   verifySignatures: true,
   checkReplayWindow: true,
   checkFutureWindow: true,
+  ...HEALTHY_ENTRY_POINTS,
 };
 
 export const WEBHOOK_PATH = '/webhook/servicedesk';
@@ -56,6 +58,8 @@ export interface ReceiverOptions {
   now?: () => number;
   /** Serve HTTPS with this key and certificate (PEM); absent: plain HTTP. */
   tls?: TlsMaterial;
+  /** More POST routes (the other signed entry points, entry-points.ts), by exact path. */
+  postRoutes?: Readonly<Record<string, PostRoute>>;
 }
 
 export interface Receiver {
@@ -138,8 +142,115 @@ async function dependencyStatus(check: Promise<void>): Promise<'healthy' | 'unhe
   }
 }
 
+/** A POST route of another entry point: its body read as the webhook's is (the same cap). */
+async function postRoute(req: IncomingMessage, res: ServerResponse, post: PostRoute): Promise<void> {
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body.kind === 'aborted') return;
+  if (body.kind === 'too-large')
+    return sendJson(res, 413, { detail: 'Request body too large' }, { connection: 'close' });
+  await post(req, res, body.bytes, sendJson);
+}
+
+/** The receiver's own routes' handlers (the entry points' routes come with the options). */
+interface Handlers {
+  webhook: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  health: (res: ServerResponse) => Promise<void>;
+  ready: (res: ServerResponse) => Promise<void>;
+}
+
+/**
+ * The platform's ticket webhook: signature header present, body valid, tenant known and active,
+ * HMAC over the raw bytes, created_at inside the replay window, then LPUSH.
+ */
+async function receiveWebhook(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: Pick<ReceiverOptions, 'queue' | 'tenants' | 'signatureFormat' | 'behaviour' | 'log'> & { now: () => number },
+): Promise<void> {
+  const { queue, tenants, signatureFormat, behaviour, log, now } = options;
+  const body = await readBody(req, MAX_BODY_BYTES);
+  if (body.kind === 'aborted') return;
+  if (body.kind === 'too-large') {
+    sendJson(res, 413, { detail: 'Request body too large' }, { connection: 'close' });
+    return;
+  }
+  const mode = behaviour();
+  const header = req.headers['x-servicedesk-signature'];
+  const signature = Array.isArray(header) ? header[0] : header;
+  if (mode.verifySignatures && (signature === undefined || signature === '')) {
+    sendJson(res, 401, { detail: 'Missing signature header' });
+    return;
+  }
+  const parsed = parseWebhookPayload(body.bytes);
+  if (!parsed.ok) {
+    sendJson(res, 422, { detail: parsed.errors });
+    return;
+  }
+  const payload = parsed.payload;
+  const invalid = () => sendJson(res, 401, { detail: 'Invalid webhook signature' });
+  const tenant = await tenants.lookup(payload.tenant_id);
+  if (tenant === null || !tenant.active) return invalid();
+  if (mode.verifySignatures) {
+    if (tenant.secret === null || !verifySignature(body.bytes, tenant.secret, signature, signatureFormat)) {
+      return invalid();
+    }
+  }
+  if (mode.checkReplayWindow) {
+    const age = now() - payload.createdAtMs;
+    if (age > REPLAY_MAX_AGE_MS || (mode.checkFutureWindow && age < -REPLAY_MAX_AHEAD_MS)) return invalid();
+  }
+  const jobId = randomUUID();
+  try {
+    await queue.push({
+      job_id: jobId,
+      ticket_id: payload.ticket_id,
+      tenant_id: payload.tenant_id,
+      description: payload.description,
+      priority: payload.priority,
+      created_at: payload.created_at,
+      correlation_id: payload.correlation_id,
+    });
+  } catch (error) {
+    log(`receiver: queue push failed: ${(error as Error).message}`);
+    sendJson(res, 503, { detail: 'Queue unavailable, please retry' });
+    return;
+  }
+  sendJson(res, 202, { status: 'accepted', job_id: jobId, message: 'Enhancement job queued successfully' });
+}
+
+/** The route table: by exact path, then method (404, 405 with `allow`). The handling, or undefined when answered. */
+function route(
+  req: IncomingMessage,
+  res: ServerResponse,
+  handlers: Handlers,
+  postRoutes: Readonly<Record<string, PostRoute>>,
+): Promise<void> | undefined {
+  const path = new URL(req.url ?? '/', 'http://sandbox').pathname; // the query string is ignored
+  const routes: Record<string, { method: string; handle: () => Promise<void> }> = {
+    [WEBHOOK_PATH]: { method: 'POST', handle: () => handlers.webhook(req, res) },
+    [HEALTH_PATH]: { method: 'GET', handle: () => handlers.health(res) },
+    [READY_PATH]: { method: 'GET', handle: () => handlers.ready(res) },
+    ...Object.fromEntries(
+      Object.entries(postRoutes).map(([path, post]) => [
+        path,
+        { method: 'POST', handle: () => postRoute(req, res, post) },
+      ]),
+    ),
+  };
+  const found = routes[path];
+  if (found === undefined) {
+    sendJson(res, 404, { detail: 'Not Found' });
+    return undefined;
+  }
+  if (req.method !== found.method) {
+    sendJson(res, 405, { detail: 'Method Not Allowed' }, { allow: found.method });
+    return undefined;
+  }
+  return found.handle();
+}
+
 export async function startReceiver(options: ReceiverOptions): Promise<Receiver> {
-  const { db, queue, tenants, signatureFormat, behaviour, log } = options;
+  const { db, queue, behaviour, log } = options;
   const now = options.now ?? Date.now;
   const sockets = new Set<Socket>();
   const inFlight = new Set<Promise<void>>();
@@ -174,75 +285,11 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
     sendJson(res, isReady ? 200 : 503, { status: isReady ? 'ready' : 'not_ready', service: SERVICE, checks: deps });
   }
 
-  async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req, MAX_BODY_BYTES);
-    if (body.kind === 'aborted') return;
-    if (body.kind === 'too-large') {
-      sendJson(res, 413, { detail: 'Request body too large' }, { connection: 'close' });
-      return;
-    }
-    const mode = behaviour();
-    const header = req.headers['x-servicedesk-signature'];
-    const signature = Array.isArray(header) ? header[0] : header;
-    if (mode.verifySignatures && (signature === undefined || signature === '')) {
-      sendJson(res, 401, { detail: 'Missing signature header' });
-      return;
-    }
-    const parsed = parseWebhookPayload(body.bytes);
-    if (!parsed.ok) {
-      sendJson(res, 422, { detail: parsed.errors });
-      return;
-    }
-    const payload = parsed.payload;
-    const invalid = () => sendJson(res, 401, { detail: 'Invalid webhook signature' });
-    const tenant = await tenants.lookup(payload.tenant_id);
-    if (tenant === null || !tenant.active) return invalid();
-    if (mode.verifySignatures) {
-      if (tenant.secret === null || !verifySignature(body.bytes, tenant.secret, signature, signatureFormat)) {
-        return invalid();
-      }
-    }
-    if (mode.checkReplayWindow) {
-      const age = now() - payload.createdAtMs;
-      if (age > REPLAY_MAX_AGE_MS || (mode.checkFutureWindow && age < -REPLAY_MAX_AHEAD_MS)) return invalid();
-    }
-    const jobId = randomUUID();
-    try {
-      await queue.push({
-        job_id: jobId,
-        ticket_id: payload.ticket_id,
-        tenant_id: payload.tenant_id,
-        description: payload.description,
-        priority: payload.priority,
-        created_at: payload.created_at,
-        correlation_id: payload.correlation_id,
-      });
-    } catch (error) {
-      log(`receiver: queue push failed: ${(error as Error).message}`);
-      sendJson(res, 503, { detail: 'Queue unavailable, please retry' });
-      return;
-    }
-    sendJson(res, 202, { status: 'accepted', job_id: jobId, message: 'Enhancement job queued successfully' });
-  }
-
-  function route(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
-    const path = new URL(req.url ?? '/', 'http://sandbox').pathname; // the query string is ignored
-    const routes: Record<string, { method: string; handle: () => Promise<void> }> = {
-      [WEBHOOK_PATH]: { method: 'POST', handle: () => webhook(req, res) },
-      [HEALTH_PATH]: { method: 'GET', handle: () => health(res) },
-      [READY_PATH]: { method: 'GET', handle: () => ready(res) },
-    };
-    const found = routes[path];
-    if (found === undefined) {
-      sendJson(res, 404, { detail: 'Not Found' });
-      return undefined;
-    }
-    if (req.method !== found.method) {
-      sendJson(res, 405, { detail: 'Method Not Allowed' }, { allow: found.method });
-      return undefined;
-    }
-    return found.handle();
-  }
+  const handlers: Handlers = {
+    webhook: (req, res) => receiveWebhook(req, res, { ...options, now }),
+    health: (res) => health(res),
+    ready: (res) => ready(res),
+  };
 
   const timeouts = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 };
   const server: HttpServer = options.tls ? createHttpsServer({ ...timeouts, ...options.tls }) : createServer(timeouts);
@@ -257,7 +304,7 @@ export async function startReceiver(options: ReceiverOptions): Promise<Receiver>
       const ms = Math.round(performance.now() - started);
       log(`receiver: ${req.method} ${path} ${res.headersSent ? res.statusCode : 'no response'} ${ms} ms`);
     });
-    const handling = route(req, res);
+    const handling = route(req, res, handlers, options.postRoutes ?? {});
     if (handling === undefined) return;
     const task = handling
       .catch((error: Error) => {

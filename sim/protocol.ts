@@ -1,11 +1,12 @@
 /**
  * A deterministic, seeded simulation of the deployed sweep protocol. The real use cases run
  * (functions/app/sweep.ts, probe-batch.ts, judge-sweep.ts, the alert path and policy) on
- * in-memory parts that keep the AWS semantics that matter:
+ * in-memory parts that keep the AWS semantics that matter (sim/parts.ts):
  *
  * - SQS: at-least-once delivery (a message can go to two invocations), a visibility timeout,
  *   redelivery of failed records and of invocations that died, maxReceiveCount -> dead-letter
- *   queue, batches received out of order, `SendMessageBatch` refusing entries.
+ *   queue, batches received out of order, `SendMessageBatch` refusing entries, each message's
+ *   `DelaySeconds` (the sweep's pacing under the request budget).
  * - Lambda: at most `maxConcurrency` probe invocations, each taking a sampled time; an
  *   invocation past its timeout dies mid-batch; any invocation may die at any call (mid-judgement
  *   included): it then does nothing more, no cleanup, as a killed container.
@@ -13,71 +14,58 @@
  *   with transient errors; SNS throttling or failing some messages; sweeps that never start.
  *
  * Probes are simulated (`AppDeps.checks`): each tenant's results follow a seeded script of
- * incidents, so thousands of sweeps run in seconds. A run is a window of faulty sweeps, then a
- * fault-free tail that lets every sweep of the window be judged; the invariants are checked on
- * what happened ({@link INVARIANTS}). The same seed always gives the same run.
+ * incidents (sim/script.ts), so thousands of sweeps run in seconds. They run what the sweep's
+ * sampling asks (`synthetic.acceptEveryMinutes` at its default: each tenant's accepted ticket once
+ * an hour in its slot, and every sweep while it fails, from the alert state the real sweep reads)
+ * and judge deferred round trips (the previous ticket), as deployed with a database. A run is a
+ * window of faulty sweeps, then a fault-free tail of an acceptance period and four sweeps that
+ * lets every sweep of the window be judged and every lasting failure be seen; the invariants are
+ * checked on what happened (sim/invariants.ts, {@link INVARIANTS}). The same seed always gives
+ * the same run.
  *
  * `holes` put back, one at a time, a flaw the protocol was fixed for (by wrapping a part so it
- * behaves the old way), to show the invariants catch it.
+ * behaves the old way), to show the invariants catch it. {@link simulateDetection} measures how
+ * long an enhancement outage (platform-wide, or of one tenant) takes to fire an alert.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { createMemoryStateStore } from '../functions/adapters/state-memory.ts';
-import { createMemorySweepLedger } from '../functions/adapters/sweep-ledger-memory.ts';
 import type { AppDeps } from '../functions/app/deps.ts';
 import { probeBatch } from '../functions/app/probe-batch.ts';
 import { sweep } from '../functions/app/sweep.ts';
-import { type AlertMessage, dedupKeyOf } from '../functions/core/alert-policy.ts';
-import { type CheckId, catalogEntry } from '../functions/core/catalog.ts';
+import type { CheckId } from '../functions/core/catalog.ts';
 import { type Config, parseConfig } from '../functions/core/config.ts';
-import { isQuiet } from '../functions/core/results.ts';
+import { periodSweeps } from '../functions/core/sampling.ts';
 import { Secret } from '../functions/core/secret.ts';
 import { sweepDeadline } from '../functions/core/sweep-protocol.ts';
 import { sweepIdAt } from '../functions/core/tables.ts';
-import type { CheckResult, CheckStatus, Report } from '../functions/core/types.ts';
-import type {
-  AlertPublisher,
-  AlertStateStore,
-  OpenPorts,
-  SweepLease,
-  SweepLedger,
-  TenantMessage,
-  TenantQueue,
-} from '../functions/ports.ts';
-import type { RunInput } from '../functions/run.ts';
-import { mulberry32 } from './random.ts';
+import type { OpenPorts, TenantMessage } from '../functions/ports.ts';
+import { checkEnd } from './invariants.ts';
+import { checksFor, type Lease, ledgerFor, publisherFor, queueFor, storeFor } from './parts.ts';
+import { type Episode, NO_FAULTS, type Rng, rngOf, type Script, scriptOf, tenantIdsOf } from './script.ts';
 import { sqsRecord } from './sqs-record.ts';
+import {
+  BATCH_SIZE,
+  Crash,
+  count,
+  createState,
+  faultNow,
+  type Hole,
+  INTERVAL_S,
+  MAX_CONCURRENCY,
+  MAX_RECEIVE_COUNT,
+  NEVER,
+  PROBE_TIMEOUT_MS,
+  type QueuedMessage,
+  type SimState,
+  STEP_MS,
+  sweepIndexAt,
+  T0,
+  VISIBILITY_MS,
+  type Violation,
+} from './state.ts';
 
-export const INVARIANTS = {
-  judgedOnce: 'each sweep is judged exactly once (complete, or reported incomplete)',
-  neverPartial: 'a sweep is judged on its full results unless its drain deadline has passed, and says which',
-  judgedAfterAlerting: 'a sweep is marked judged only after its alert path ran to the end',
-  noAlertLost: 'no alert is lost: every outbox is empty at the end, and every lasting failure fired',
-  sentOnce: 'no alert is sent twice for the same transition (unless its sender died before recording it)',
-  countedOnce: 'an incident fires only after as many sweeps saw it failing as its tier needs',
-  notStale: 'no message is probed after its sweep drain deadline',
-  refusedNotAwaited: 'a sweep is judged incomplete only when a tenant SQS accepted is missing',
-} as const;
-export type Invariant = keyof typeof INVARIANTS;
-
-/** Flaws the protocol was fixed for, put back by wrapping a part. */
-export const HOLES = {
-  'lease-never-expires': 'a claim is never taken over (no lease): a judge that dies keeps the sweep forever',
-  'closed-on-error': 'a failed judgement closes the sweep anyway',
-  'judged-while-draining': 'the next sweep judges every earlier sweep, still draining or not (no drain deadline)',
-  'stale-reprobed': 'messages carry no deadline: a redelivered message is probed however old',
-  'refused-expected': 'tenants SQS refused stay expected',
-  'counted-twice': 'the alert policy does not know which sweep it judged (a sweep judged again counts twice)',
-} as const;
-export type Hole = keyof typeof HOLES;
-
-export interface Violation {
-  seed: number;
-  invariant: Invariant;
-  sweepId?: string;
-  detail: string;
-}
+export { HOLES, type Hole, INVARIANTS, type Invariant, type Violation } from './state.ts';
 
 export interface SimulationOptions {
   tenants: number;
@@ -92,605 +80,53 @@ export interface SeedOutcome {
   violations: Violation[];
   /** What happened, for the README and for tests that want to see the faults were exercised. */
   counts: Record<string, number>;
+  /** The sweeps (index) in which each tenant's accepted ticket was sent. */
+  accepted: Record<string, number[]>;
+  /** The script's episodes: which tenant failed which check from which sweep (for tests). */
+  episodes: Script['episodes'];
 }
 
-const INTERVAL_S = 300;
-const STEP_MS = 5_000;
+/** Fault-free sweeps after the window, besides one acceptance period (a lasting failure is sampled within it). */
 const TAIL_SWEEPS = 4;
-const BATCH_SIZE = 10;
-const MAX_CONCURRENCY = 6;
-const PROBE_TIMEOUT_MS = 60_000;
-const VISIBILITY_MS = PROBE_TIMEOUT_MS * 6;
-const MAX_RECEIVE_COUNT = 3;
-/** The probe hands a failed record back with this visibility (deployment.probe.retryDelaySeconds). */
-const RETRY_DELAY_MS = 30_000;
-const T0 = Date.parse('2026-12-01T00:00:00Z');
-/** The tenant checks a simulated probe reports (a subset keeps 500 seeds quick). */
-const SIM_CHECKS: CheckId[] = [
-  'webhook.signed_accepted',
-  'webhook.bad_signature_rejected',
-  'enhancement.round_trip',
-  'rls.cross_tenant_read',
-];
 
-// ---------------------------------------------------------------------------------------------
-// Seeded randomness
-
-interface Rng {
-  next(): number;
-  chance(p: number): boolean;
-  int(min: number, max: number): number;
-  pick<T>(items: readonly T[]): T;
-  shuffle<T>(items: T[]): T[];
-}
-
-function rngOf(seed: number): Rng {
-  const next = mulberry32(seed * 2654435761 + 1);
-  const rng: Rng = {
-    next,
-    chance: (p) => next() < p,
-    int: (min, max) => min + Math.floor(next() * (max - min + 1)),
-    pick: (items) => items[Math.floor(next() * items.length)] as (typeof items)[number],
-    shuffle(items) {
-      for (let i = items.length - 1; i > 0; i--) {
-        const j = Math.floor(next() * (i + 1));
-        [items[i], items[j]] = [items[j] as (typeof items)[number], items[i] as (typeof items)[number]];
-      }
-      return items;
-    },
-  };
-  return rng;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The script: what each tenant's checks say when, and which faults hit the window
-
-interface Episode {
-  checkId: CheckId;
-  /** null: every tenant (a platform-wide incident). */
-  tenantId: string | null;
-  fromSweep: number;
-  /** Exclusive; past the end of the run for a lasting failure. */
-  toSweep: number;
-  status: CheckStatus;
-}
-
-interface Faults {
-  sweepSkipped: number;
-  sqsRefused: number;
-  duplicateDelivery: number;
-  ledgerError: number;
-  storeError: number;
-  snsThrottled: number;
-  snsPartial: number;
-  crash: number;
-  slowBatch: number;
-}
-
-interface Script {
-  tenants: string[];
-  brokenSecrets: Set<string>;
-  episodes: Episode[];
-  faults: Faults;
-}
-
-function scriptOf(rng: Rng, tenantCount: number, window: number): Script {
-  const tenants = Array.from({ length: tenantCount }, (_, i) => `t-${String(i + 1).padStart(5, '0')}`);
-  const brokenSecrets = new Set(rng.shuffle([...tenants]).slice(0, rng.int(0, 2)));
-  const episodes: Episode[] = [];
-  const end = window + TAIL_SWEEPS + 1;
-  // A platform-wide incident for a few sweeps, some tenants failing for good, some briefly.
-  if (rng.chance(0.7)) {
-    const from = rng.int(0, window - 3);
-    episodes.push({
-      checkId: 'webhook.bad_signature_rejected',
-      tenantId: null,
-      fromSweep: from,
-      toSweep: from + rng.int(1, 4),
-      status: 'fail',
-    });
-  }
-  for (let i = 0; i < rng.int(1, 4); i++) {
-    episodes.push({
-      checkId: rng.pick(['webhook.signed_accepted', 'enhancement.round_trip'] as const),
-      tenantId: rng.pick(tenants),
-      fromSweep: rng.int(0, window - 2),
-      toSweep: end,
-      status: rng.chance(0.8) ? 'fail' : 'degraded',
-    });
-  }
-  for (let i = 0; i < rng.int(0, 3); i++) {
-    const from = rng.int(0, window - 2);
-    episodes.push({
-      checkId: 'webhook.signed_accepted',
-      tenantId: rng.pick(tenants),
-      fromSweep: from,
-      toSweep: from + rng.int(1, 3),
-      status: 'fail',
-    });
-  }
-  const level = rng.next();
-  const faults: Faults = {
-    sweepSkipped: 0.05 * level,
-    sqsRefused: 0.01 * level,
-    duplicateDelivery: 0.03 * level,
-    ledgerError: 0.02 * level,
-    storeError: 0.03 * level,
-    snsThrottled: 0.1 * level,
-    snsPartial: 0.05 * level,
-    crash: 0.02 * level,
-    slowBatch: 0.1 * level,
-  };
-  return { tenants, brokenSecrets, episodes, faults };
-}
-
-function statusIn(script: Script, sweepIndex: number, checkId: CheckId, tenantId: string): CheckStatus {
-  for (const episode of script.episodes) {
-    if (episode.checkId !== checkId || sweepIndex < episode.fromSweep || sweepIndex >= episode.toSweep) continue;
-    if (episode.tenantId === null || episode.tenantId === tenantId) return episode.status;
-  }
-  return 'pass';
-}
-
-// ---------------------------------------------------------------------------------------------
-// One seed
-
-interface QueuedMessage {
-  messageId: string;
-  body: string;
-  message: TenantMessage;
-  visibleAt: number;
-  receiveCount: number;
-}
-
-/** A call that never returns: the invocation died there. */
-const NEVER = new Promise<never>(() => {});
-
-/** Where an invocation dies: at its n-th call to a part (null: it does not). */
-class Crash {
-  crashed = false;
-  /** It published alerts; `unsettled`: then its alert path failed before recording them sent. */
-  published = false;
-  unsettled = false;
-  private calls = 0;
-  private resolveDied: () => void = () => {};
-  readonly died = new Promise<'died'>((resolve) => {
-    this.resolveDied = () => resolve('died');
+/** The simulation's config: the tenants, the deployed sweep interval, deferred round trips, sampling at its default. */
+export function simConfig(tenants: readonly string[]): Config {
+  return parseConfig({
+    platform: { baseUrl: 'https://platform.invalid' },
+    tenants: tenants.map((tenantId) => ({ tenantId, signingSecret: { value: `secret-of-${tenantId}` } })),
+    // Deferred round trips, as a deployed probe runs them with a database (scheduledProbeConfig).
+    run: { tenantConcurrency: BATCH_SIZE, sweepIntervalS: INTERVAL_S, roundTrip: 'deferred' },
   });
-  constructor(private readonly at: number | null) {}
-  /** Counts a call; true when the invocation is dead at it (this call never returns). */
-  hit(): boolean {
-    if (!this.crashed) {
-      this.calls += 1;
-      if (this.at !== null && this.calls > this.at) {
-        this.crashed = true;
-        this.resolveDied();
-      }
-    }
-    return this.crashed;
-  }
+}
+
+/** Sweeps after the window: an acceptance period (every tenant sampled once) and four more. */
+export function tailSweeps(config: Pick<Config, 'synthetic' | 'run'>): number {
+  return periodSweeps(config.synthetic.acceptEveryMinutes, config.run.sweepIntervalS) + TAIL_SWEEPS;
 }
 
 export async function simulateSeed(seed: number, options: SimulationOptions): Promise<SeedOutcome> {
   const rng = rngOf(seed);
   const window = options.sweeps ?? 12;
-  const holes = new Set(options.holes ?? []);
-  const script = scriptOf(rng, options.tenants, window);
-  const violations: Violation[] = [];
-  const counts: Record<string, number> = {};
-  const count = (name: string, n = 1) => {
-    counts[name] = (counts[name] ?? 0) + n;
-  };
-  const violate = (invariant: Invariant, detail: string, sweepId?: string) =>
-    violations.push({ seed, invariant, detail, ...(sweepId === undefined ? {} : { sweepId }) });
-
-  let now = T0;
-  let faulty = true;
-  const windowEnd = T0 + window * INTERVAL_S * 1000;
-  const sweepIndexAt = (ms: number) => Math.floor((ms - T0) / (INTERVAL_S * 1000));
-
-  const config: Config = parseConfig({
-    platform: { baseUrl: 'https://platform.invalid' },
-    tenants: script.tenants.map((tenantId) => ({ tenantId, signingSecret: { value: `secret-of-${tenantId}` } })),
-    run: { tenantConcurrency: BATCH_SIZE, sweepIntervalS: INTERVAL_S },
-    // The simulated probes report every check each sweep (they do not model sampled acceptances):
-    // a period of one sweep says so, and the sweep reads no alert state for sampling.
-    synthetic: { acceptEveryMinutes: INTERVAL_S / 60 },
+  const config = simConfig(tenantIdsOf(options.tenants));
+  const tail = tailSweeps(config);
+  const script = scriptOf(rng, options.tenants, window, tail);
+  const sim = createState({
+    seed,
+    rng,
+    script,
+    holes: new Set(options.holes ?? []),
+    config,
   });
-
-  // What the checkers need to know, recorded as it happens.
-  const ledger = createMemorySweepLedger({ token: () => `lease-${seed}-${rng.int(0, 1e9)}` });
-  const store = createMemoryStateStore();
-  const opened = new Map<string, { index: number; deadline: number; withdrawn: Set<string> }>();
-  const finishes = new Map<string, number>();
-  const failingKeysOf = new Map<string, Set<string>>();
-  const delivered = new Map<string, { by: Crash }>();
-  const firings = new Map<string, Set<string>>();
-  const queue: QueuedMessage[] = [];
-  let messageSeq = 0;
-
-  // ---- the parts, per invocation (a crash stops only its own invocation)
-  const faultNow = (p: number) => faulty && rng.chance(p);
-  const transient = (what: string) => Object.assign(new Error(`simulated ${what}`), { name: 'ThrottlingException' });
-
-  function ledgerFor(crash: Crash, lease: { current: SweepLease | null; storeFailed: boolean }): SweepLedger {
-    const guard = async <T>(what: string, work: () => Promise<T>): Promise<T> => {
-      if (crash.hit()) return NEVER;
-      if (faultNow(script.faults.ledgerError)) {
-        count('fault.ledgerError');
-        throw transient(`ledger ${what} error`);
-      }
-      return work();
-    };
-    return {
-      open: (sweepId, tenantIds, deadline, at) => guard('open', () => ledger.open(sweepId, tenantIds, deadline, at)),
-      withdraw: (sweepId, tenantIds, at) =>
-        guard('withdraw', async () => {
-          if (!holes.has('refused-expected')) await ledger.withdraw(sweepId, tenantIds, at);
-          for (const tenantId of tenantIds) opened.get(sweepId)?.withdrawn.add(tenantId);
-        }),
-      report: (sweepId, tenants, at) => guard('report', () => ledger.report(sweepId, tenants, at)),
-      status: (sweepId) =>
-        guard('status', async () => {
-          const status = await ledger.status(sweepId);
-          // The old protocol: an earlier sweep is judged by the next, whatever its state.
-          return status && holes.has('judged-while-draining') ? { ...status, deadline: status.openedAt } : status;
-        }),
-      pending: () =>
-        guard('pending', async () => {
-          const all = await ledger.pending();
-          return holes.has('judged-while-draining') ? all.map((s) => ({ ...s, deadline: s.openedAt })) : all;
-        }),
-      claim: (sweepId, at, leaseMs) =>
-        guard('claim', async () => {
-          const won = await ledger.claim(sweepId, at, holes.has('lease-never-expires') ? 1e12 : leaseMs);
-          if (won !== null) {
-            lease.current = won;
-            lease.storeFailed = false;
-            failingKeysOf.set(sweepId, failingKeys(await ledger.results(sweepId)));
-          }
-          return won;
-        }),
-      expectedTenants: (sweepId) => guard('expected', () => ledger.expectedTenants(sweepId)),
-      results: (sweepId) => guard('results', () => ledger.results(sweepId)),
-      finish: (held, outcome, at) => guard('finish', () => finishChecked(held, outcome, at, lease.storeFailed)),
-      release: (held) =>
-        guard('release', async () => {
-          if (holes.has('closed-on-error')) {
-            // The old protocol closed a sweep whose judgement failed.
-            await finishChecked(held, { complete: false }, new Date(now), lease.storeFailed);
-            return;
-          }
-          await ledger.release(held);
-        }),
-    };
-  }
-
-  async function finishChecked(
-    held: SweepLease,
-    outcome: { complete: boolean },
-    at: Date,
-    storeFailed: boolean,
-  ): Promise<boolean> {
-    const [status, parts, expected] = await Promise.all([
-      ledger.status(held.sweepId),
-      ledger.results(held.sweepId),
-      ledger.expectedTenants(held.sweepId),
-    ]);
-    const won = await ledger.finish(held, outcome, at);
-    if (!won || status === undefined) return won;
-    const { sweepId } = held;
-    finishes.set(sweepId, (finishes.get(sweepId) ?? 0) + 1);
-    const truth = opened.get(sweepId);
-    const recorded = new Set(parts.map((p) => p.tenantId));
-    const missing = expected.filter((t) => !recorded.has(t));
-    if (truth !== undefined && at.getTime() < truth.deadline && missing.length > 0) {
-      violate('neverPartial', `judged before its deadline without ${missing.length} tenants`, sweepId);
-    }
-    if (outcome.complete !== (missing.length === 0)) {
-      violate(
-        'neverPartial',
-        `judged ${outcome.complete ? 'complete' : 'incomplete'} with ${missing.length} missing`,
-        sweepId,
-      );
-    }
-    if (storeFailed) violate('judgedAfterAlerting', 'marked judged although its alert path failed', sweepId);
-    // Refused tenants whose withdrawal failed stay expected (the sweep names them at its deadline).
-    if (!outcome.complete && truth !== undefined && missing.every((t) => truth.withdrawn.has(t))) {
-      violate(
-        'refusedNotAwaited',
-        `judged incomplete for tenants SQS refused (${missing.slice(0, 3).join(', ')})`,
-        sweepId,
-      );
-    }
-    count(outcome.complete ? 'sweeps.judged' : 'sweeps.judgedIncomplete');
-    return won;
-  }
-
-  function storeFor(crash: Crash, lease: { storeFailed: boolean }): AlertStateStore {
-    const guard = async <T>(work: () => Promise<T>): Promise<T> => {
-      if (crash.hit()) return NEVER;
-      if (faultNow(script.faults.storeError)) {
-        count('fault.storeError');
-        lease.storeFailed = true;
-        if (crash.published) crash.unsettled = true;
-        throw transient('state table error');
-      }
-      return work();
-    };
-    return {
-      load: (keys) => guard(() => store.load(keys)),
-      openKeys: () => guard(() => store.openKeys()),
-      save: (writes) =>
-        guard(() =>
-          store.save(
-            holes.has('counted-twice')
-              ? writes.map((w) => {
-                  const { lastRunId: _forgotten, ...record } = w.record;
-                  return { ...w, record };
-                })
-              : writes,
-          ),
-        ),
-    };
-  }
-
-  function publisherFor(crash: Crash): AlertPublisher {
-    return {
-      async publish(messages) {
-        if (crash.hit()) return NEVER;
-        if (faultNow(script.faults.snsThrottled)) {
-          count('fault.snsThrottled');
-          throw transient('SNS throttling');
-        }
-        const failed: { id: string; reason: string }[] = [];
-        const ok: string[] = [];
-        for (const message of messages) {
-          if (faultNow(script.faults.snsPartial)) {
-            failed.push({ id: message.id, reason: 'InternalError' });
-            continue;
-          }
-          ok.push(message.id);
-          recordDelivery(message, crash);
-        }
-        crash.published = true;
-        return { delivered: ok, failed };
-      },
-    };
-  }
-
-  function recordDelivery(message: AlertMessage, crash: Crash): void {
-    count('alerts.delivered');
-    const first = delivered.get(message.id);
-    // At-least-once: a sender that died or failed after publishing, before recording it, sends again.
-    if (first !== undefined && !(first.by.published && (first.by.crashed || first.by.unsettled))) {
-      violate('sentOnce', `${message.id} (${message.state}) delivered twice`);
-    }
-    if (first === undefined) delivered.set(message.id, { by: crash });
-    if (message.state !== 'firing' || message.kind !== 'check' || message.escalatedFrom !== null) return;
-    if (message.tenantId === null) return;
-    const transition = `${message.dedupKey}@${message.firstFailedAt}/${message.tier}`;
-    const ids = firings.get(transition) ?? new Set<string>();
-    ids.add(message.id);
-    firings.set(transition, ids);
-    if (ids.size === 2) violate('sentOnce', `${transition} fired twice (${[...ids].join(', ')})`);
-    // How many sweeps a judge got hold of saw this key failing (one that died after recording its judgement counts too).
-    const failingSweeps = [...failingKeysOf.values()].filter((keys) => keys.has(message.dedupKey)).length;
-    const needed = config.alerts.fireAfterRuns[message.tier];
-    if (failingSweeps < needed) {
-      violate(
-        'countedOnce',
-        `${message.dedupKey} fired at ${message.tier} after ${failingSweeps} failing sweep(s), needs ${needed}`,
-      );
-    }
-  }
-
-  function queueFor(crash: Crash): TenantQueue {
-    return {
-      async send(messages) {
-        if (crash.hit()) return NEVER;
-        const failed: { tenantId: string; reason: string }[] = [];
-        let sent = 0;
-        for (const original of messages) {
-          const message = holes.has('stale-reprobed')
-            ? { tenantId: original.tenantId, runId: original.runId }
-            : original;
-          if (faultNow(script.faults.sqsRefused)) {
-            failed.push({ tenantId: message.tenantId, reason: 'InternalError' });
-            count('fault.sqsRefused');
-            continue;
-          }
-          messageSeq += 1;
-          queue.push({
-            messageId: `m-${messageSeq}`,
-            body: JSON.stringify(message),
-            message,
-            visibleAt: now,
-            receiveCount: 0,
-          });
-          sent += 1;
-        }
-        return { sent, failed };
-      },
-      async retryLater(records) {
-        if (crash.hit()) return NEVER;
-        for (const record of records) {
-          const message = queue.find((m) => m.messageId === record.messageId);
-          if (message !== undefined) message.visibleAt = now + RETRY_DELAY_MS;
-        }
-        count('sqs.retriedLater', records.length);
-        return { unchanged: [] };
-      },
-    };
-  }
-
-  /** A simulated probe: the script's statuses, at the invocation's clock; it hangs once the invocation has died. */
-  function checksFor(crash: Crash, batch: Map<string, TenantMessage[]>) {
-    return async (input: RunInput): Promise<Report> => {
-      if (crash.hit()) return NEVER;
-      const index = sweepIndexAt(now);
-      const platform = input.filters?.checkIds !== undefined;
-      const tenants = platform ? [] : (input.filters?.tenantIds ?? []);
-      for (const tenantId of tenants) {
-        // A batch may hold a tenant twice (a stale message of one sweep, a fresh one of the next).
-        const messages = batch.get(tenantId) ?? [];
-        const deadlines = messages.map((m) => opened.get(m.runId)?.deadline ?? Number.POSITIVE_INFINITY);
-        if (deadlines.length > 0 && deadlines.every((deadline) => now >= deadline)) {
-          const late = Math.round((now - Math.max(...deadlines)) / 1000);
-          const bare = messages.some((m) => m.deadline === undefined) ? ' (message without deadline)' : '';
-          violate('notStale', `${tenantId} probed ${late} s after its sweep's deadline${bare}`, messages[0]?.runId);
-        }
-      }
-      const results: CheckResult[] = platform
-        ? [result('api.health', null, 'pass')]
-        : tenants.flatMap((tenantId) =>
-            SIM_CHECKS.map((checkId) => result(checkId, tenantId, statusIn(script, index, checkId, tenantId))),
-          );
-      const at = new Date(now).toISOString();
-      return { runId: `run-${now}`, startedAt: at, finishedAt: at, tenants: [...tenants], results, alerts: [] };
-    };
-  }
-
-  function depsFor(crash: Crash, batch: Map<string, TenantMessage[]> = new Map()): AppDeps {
-    const lease = { current: null as SweepLease | null, storeFailed: false };
-    const sweepLedger = ledgerFor(crash, lease);
-    const stateStore = storeFor(crash, lease);
-    const publisher = publisherFor(crash);
-    const tenantQueue = queueFor(crash);
-    return {
-      logger: SILENT_LOGGER,
-      metrics: COUNTING_METRICS(count),
-      config: async () => config,
-      secrets: {
-        async resolve(ref) {
-          if (crash.hit()) return NEVER;
-          const value = 'value' in ref ? String(ref.value) : '';
-          const tenantId = value.replace('secret-of-', '');
-          if (script.brokenSecrets.has(tenantId)) throw new Error('ResourceNotFoundException');
-          return new Secret(value);
-        },
-        resolveDatabaseUrl: async () => new Secret(''),
-      },
-      openPorts: async () => OPEN_PORTS,
-      tenantSource: () => ({
-        kind: 'static',
-        list: async () => ({ tenants: config.tenants, skipped: [] }),
-        lookup: async (ids) => ({ tenants: config.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
-      }),
-      stateStore: async () => stateStore,
-      sweepLedger: async () => sweepLedger,
-      publisher: () => publisher,
-      tenantQueue: async () => tenantQueue,
-      now: () => new Date(now),
-      checks: checksFor(crash, batch),
-    };
-  }
-
-  /** Runs an invocation until it returns or dies; a death is sampled when crashes are on. */
-  async function invoke<T>(work: (deps: AppDeps) => Promise<T>, batch?: Map<string, TenantMessage[]>, dieAt?: number) {
-    const crash = new Crash(dieAt ?? (faultNow(script.faults.crash) ? rng.int(0, 40) : null));
-    const outcome = await Promise.race([
-      work(depsFor(crash, batch)).then(
-        (value) => ({ value }),
-        (error: unknown) => ({ error }),
-      ),
-      crash.died,
-    ]);
-    if (outcome === 'died') count('fault.crash');
-    return outcome;
-  }
-
-  // ---- the schedule
-  const totalSweeps = window + TAIL_SWEEPS;
-  const busyUntil: number[] = [];
-  const inFlight: { at: number; records: QueuedMessage[]; dieAt: number | undefined }[] = [];
-  const endAt = T0 + (totalSweeps + 1) * INTERVAL_S * 1000;
-  for (now = T0; now < endAt; now += STEP_MS) {
-    faulty = now < windowEnd;
-    const index = sweepIndexAt(now);
-    if ((now - T0) % (INTERVAL_S * 1000) === 0 && index < totalSweeps) {
-      const sweepId = sweepIdAt(new Date(now));
-      if (faultNow(script.faults.sweepSkipped)) {
-        count('fault.sweepSkipped');
-      } else {
-        opened.set(sweepId, {
-          index,
-          deadline: sweepDeadline(new Date(now), INTERVAL_S).getTime(),
-          withdrawn: new Set(),
-        });
-        count('sweeps.started');
-        await invoke((deps) => sweep(deps));
-      }
-    }
-    // Invocations whose time is up finish now (their effects land at the end of their run).
-    for (let i = inFlight.length - 1; i >= 0; i--) {
-      const job = inFlight[i] as (typeof inFlight)[number];
-      if (job.at > now) continue;
-      inFlight.splice(i, 1);
-      const batch = new Map<string, TenantMessage[]>();
-      for (const r of job.records) batch.set(r.message.tenantId, [...(batch.get(r.message.tenantId) ?? []), r.message]);
-      const event: SQSEvent = { Records: job.records.map(sqsRecordOf) };
-      const outcome = await invoke((deps) => probeBatch(deps, event, undefined, undefined), batch, job.dieAt);
-      if (outcome === 'died' || 'error' in outcome) continue; // every record comes back after the visibility timeout
-      const failedIds = new Set(outcome.value.batchItemFailures.map((f) => f.itemIdentifier));
-      for (const record of job.records) {
-        if (failedIds.has(record.messageId)) continue;
-        const at = queue.indexOf(record);
-        if (at >= 0) queue.splice(at, 1);
-      }
-    }
-    // Free pollers receive batches of visible messages, in no particular order.
-    for (let slot = 0; slot < MAX_CONCURRENCY; slot++) {
-      if ((busyUntil[slot] ?? 0) > now) continue;
-      const visible = rng.shuffle(queue.filter((m) => m.visibleAt <= now));
-      if (visible.length === 0) break;
-      const records: QueuedMessage[] = [];
-      for (const message of visible) {
-        if (records.length === BATCH_SIZE) break;
-        if (message.receiveCount >= MAX_RECEIVE_COUNT) {
-          queue.splice(queue.indexOf(message), 1);
-          count('sqs.deadLettered');
-          continue;
-        }
-        message.receiveCount += 1;
-        // At-least-once: now and then a message is handed to a second poller too.
-        message.visibleAt = faultNow(script.faults.duplicateDelivery) ? now : now + VISIBILITY_MS;
-        records.push(message);
-      }
-      if (records.length === 0) continue;
-      const slow = faultNow(script.faults.slowBatch);
-      const takes = slow ? rng.int(20_000, 90_000) : rng.int(2_000, 12_000);
-      // Past its timeout the function dies mid-batch.
-      const dieAt = takes > PROBE_TIMEOUT_MS ? rng.int(0, records.length) : undefined;
-      const finishAt = now + Math.min(takes, PROBE_TIMEOUT_MS);
-      busyUntil[slot] = finishAt;
-      inFlight.push({ at: finishAt, records, dieAt });
-      count('probe.invocations');
-    }
-  }
-
-  // ---- what must hold at the end
-  for (const [sweepId, truth] of opened) {
-    // A sweep that died, or whose ledger failed, before opening its entry has nothing to judge.
-    if (truth.index >= window || (await ledger.status(sweepId)) === undefined) continue;
-    const judged = finishes.get(sweepId) ?? 0;
-    if (judged !== 1) violate('judgedOnce', `judged ${judged} times`, sweepId);
-  }
-  const final = await store.load(await store.openKeys());
-  for (const [key, item] of final) {
-    if (item.record.pending.length > 0)
-      violate('noAlertLost', `${key}: ${item.record.pending.length} message(s) never sent`);
-  }
-  for (const episode of script.episodes) {
-    if (episode.tenantId === null || episode.toSweep <= window + TAIL_SWEEPS) continue;
-    if (script.brokenSecrets.has(episode.tenantId)) continue;
-    const key = dedupKeyOf(episode.checkId, episode.tenantId);
-    const fired = [...delivered.keys()].some(
-      (id) => id.startsWith(`${key}#`) || id.startsWith(`${dedupKeyOf(episode.checkId, null)}#`),
-    );
-    if (!fired) violate('noAlertLost', `${key} failed from sweep ${episode.fromSweep} to the end and never fired`);
-  }
-  return { seed, sweeps: [...opened.values()].filter((s) => s.index < window).length, violations, counts };
+  await runSchedule(sim, { window, tail });
+  await checkEnd(sim, window, tail);
+  return {
+    seed,
+    sweeps: [...sim.opened.values()].filter((s) => s.index < window).length,
+    violations: sim.violations,
+    counts: sim.counts,
+    accepted: Object.fromEntries(sim.accepted),
+    episodes: script.episodes,
+  };
 }
 
 export async function simulate(
@@ -709,32 +145,276 @@ export async function simulate(
   return { seeds: options.seeds, sweeps, violations, counts };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Small parts
-
-function failingKeys(parts: readonly { results: readonly CheckResult[] }[]): Set<string> {
-  const keys = new Set<string>();
-  for (const part of parts) {
-    for (const r of part.results) {
-      if (r.status === 'fail' || r.status === 'degraded') keys.add(dedupKeyOf(r.checkId, r.tenantId));
-    }
-  }
-  return keys;
+export interface DetectionOutcome {
+  seed: number;
+  scope: 'platform' | 'tenant';
+  /** The check that starts failing: enhancement.round_trip (an enhancement outage) unless told. */
+  checkId: CheckId;
+  /** The tenant whose check fails (tenant scope). */
+  tenantId: string | null;
+  outageAt: string;
+  /** The sweep (index) the outage starts in. */
+  outageSweep: number;
+  /** The first `firing` alert of the check (the tenant's, or platform-wide). */
+  firedAt: string | null;
+  /** Seconds from the outage to that alert; null: none fired in the run. */
+  seconds: number | null;
+  /** The sweeps (index) in which the failing tenant's accepted ticket was sent (tenant scope). */
+  accepted: number[];
+  violations: Violation[];
 }
 
-function result(checkId: CheckId, tenantId: string | null, status: CheckStatus): CheckResult {
-  const entry = catalogEntry(checkId);
-  const failing = !isQuiet(status);
+/**
+ * How long an outage takes to fire: a check (by default enhancement.round_trip: the enhancements
+ * stop) starts failing for every tenant (platform-wide) or for one, without faults; the run ends
+ * at the first firing alert of the check, or two periods and four sweeps later.
+ *
+ * Platform-wide, the outage starts at a seeded instant of the second acceptance period (every
+ * tenant has sent a ticket by then). For one tenant it starts at its worst instant: 1 ms after
+ * the tenant's accepted ticket of the second period went out (found by running the seed without
+ * the outage up to it; the run with the outage is the same up to that instant), so that ticket
+ * still passes and the outage is seen only at the next one, a period later.
+ */
+export async function simulateDetection(
+  seed: number,
+  options: { tenants: number; scope: 'platform' | 'tenant'; checkId?: CheckId },
+): Promise<DetectionOutcome> {
+  const tenants = tenantIdsOf(options.tenants);
+  const config = simConfig(tenants);
+  const checkId = options.checkId ?? 'enhancement.round_trip';
+  const period = periodSweeps(config.synthetic.acceptEveryMinutes, INTERVAL_S);
+  // The same draws in the same order for every run of the seed (the runs stay the same up to the outage).
+  const setup = () => {
+    const rng = rngOf(seed);
+    const fromSweep = period + rng.int(0, period - 1);
+    const fromMs = T0 + fromSweep * INTERVAL_S * 1000 + rng.int(0, INTERVAL_S * 1000 - 1);
+    const tenantId = options.scope === 'tenant' ? rng.pick(tenants) : null;
+    return { rng, fromSweep, fromMs, tenantId };
+  };
+  const drawn = setup();
+  const { tenantId } = drawn;
+  let { fromSweep, fromMs } = drawn;
+  if (tenantId !== null) {
+    const sentMs = await secondTicketAt(seed, setup().rng, config, tenantId, period);
+    fromSweep = sweepIndexAt(sentMs);
+    fromMs = sentMs + 1;
+  }
+  const { rng } = setup();
+  const outage: Episode = { checkId, tenantId, fromSweep, toSweep: Number.MAX_SAFE_INTEGER, status: 'fail', fromMs };
+  const script: Script = { tenants, brokenSecrets: new Set(), episodes: [outage], faults: NO_FAULTS };
+  const sim = createState({ seed, rng, script, holes: new Set(), config });
+  const tail = fromSweep + 2 * period + TAIL_SWEEPS;
+  await runSchedule(sim, { window: 0, tail, stop: () => sim.firstFiring.has(checkId) });
+  const fired = sim.firstFiring.get(checkId);
   return {
+    seed,
+    scope: options.scope,
     checkId,
     tenantId,
-    status,
-    tier: failing ? (status === 'degraded' ? 'P2' : entry.defaultTier) : null,
-    summary: `${checkId} ${status}`,
-    durationMs: 1,
-    evidence: failing ? { simulated: true } : {},
-    runbook: entry.runbook,
+    outageAt: new Date(fromMs).toISOString(),
+    outageSweep: fromSweep,
+    firedAt: fired === undefined ? null : new Date(fired).toISOString(),
+    seconds: fired === undefined ? null : Math.round((fired - fromMs) / 1000),
+    accepted: tenantId === null ? [] : (sim.accepted.get(tenantId) ?? []),
+    violations: sim.violations,
   };
+}
+
+/** When (ms) the tenant's accepted ticket of the second acceptance period goes out in a healthy run of the seed. */
+async function secondTicketAt(
+  seed: number,
+  rng: Rng,
+  config: Config,
+  tenantId: string,
+  period: number,
+): Promise<number> {
+  const script: Script = {
+    tenants: tenantIdsOf(config.tenants.length),
+    brokenSecrets: new Set(),
+    episodes: [],
+    faults: NO_FAULTS,
+  };
+  const sim = createState({ seed, rng, script, holes: new Set(), config });
+  const sent = () => (sim.accepted.get(tenantId) ?? []).some((sweep) => sweep >= period);
+  await runSchedule(sim, { window: 0, tail: 3 * period, stop: sent });
+  const at = sim.lastAccepted.get(tenantId);
+  if (!sent() || at === undefined) throw new Error(`${tenantId} sent no accepted ticket in the second period`);
+  return at;
+}
+
+/** Detection seconds over `seeds` seeds: the worst, the median, and any run that never fired. */
+export async function detectionSeconds(options: {
+  tenants: number;
+  scope: 'platform' | 'tenant';
+  seeds: number;
+}): Promise<{ worst: number | null; median: number | null; neverFired: number; runs: number[] }> {
+  const runs: number[] = [];
+  let neverFired = 0;
+  for (let seed = 1; seed <= options.seeds; seed++) {
+    const outcome = await simulateDetection(seed, options);
+    if (outcome.violations.length > 0) throw new Error(`detection seed ${seed}: ${outcome.violations[0]?.detail}`);
+    if (outcome.seconds === null) neverFired += 1;
+    else runs.push(outcome.seconds);
+  }
+  const sorted = [...runs].sort((a, b) => a - b);
+  return {
+    worst: neverFired > 0 || sorted.length === 0 ? null : (sorted.at(-1) as number),
+    median: sorted.length === 0 ? null : (sorted[Math.floor((sorted.length - 1) / 2)] as number),
+    neverFired,
+    runs,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The schedule: a sweep every interval, invocations finishing, free pollers receiving batches
+
+interface InFlight {
+  at: number;
+  records: QueuedMessage[];
+  dieAt: number | undefined;
+}
+
+async function runSchedule(sim: SimState, run: { window: number; tail: number; stop?: () => boolean }): Promise<void> {
+  const totalSweeps = run.window + run.tail;
+  const windowEnd = T0 + run.window * INTERVAL_S * 1000;
+  const endAt = T0 + (totalSweeps + 1) * INTERVAL_S * 1000;
+  const busyUntil: number[] = [];
+  const inFlight: InFlight[] = [];
+  for (sim.now = T0; sim.now < endAt; sim.now += STEP_MS) {
+    sim.faulty = sim.now < windowEnd;
+    await startSweep(sim, totalSweeps);
+    await finishInvocations(sim, inFlight);
+    if (run.stop?.()) return;
+    receiveBatches(sim, busyUntil, inFlight);
+  }
+}
+
+/** At each interval's start: a sweep (unless the schedule skipped it). */
+async function startSweep(sim: SimState, totalSweeps: number): Promise<void> {
+  const index = sweepIndexAt(sim.now);
+  if ((sim.now - T0) % (INTERVAL_S * 1000) !== 0 || index >= totalSweeps) return;
+  const sweepId = sweepIdAt(new Date(sim.now));
+  if (faultNow(sim, sim.script.faults.sweepSkipped)) {
+    count(sim, 'fault.sweepSkipped');
+    return;
+  }
+  sim.opened.set(sweepId, {
+    index,
+    deadline: sweepDeadline(new Date(sim.now), INTERVAL_S).getTime(),
+    withdrawn: new Set(),
+  });
+  count(sim, 'sweeps.started');
+  await invoke(sim, (deps) => sweep(deps));
+}
+
+/** Invocations whose time is up finish now (their effects land at the end of their run). */
+async function finishInvocations(sim: SimState, inFlight: InFlight[]): Promise<void> {
+  for (let i = inFlight.length - 1; i >= 0; i--) {
+    const job = inFlight[i] as InFlight;
+    if (job.at > sim.now) continue;
+    inFlight.splice(i, 1);
+    const batch = new Map<string, TenantMessage[]>();
+    for (const r of job.records) batch.set(r.message.tenantId, [...(batch.get(r.message.tenantId) ?? []), r.message]);
+    const event: SQSEvent = { Records: job.records.map(sqsRecordOf) };
+    const outcome = await invoke(sim, (deps) => probeBatch(deps, event, undefined, undefined), batch, job.dieAt);
+    if (outcome === 'died' || 'error' in outcome) continue; // every record comes back after the visibility timeout
+    const failedIds = new Set(outcome.value.batchItemFailures.map((f) => f.itemIdentifier));
+    for (const record of job.records) {
+      if (failedIds.has(record.messageId)) continue;
+      const at = sim.queue.indexOf(record);
+      if (at >= 0) sim.queue.splice(at, 1);
+    }
+  }
+}
+
+/** Free pollers receive batches of visible messages, in no particular order. */
+function receiveBatches(sim: SimState, busyUntil: number[], inFlight: InFlight[]): void {
+  const { rng, now } = sim;
+  for (let slot = 0; slot < MAX_CONCURRENCY; slot++) {
+    if ((busyUntil[slot] ?? 0) > now) continue;
+    const visible = rng.shuffle(sim.queue.filter((m) => m.visibleAt <= now));
+    if (visible.length === 0) break;
+    const records: QueuedMessage[] = [];
+    for (const message of visible) {
+      if (records.length === BATCH_SIZE) break;
+      if (message.receiveCount >= MAX_RECEIVE_COUNT) {
+        sim.queue.splice(sim.queue.indexOf(message), 1);
+        count(sim, 'sqs.deadLettered');
+        continue;
+      }
+      message.receiveCount += 1;
+      // At-least-once: now and then a message is handed to a second poller too.
+      message.visibleAt = faultNow(sim, sim.script.faults.duplicateDelivery) ? now : now + VISIBILITY_MS;
+      records.push(message);
+    }
+    if (records.length === 0) continue;
+    const slow = faultNow(sim, sim.script.faults.slowBatch);
+    const takes = slow ? rng.int(20_000, 90_000) : rng.int(2_000, 12_000);
+    // Past its timeout the function dies mid-batch.
+    const dieAt = takes > PROBE_TIMEOUT_MS ? rng.int(0, records.length) : undefined;
+    const finishAt = now + Math.min(takes, PROBE_TIMEOUT_MS);
+    busyUntil[slot] = finishAt;
+    inFlight.push({ at: finishAt, records, dieAt });
+    count(sim, 'probe.invocations');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One invocation: its parts, and its death
+
+function depsFor(sim: SimState, crash: Crash, batch: Map<string, TenantMessage[]> = new Map()): AppDeps {
+  const lease: Lease = { current: null, storeFailed: false };
+  const sweepLedger = ledgerFor(sim, crash, lease);
+  const stateStore = storeFor(sim, crash, lease);
+  const publisher = publisherFor(sim, crash);
+  const tenantQueue = queueFor(sim, crash);
+  const { config, script } = sim;
+  return {
+    logger: SILENT_LOGGER,
+    metrics: COUNTING_METRICS((name, n) => count(sim, name, n)),
+    config: async () => config,
+    secrets: {
+      async resolve(ref) {
+        if (crash.hit()) return NEVER;
+        const value = 'value' in ref ? String(ref.value) : '';
+        const tenantId = value.replace('secret-of-', '');
+        if (script.brokenSecrets.has(tenantId)) throw new Error('ResourceNotFoundException');
+        return new Secret(value);
+      },
+      resolveDatabaseUrl: async () => new Secret(''),
+    },
+    openPorts: async () => OPEN_PORTS,
+    tenantSource: () => ({
+      kind: 'static',
+      list: async () => ({ tenants: config.tenants, skipped: [] }),
+      lookup: async (ids) => ({ tenants: config.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
+    }),
+    stateStore: async () => stateStore,
+    sweepLedger: async () => sweepLedger,
+    publisher: () => publisher,
+    tenantQueue: async () => tenantQueue,
+    now: () => new Date(sim.now),
+    checks: checksFor(sim, crash, batch),
+  };
+}
+
+/** Runs an invocation until it returns or dies; a death is sampled when crashes are on. */
+async function invoke<T>(
+  sim: SimState,
+  work: (deps: AppDeps) => Promise<T>,
+  batch?: Map<string, TenantMessage[]>,
+  dieAt?: number,
+): Promise<'died' | { value: T } | { error: unknown }> {
+  const crash = new Crash(dieAt ?? (faultNow(sim, sim.script.faults.crash) ? sim.rng.int(0, 40) : null));
+  const outcome = await Promise.race([
+    work(depsFor(sim, crash, batch)).then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    ),
+    crash.died,
+  ]);
+  if (outcome === 'died') count(sim, 'fault.crash');
+  return outcome;
 }
 
 function sqsRecordOf(message: QueuedMessage): SQSRecord {

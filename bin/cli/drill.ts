@@ -7,6 +7,7 @@ import { openPorts } from '../../functions/adapters/index.ts';
 import { createSecretResolver } from '../../functions/adapters/secrets.ts';
 import { runWithPorts } from '../../functions/app/with-ports.ts';
 import { parseConfig } from '../../functions/core/config.ts';
+import { needsAttention } from '../../functions/core/results.ts';
 import type { CheckResult, Report } from '../../functions/core/types.ts';
 import type { SandboxFaultName, SandboxOptions } from '../../sandbox/index.ts';
 
@@ -33,7 +34,7 @@ const key = (e: DrillExpectation) => `${e.checkId}|${e.tenantId ?? '*'}|${e.stat
 
 export function fired(results: readonly CheckResult[]): DrillExpectation[] {
   return results
-    .filter((r) => r.status === 'fail' || r.status === 'degraded' || r.status === 'error')
+    .filter((r) => needsAttention(r.status))
     .map((r) => ({
       checkId: r.checkId,
       status: r.status as DrillExpectation['status'],
@@ -67,7 +68,6 @@ export async function runDrills(
   const sandbox = await startSandbox(options);
   const rows: DrillRow[] = [];
   try {
-    const config = parseConfig(sandbox.config);
     for (const fault of names) {
       if (signal?.aborted) break;
       const cannot = sandbox.cannotCause(fault);
@@ -78,6 +78,8 @@ export async function runDrills(
         continue;
       }
       await sandbox.setFaults([fault]);
+      // Read after the switch: a fault that changes how the platform is built changes its description.
+      const config = parseConfig(sandbox.config);
       const started = Date.now();
       const report = await runWithPorts(openPorts, {
         config,

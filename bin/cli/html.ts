@@ -64,10 +64,43 @@ export interface HtmlReportOptions {
  */
 function statusCell(result: CheckResult, index: number): string {
   const look = STATUS_LOOK[result.status];
-  const title = escapeHtml(result.summary);
-  if (result.status === 'pass') return `<td class="c s-pass" title="${title}">${look.mark}</td>`;
-  const label = `${look.mark} ${result.tier ?? look.label}`;
+  const perEntryPoint = entryPointVerdicts(result);
+  const title = escapeHtml(
+    perEntryPoint === undefined
+      ? result.summary
+      : `${perEntryPoint.map((entry) => `${entry.name}: ${entry.line}`).join('\n')}\n${result.summary}`,
+  );
+  // The entry points' check: one mark an entry point, in config order, in its one column.
+  const mark = perEntryPoint === undefined ? look.mark : perEntryPoint.map((entry) => entry.mark).join('');
+  if (result.status === 'pass') return `<td class="c s-pass" title="${title}">${mark}</td>`;
+  const label = `${mark} ${result.tier ?? look.label}`;
   return `<td class="c s-${result.status}" tabindex="0" data-i="${index}" data-check="${escapeHtml(result.checkId)}" title="${title}">${escapeHtml(label)}</td>`;
+}
+
+interface EntryPointCell {
+  name: string;
+  mark: string;
+  /** `fail: missing-signature HTTP 202; wrong-signature HTTP 401; ...` */
+  line: string;
+}
+
+/** Per entry point of `webhook.entry_points_reject_forgeries` (its evidence), or undefined for any other result. */
+function entryPointVerdicts(result: CheckResult): EntryPointCell[] | undefined {
+  const entries = result.evidence.entryPoints;
+  if (result.checkId !== 'webhook.entry_points_reject_forgeries' || !Array.isArray(entries) || entries.length === 0) {
+    return undefined;
+  }
+  return entries.flatMap((entry: unknown) => {
+    if (entry === null || typeof entry !== 'object') return [];
+    const { name, verdict, probes } = entry as { name?: unknown; verdict?: unknown; probes?: unknown };
+    const status =
+      typeof verdict === 'string' && Object.hasOwn(STATUS_LOOK, verdict) ? (verdict as CheckStatus) : 'error';
+    const sent = Object.entries(probes !== null && typeof probes === 'object' ? probes : {}).map(([probe, value]) => {
+      const { verdict: v, status: http } = (value ?? {}) as { verdict?: unknown; status?: unknown };
+      return `${probe} ${typeof http === 'number' ? `HTTP ${http}` : String(v)}`;
+    });
+    return [{ name: String(name), mark: STATUS_LOOK[status].mark, line: `${status}: ${sent.join('; ')}` }];
+  });
 }
 
 export function renderHtmlReport(report: Report, options: HtmlReportOptions): string {
@@ -152,6 +185,13 @@ const checkOf = (td) => {
   const head = td.closest('table').querySelector('thead');
   return head ? head.querySelectorAll('th')[td.cellIndex]?.dataset.check : td.closest('tr').querySelector('th').textContent;
 };
+// webhook.entry_points_reject_forgeries: one row an entry point, one column a probe.
+function entryPointTable(entries) {
+  const probes = [...new Set(entries.flatMap((e) => Object.keys(e.probes || {})))];
+  const cell = (p) => !p ? '<td></td>' : '<td class="s-' + esc(p.verdict) + '">' + esc(p.verdict) + (typeof p.status === 'number' ? ' (HTTP ' + p.status + ')' : '') + '</td>';
+  return '<table class="entry-points"><tr><th>entry point</th>' + probes.map((p) => '<th>' + esc(p) + '</th>').join('') + '</tr>'
+    + entries.map((e) => '<tr><th scope="row" class="s-' + esc(e.verdict) + '">' + esc(e.name) + '</th>' + probes.map((p) => cell((e.probes || {})[p])).join('') + '</tr>').join('') + '</table>';
+}
 let selected;
 function show(td) {
   const row = td.closest('tr');
@@ -164,6 +204,7 @@ function show(td) {
   details.innerHTML = '<h2 id="details-title">' + esc(cell.c) + (cell.t ? ' · ' + esc(cell.t) : ' · platform') + '</h2>'
     + '<p><strong>' + esc(cell.s) + (cell.tier ? ' ' + esc(cell.tier) : '') + '</strong>: ' + esc(cell.sum) + '</p>'
     + '<p>Runbook: ' + esc(cell.rb) + link + '</p>'
+    + (Array.isArray(cell.ev.entryPoints) && cell.ev.entryPoints[0]?.probes ? entryPointTable(cell.ev.entryPoints) : '')
     + (Object.keys(cell.ev).length ? '<pre>' + esc(JSON.stringify(cell.ev, null, 2)) + '</pre>' : '');
 }
 document.addEventListener('click', (e) => { const td = e.target.closest('td.c'); if (td) show(td); });

@@ -13,7 +13,8 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { TENANT_ID_PATTERN } from '../../functions/core/config.ts';
 import { CanaryError, errorMessage } from '../../functions/core/errors.ts';
-import { isFailing, type Report } from '../../functions/core/types.ts';
+import { isFailing } from '../../functions/core/results.ts';
+import type { Report } from '../../functions/core/types.ts';
 import { EXIT_FAILING, EXIT_OK, EXIT_USAGE, exitFor } from './errors.ts';
 import { renderReport, styleFor } from './render.ts';
 

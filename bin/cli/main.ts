@@ -23,7 +23,7 @@ import {
   unreadableFileError,
 } from '../../functions/core/config.ts';
 import { readConnectionUrl } from '../../functions/core/connection-url.ts';
-import { isFailing } from '../../functions/core/types.ts';
+import { isFailing } from '../../functions/core/results.ts';
 import { type AlertStateStore, displayUrl, StateStoreError } from '../../functions/ports.ts';
 import type { Sandbox, SandboxOptions } from '../../sandbox/index.ts';
 import { EXIT_FAILING, EXIT_OK, EXIT_USAGE, exitFor, oneLine, UsageError } from './errors.ts';
@@ -62,7 +62,10 @@ export async function main(argv: readonly string[], io: CliIo): Promise<number> 
     .option('--tenant <id>', 'only this tenant (repeatable)', collect)
     .option('--check <id>', 'only this check (repeatable)', collect)
     .option('--json', 'print only the report JSON on stdout')
-    .option('--full', 'print every tenant in full (past 20 tenants, passing ones collapse into one line)')
+    .option(
+      '--full',
+      'print every tenant in full (past 20 tenants, passing ones collapse into one line and a result 3 or more tenants share is one line)',
+    )
     .option('--report <file>', 'also write the report JSON to this file')
     .option('--html <file>', 'also write a self-contained HTML report (tenant × check grid) to this file')
     .option('--state <file>', 'keep alert state in this JSON file between runs (created if absent)')

@@ -1,7 +1,9 @@
 /**
  * Human output: one table per scope (the platform, then each tenant), coloured when the
  * stream is a terminal and NO_COLOR is unset. Past 20 tenants, those with nothing failing
- * collapse into one line, so the failing one is not lost among a thousand (`--full` lists all).
+ * collapse into one line, so the failing one is not lost among a thousand, and a result that
+ * many tenants share (the same check, status and tier) is one line with the count and a few
+ * tenant ids, followed by the tenants that differ (`--full` lists all).
  * Every text from the report passes {@link terminalText} before it is painted: the run cleaned
  * it already, and this last guard keeps any escape sequence off the terminal.
  */
@@ -51,10 +53,88 @@ export interface RenderOptions {
    * one line; the others are printed in full. @default 20
    */
   collapseAbove?: number;
+  /**
+   * Past `collapseAbove` tenants, a failing, degraded or erroring result shared by at least this
+   * many tenants prints as one line. @default 3
+   */
+  foldAtLeast?: number;
 }
 
 /** Tenants beyond which passing ones collapse into one line (`--full` prints them all). */
 export const COLLAPSE_ABOVE = 20;
+
+/**
+ * Tenants that must share a result (check, status, tier) for it to fold into one line. Folding
+ * only starts past {@link COLLAPSE_ABOVE} tenants, so runs of 20 tenants or fewer print as
+ * always; 3 is the alert policy's default `breadth.minTenants`, where the alert side too turns
+ * tenants failing alike into one incident. Two tenants failing alike still print in full.
+ */
+export const FOLD_AT_LEAST = 3;
+
+/** Tenant ids a folded line names before `and N more`. */
+const FOLD_NAMES = 5;
+
+/** A result many tenants share: one line in the terminal instead of one per tenant. */
+export interface FoldedResult {
+  checkId: string;
+  status: CheckStatus;
+  tier: CheckResult['tier'];
+  /** The tenants that share it, in report order. */
+  tenantIds: string[];
+  /** The first tenant's summary, as an example. */
+  example: string;
+}
+
+const foldKey = (result: Pick<CheckResult, 'checkId' | 'status' | 'tier'>) =>
+  `${result.checkId}\u0000${result.status}\u0000${result.tier ?? ''}`;
+
+/**
+ * The failing, degraded or erroring tenant results that at least `atLeast` tenants share, by
+ * check, status and tier, in report order. Quiet results (pass, skipped) never fold: tenants
+ * with nothing else collapse into one line anyway.
+ */
+export function foldResults(
+  tenants: ReadonlyMap<string, readonly CheckResult[]>,
+  atLeast: number = FOLD_AT_LEAST,
+): FoldedResult[] {
+  const groups = new Map<string, FoldedResult>();
+  for (const [tenantId, results] of tenants) {
+    for (const result of results) {
+      if (isQuiet(result.status)) continue;
+      const key = foldKey(result);
+      const group = groups.get(key);
+      if (group === undefined) {
+        groups.set(key, {
+          checkId: result.checkId,
+          status: result.status,
+          tier: result.tier,
+          tenantIds: [tenantId],
+          example: result.summary,
+        });
+      } else if (group.tenantIds.at(-1) !== tenantId) group.tenantIds.push(tenantId);
+    }
+  }
+  return [...groups.values()].filter((group) => group.tenantIds.length >= atLeast);
+}
+
+/** `acme-corp, globex, initech, umbrella, hooli and 195 more` */
+function someTenants(tenantIds: readonly string[]): string {
+  const named = tenantIds.slice(0, FOLD_NAMES).map((tenantId) => terminalText(tenantId));
+  const more = tenantIds.length - named.length;
+  return more > 0 ? `${named.join(', ')} and ${more} more` : named.join(', ');
+}
+
+/** `✗ FAIL     P0`: the mark, the status word and the tier, padded so the check ids line up. */
+function statusCells(style: Style, result: Pick<CheckResult, 'status' | 'tier'>): string {
+  const look = STATUS_LOOK[result.status];
+  return `${paint(style, look.colour, `${look.mark} ${look.label.padEnd(8)}`)} ${paint(style, 'bold', (result.tier ?? '').padEnd(2))}`;
+}
+
+/** One result: status, tier, check id, duration and summary. */
+function renderResultLine(style: Style, idWidth: number, result: CheckResult): string {
+  const duration = result.status === 'skipped' ? ''.padStart(8) : `${result.durationMs} ms`.padStart(8);
+  return `  ${statusCells(style, result)} ${terminalText(result.checkId).padEnd(idWidth)} ${paint(style, 'dim', duration)}  ${terminalText(result.summary)}`;
+}
 
 /** A tenant with nothing failing, degraded or erroring: folded away at scale (here and in the HTML). */
 export const allQuiet = (results: readonly CheckResult[]) => results.every((result) => isQuiet(result.status));
@@ -72,32 +152,59 @@ export function renderReport(report: Report, style: Style, target: string, optio
     groups.set(result.tenantId, group);
   }
   const idWidth = Math.max(...report.results.map((result) => result.checkId.length), 10);
-  const tenantCount = [...groups.keys()].filter((tenantId) => tenantId !== null).length;
-  const collapse = options.full !== true && tenantCount > (options.collapseAbove ?? COLLAPSE_ABOVE);
-  const collapsed = { tenants: 0, skipped: false };
-  for (const [tenantId, results] of groups) {
-    if (collapse && tenantId !== null && allQuiet(results)) {
-      collapsed.tenants += 1;
-      collapsed.skipped ||= results.some((result) => result.status === 'skipped');
-      continue;
-    }
-    lines.push('');
-    lines.push(paint(style, 'bold', tenantId === null ? 'Platform' : `Tenant ${terminalText(tenantId)}`));
-    for (const result of results) {
-      const look = STATUS_LOOK[result.status];
-      const status = `${look.mark} ${look.label.padEnd(8)}`;
-      const tier = (result.tier ?? '').padEnd(2);
-      const duration = result.status === 'skipped' ? ''.padStart(8) : `${result.durationMs} ms`.padStart(8);
+  const tenants = new Map([...groups].filter((entry): entry is [string, CheckResult[]] => entry[0] !== null));
+  const collapse = options.full !== true && tenants.size > (options.collapseAbove ?? COLLAPSE_ABOVE);
+  const folded = collapse ? foldResults(tenants, options.foldAtLeast ?? FOLD_AT_LEAST) : [];
+  const foldedKeys = new Set(folded.map(foldKey));
+  const isFolded = (result: CheckResult) => foldedKeys.has(foldKey(result));
+  const resultLine = (result: CheckResult) => renderResultLine(style, idWidth, result);
+  const platform = groups.get(null);
+  if (platform !== undefined) {
+    lines.push('', paint(style, 'bold', 'Platform'), ...platform.map(resultLine));
+  }
+  if (folded.length > 0) {
+    lines.push('', paint(style, 'bold', 'Shared by many tenants') + paint(style, 'dim', ' (--full lists each tenant)'));
+    for (const group of folded) {
       lines.push(
-        `  ${paint(style, look.colour, status)} ${paint(style, 'bold', tier)} ${terminalText(result.checkId).padEnd(idWidth)} ${paint(style, 'dim', duration)}  ${terminalText(result.summary)}`,
+        `  ${statusCells(style, group)} ${terminalText(group.checkId)} on ${group.tenantIds.length} of ${tenants.size} tenants: ${someTenants(group.tenantIds)}`,
+        paint(style, 'dim', `      e.g. ${terminalText(group.tenantIds[0] ?? '')}: ${terminalText(group.example)}`),
       );
     }
   }
-  if (collapsed.tenants > 0) {
-    lines.push('');
-    const what = collapsed.skipped ? 'every check passing or skipped' : 'every check passing';
+  const collapsed = { quiet: 0, onlyShared: 0, quietSkipped: false, sharedSkipped: false };
+  for (const [tenantId, results] of tenants) {
+    const own = results.filter((result) => !isFolded(result));
+    if (collapse && allQuiet(own)) {
+      const skipped = own.some((result) => result.status === 'skipped');
+      if (own.length === results.length) {
+        collapsed.quiet += 1;
+        collapsed.quietSkipped ||= skipped;
+      } else {
+        collapsed.onlyShared += 1;
+        collapsed.sharedSkipped ||= skipped;
+      }
+      continue;
+    }
+    const shared = results.length - own.length;
     lines.push(
-      `${paint(style, 'green', `${collapsed.tenants} tenant${collapsed.tenants === 1 ? '' : 's'}: ${what}`)}${paint(style, 'dim', ' (--full lists them)')}`,
+      '',
+      paint(style, 'bold', `Tenant ${terminalText(tenantId)}`) +
+        (shared > 0 ? paint(style, 'dim', ` (and ${shared} shared result${shared === 1 ? '' : 's'} above)`) : ''),
+      ...own.map(resultLine),
+    );
+  }
+  const what = (skipped: boolean) => (skipped ? 'passing or skipped' : 'passing');
+  const plural = (count: number) => `${count} tenant${count === 1 ? '' : 's'}`;
+  if (collapsed.onlyShared > 0) {
+    lines.push('');
+    lines.push(
+      `${paint(style, 'green', `${plural(collapsed.onlyShared)}: every other check ${what(collapsed.sharedSkipped)}`)}${paint(style, 'dim', ' (--full lists them)')}`,
+    );
+  }
+  if (collapsed.quiet > 0) {
+    lines.push('');
+    lines.push(
+      `${paint(style, 'green', `${plural(collapsed.quiet)}: every check ${what(collapsed.quietSkipped)}`)}${paint(style, 'dim', ' (--full lists them)')}`,
     );
   }
   lines.push('');

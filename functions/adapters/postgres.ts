@@ -78,15 +78,26 @@ function endsConnection(error: unknown): boolean {
   return error instanceof Error && !(error instanceof TypeError || error instanceof RangeError);
 }
 
-export function createPgPort(options: PgPortOptions): PgPort {
-  let statements = 0;
-  let roundTrips = 0;
-  let connections = 0;
-  // pg.Pool's connectionTimeoutMillis bounds the wait for a free pooled client as well as the
-  // connect: with many tenants queued on a few connections, that wait is not the database being
-  // unreachable. So the connect keeps its own timeout (the Client's), and the pool's is longer.
-  const connectTimeoutMs = options.connectTimeoutMs;
-  class TimedClient extends pg.Client {
+/** BEGIN, the role and the transaction-scoped settings, in one round trip when they are plain. */
+async function begin(session: SqlSession, command: string, transaction: TransactionOptions): Promise<void> {
+  const opening = transaction.role === null ? command : `${command}; SET LOCAL ROLE ${quoteIdent(transaction.role)}`;
+  const settings = Object.entries(transaction.settings ?? {});
+  if (settings.length > 0 && settings.every(([name, value]) => INLINE_NAME.test(name) && INLINE_VALUE.test(value))) {
+    // Plain names and values (tenant ids): one round trip for BEGIN, the role and the context.
+    const calls = settings.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ');
+    await session.query(`${opening}; SELECT ${calls}`);
+    return;
+  }
+  await session.query(opening);
+  if (settings.length > 0) {
+    const calls = settings.map((_, i) => `set_config($${i * 2 + 1}, $${i * 2 + 2}, true)`).join(', ');
+    await session.query(`SELECT ${calls}`, settings.flat());
+  }
+}
+
+/** A pg.Client that keeps its own connect timeout and remembers why its connection is gone. */
+function timedClientClass(connectTimeoutMs: number) {
+  return class TimedClient extends pg.Client {
     /** Why this connection is gone (its socket failed, the server ended it, a reply never came). */
     lost: Error | undefined;
     constructor(config?: pg.ClientConfig) {
@@ -97,7 +108,18 @@ export function createPgPort(options: PgPortOptions): PgPort {
         this.lost ??= error;
       });
     }
-  }
+  };
+}
+type TimedClient = InstanceType<ReturnType<typeof timedClientClass>>;
+
+export function createPgPort(options: PgPortOptions): PgPort {
+  let statements = 0;
+  let roundTrips = 0;
+  let connections = 0;
+  // pg.Pool's connectionTimeoutMillis bounds the wait for a free pooled client as well as the
+  // connect: with many tenants queued on a few connections, that wait is not the database being
+  // unreachable. So the connect keeps its own timeout (the Client's), and the pool's is longer.
+  const connectTimeoutMs = options.connectTimeoutMs;
   const lostOf = (client: pg.PoolClient): Error | undefined => (client as unknown as TimedClient).lost;
   const markLost = (client: pg.PoolClient, error: Error): void => {
     (client as unknown as TimedClient).lost ??= error;
@@ -115,7 +137,7 @@ export function createPgPort(options: PgPortOptions): PgPort {
     ...('url' in target ? { connectionString: target.url } : { host: '127.0.0.1', port: 1 }),
     ssl: pgSslOptions(mode, options.tls?.ca),
     max: options.maxConnections ?? 4,
-    Client: TimedClient,
+    Client: timedClientClass(connectTimeoutMs),
     connectionTimeoutMillis: connectTimeoutMs + 2 * options.statementTimeoutMs,
     idleTimeoutMillis: 10_000,
     statement_timeout: options.statementTimeoutMs,
@@ -172,23 +194,6 @@ export function createPgPort(options: PgPortOptions): PgPort {
     }
     client.release(broken);
     if (broken !== undefined) throw new ConnectionLostError(broken);
-  };
-
-  /** BEGIN, the role and the transaction-scoped settings, in one round trip when they are plain. */
-  const begin = async (session: SqlSession, command: string, transaction: TransactionOptions): Promise<void> => {
-    const opening = transaction.role === null ? command : `${command}; SET LOCAL ROLE ${quoteIdent(transaction.role)}`;
-    const settings = Object.entries(transaction.settings ?? {});
-    if (settings.length > 0 && settings.every(([name, value]) => INLINE_NAME.test(name) && INLINE_VALUE.test(value))) {
-      // Plain names and values (tenant ids): one round trip for BEGIN, the role and the context.
-      const calls = settings.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ');
-      await session.query(`${opening}; SELECT ${calls}`);
-      return;
-    }
-    await session.query(opening);
-    if (settings.length > 0) {
-      const calls = settings.map((_, i) => `set_config($${i * 2 + 1}, $${i * 2 + 2}, true)`).join(', ');
-      await session.query(`SELECT ${calls}`, settings.flat());
-    }
   };
 
   return {

@@ -1,32 +1,96 @@
 /**
- * The alert path of one run: load the incidents the results touch, apply the policy, claim the
- * messages to send with a conditional write, publish them, and record which were delivered.
+ * The alert path of one run, in one place: {@link runAlertPath} is the one entry of the deployed
+ * functions (the sweep's platform results, a judged sweep, a probe batch's tenants of no sweep, an
+ * on-demand run); {@link evaluateAlerts} is its work on a given store and publisher (also the
+ * local run's): load the incidents the results touch, apply the policy (functions/core/alert-policy.ts),
+ * claim the messages to send with a conditional write, publish them, and record which were delivered.
  *
  * Claim first, publish second: of two runs racing on one incident only the one whose write
  * wins sends; the loser re-reads and decides again on the winner's state. A message that cannot
  * be published stays in the incident's outbox and goes out next run (at-least-once); a run that
  * dies after claiming leaves a claim that expires after `claimMs`.
  */
+
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import {
   type AlertMessage,
   type AlertPolicyOptions,
   type AlertStateMap,
   alertKeysToLoad,
+  alertPolicyOptions,
   claimAlerts,
   evaluateAlertPolicy,
   type IncidentRecord,
   settleAlerts,
   toAlertSummary,
 } from '../core/alert-policy.ts';
-import type { AlertSummary, Report } from '../core/types.ts';
+import type { Config } from '../core/config.ts';
+import { describeError } from '../core/errors.ts';
+import { METRIC } from '../core/telemetry.ts';
+import type { AlertSummary, CheckResult, Report } from '../core/types.ts';
 import type { AlertPublisher, AlertStateStore, IncidentWrite } from '../ports.ts';
+import type { AppDeps } from './deps.ts';
+import { recordAlertMetrics } from './telemetry.ts';
+
+/** The run whose results are judged for alerts. */
+export interface AlertRun {
+  results: readonly CheckResult[];
+  /** The tenants the run covered (breadth counts against them). */
+  tenants: readonly string[];
+  /** The sweep's id when the run is a sweep (ordered, may be judged again; AlertPolicyInput.sweepId). */
+  sweepId?: string | undefined;
+}
+
+export interface AlertRunOptions {
+  /**
+   * When the alert path cannot be used: `throw` for a sweep's judge (the sweep stays judgeable and
+   * is judged again), `log` for a run nobody judges again (logged and counted; no alerts returned).
+   */
+  onFailure: 'throw' | 'log';
+}
+
+/**
+ * The deployed alert path (DynamoDB state, the configured publisher, the function's clock): judges
+ * `run` as one run, publishes, counts the alerts sent per tier and logs each one.
+ */
+export async function runAlertPath(
+  deps: AppDeps,
+  log: Logger,
+  config: Config,
+  run: AlertRun,
+  options: AlertRunOptions,
+): Promise<AlertSummary[]> {
+  let alerts: AlertSummary[];
+  // Only the store, the publisher and the policy: once alerts are published they are returned.
+  try {
+    alerts = await evaluateAlerts({
+      report: { results: [...run.results] },
+      tenants: run.tenants,
+      sweepId: run.sweepId,
+      store: await deps.stateStore(),
+      publisher: deps.publisher(config),
+      now: deps.now(),
+      options: alertPolicyOptions(config),
+      onEvent: (event) => log.warn('alerting', { alertEvent: event }),
+    });
+  } catch (error) {
+    if (options.onFailure === 'throw') throw error;
+    deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
+    log.error('the alert path failed: alerts of this run are not sent', { error: describeError(error) });
+    return [];
+  }
+  recordAlertMetrics(deps.metrics, alerts);
+  for (const alert of alerts) log.info('alert sent', { alert });
+  return alerts;
+}
 
 export interface EvaluateAlertsInput {
   report: Pick<Report, 'results'>;
   /** The tenants this run covered (breadth counts against them). */
   tenants: readonly string[];
-  /** The run's id when runs are ordered and may be judged again (a sweep); see AlertPolicyInput.runId. */
-  runId?: string | undefined;
+  /** The sweep's id when the run is a sweep (ordered, may be judged again); see AlertPolicyInput.sweepId. */
+  sweepId?: string | undefined;
   store: AlertStateStore;
   /** null: dry run; messages are marked as sent without publishing, so they do not fire again. */
   publisher: AlertPublisher | null;
@@ -70,7 +134,7 @@ export async function evaluateAlerts(input: EvaluateAlertsInput): Promise<AlertS
       tenants: input.tenants,
       now,
       options: input.options,
-      runId: input.runId,
+      sweepId: input.sweepId,
     });
     const dueByKey = groupByKey(messages);
     const writes: IncidentWrite[] = [];

@@ -1,73 +1,23 @@
 /**
- * The alert path as the Lambdas run it (DynamoDB state, SNS topics, events logged), and the
- * judgement of a sweep: its tenants' recorded results judged as one run.
+ * The judgement of a sweep: its tenants' recorded results judged as one run (the alert path:
+ * functions/app/alerting.ts).
  *
  * The protocol (rules in functions/core/sweep-protocol.ts): a sweep is judged once, under a
  * lease, by the probe whose results complete it or, failing that, by the first sweep after its
  * drain deadline. A judgement that fails or runs out of time gives the lease back and leaves the
  * sweep judgeable; a judge that dies leaves a lease that expires. A sweep judged at its deadline
  * without every tenant says so: `canary.sweep_complete` fails, naming the missing tenants. The
- * alert policy counts a sweep once however often it is judged (AlertPolicyInput.runId).
+ * alert policy counts a sweep once however often it is judged (AlertPolicyInput.sweepId).
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { alertPolicyOptions } from '../core/alert-policy.ts';
 import type { Config } from '../core/config.ts';
 import { describeError } from '../core/errors.ts';
 import { JUDGE_BUDGET_MS, JUDGE_LEASE_MS, JUDGE_MARGIN_MS, sweepCompleteResult } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
-import type { AlertSummary, CheckResult } from '../core/types.ts';
 import type { SweepLease, SweepLedger } from '../ports.ts';
-import { evaluateAlerts } from './alerting.ts';
+import { runAlertPath } from './alerting.ts';
 import type { AppDeps } from './deps.ts';
-import { recordAlertMetrics } from './telemetry.ts';
-
-export interface AlertRun {
-  results: readonly CheckResult[];
-  tenants: readonly string[];
-  /** An ordered run that may be judged again (a sweep id). */
-  runId?: string;
-}
-
-/** Judges `results` as one run and publishes; throws when the alert path cannot be used. */
-export async function runAlertPath(
-  deps: AppDeps,
-  logger: Logger,
-  config: Config,
-  run: AlertRun,
-): Promise<AlertSummary[]> {
-  const alerts = await evaluateAlerts({
-    report: { results: [...run.results] },
-    tenants: run.tenants,
-    runId: run.runId,
-    store: await deps.stateStore(),
-    publisher: deps.publisher(config),
-    now: deps.now(),
-    options: alertPolicyOptions(config),
-    onEvent: (event) => logger.warn('alerting', { alertEvent: event }),
-  });
-  recordAlertMetrics(deps.metrics, alerts);
-  for (const alert of alerts) logger.info('alert sent', { alert });
-  return alerts;
-}
-
-/** {@link runAlertPath} for a run nobody judges again: a failure is logged and counted, and [] returned. */
-export async function publishAlerts(
-  deps: AppDeps,
-  logger: Logger,
-  config: Config,
-  results: readonly CheckResult[],
-  tenants: readonly string[],
-  runId?: string,
-): Promise<AlertSummary[]> {
-  try {
-    return await runAlertPath(deps, logger, config, { results, tenants, ...(runId === undefined ? {} : { runId }) });
-  } catch (error) {
-    deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-    logger.error('the alert path failed: alerts of this run are not sent', { error: describeError(error) });
-    return [];
-  }
-}
 
 export type JudgeOutcome =
   /** Judged with every expected tenant. */
@@ -98,7 +48,7 @@ export async function judgeSweepIfDue(
   sweepId: string,
   options: JudgeOptions = {},
 ): Promise<JudgeOutcome> {
-  const log = logger.createChild({ persistentKeys: { sweepRunId: sweepId } });
+  const log = logger.createChild({ persistentKeys: { sweepId } });
   const budgetMs = options.budgetMs ?? JUDGE_BUDGET_MS;
   const remaining = options.remainingMs?.() ?? Number.POSITIVE_INFINITY;
   if (remaining < budgetMs + JUDGE_MARGIN_MS) {
@@ -164,11 +114,14 @@ async function judgeHeld(
     sweepCompleteResult({ sweepId, expected, missing, deadline: status.deadline }),
     ...parts.flatMap((part) => part.results),
   ];
-  const alerts = await runAlertPath(deps, log, config, {
-    results,
-    tenants: parts.map((part) => part.tenantId),
-    runId: sweepId,
-  });
+  const alerts = await runAlertPath(
+    deps,
+    log,
+    config,
+    { results, tenants: parts.map((part) => part.tenantId), sweepId },
+    // A failure leaves the sweep judgeable: the caller gives the lease back.
+    { onFailure: 'throw' },
+  );
   if (!(await ledger.finish(lease, { complete }, deps.now()))) {
     // Our lease ran out and another judge took over: it judges (the policy counts the sweep once).
     log.warn('lost the lease on a sweep while judging it; the judge that took over finishes it');

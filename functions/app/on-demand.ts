@@ -5,10 +5,11 @@
 import type { OnDemandRequest } from '../core/events.ts';
 import { onDemandConfig } from '../core/sweep-protocol.ts';
 import type { Report } from '../core/types.ts';
+import { runChecks } from '../run.ts';
+import { runAlertPath } from './alerting.ts';
 import type { AppDeps } from './deps.ts';
-import { publishAlerts } from './judge-sweep.ts';
 import { logTenantReport, recordResultMetrics } from './telemetry.ts';
-import { probeTenant, withSourcedTenants } from './tenants.ts';
+import { UnknownTenantError, withSourcedTenants } from './tenants.ts';
 import { withPorts } from './with-ports.ts';
 
 /** Throws `UnknownTenantError` for a tenant the canary does not know. */
@@ -19,13 +20,28 @@ export async function runOnDemand(
 ): Promise<Report> {
   const loaded = onDemandConfig(await deps.config());
   const { config } = await withSourcedTenants(loaded, deps.tenantSource(loaded));
-  const log = deps.logger.createChild({ persistentKeys: { tenantId: request.tenantId, onDemand: true } });
-  const { report } = await withPorts(deps.openPorts, config, (ports) =>
-    probeTenant({ config, ports, secrets: deps.secrets, tenantId: request.tenantId, signal }),
+  const { tenantId } = request;
+  if (!config.tenants.some((tenant) => tenant.tenantId === tenantId)) throw new UnknownTenantError(tenantId);
+  const log = deps.logger.createChild({ persistentKeys: { tenantId, onDemand: true } });
+  // Its checks only (platform checks are the sweep's); a secret that cannot be read is the checks' `error`.
+  const report = await withPorts(deps.openPorts, config, (ports) =>
+    (deps.checks ?? runChecks)({
+      config,
+      ports,
+      secrets: deps.secrets,
+      filters: { tenantIds: [tenantId], platform: false },
+      signal,
+    }),
   );
   recordResultMetrics(deps.metrics, report.results);
   if (request.publish === true) {
-    report.alerts = await publishAlerts(deps, log, config, report.results, report.tenants);
+    report.alerts = await runAlertPath(
+      deps,
+      log,
+      config,
+      { results: report.results, tenants: report.tenants },
+      { onFailure: 'log' },
+    );
   }
   logTenantReport(log, report);
   return report;

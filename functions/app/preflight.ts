@@ -17,7 +17,7 @@ import {
   quoteIdent,
   type SecretResolver,
 } from '../ports.ts';
-import { type DatabaseSnapshot, probeRoleBypass, readSnapshot } from '../probes/database.ts';
+import { type DatabaseFacts, probeRoleBypass, readDatabaseFacts } from '../probes/database.ts';
 import { readIsolationCatalog } from '../probes/isolation.ts';
 import { relationSql } from '../probes/rls.ts';
 import { type PortsOpener, withPorts } from './with-ports.ts';
@@ -210,15 +210,15 @@ async function databaseSteps(config: Config, ports: OpenPorts): Promise<Prefligh
       ];
     }
   }
-  let snapshot: DatabaseSnapshot;
+  let facts: DatabaseFacts;
   try {
-    snapshot = await readSnapshot(pg, config);
-    await readIsolationCatalog(pg, config, snapshot.tables);
+    facts = await readDatabaseFacts(pg, config);
+    await readIsolationCatalog(pg, config, facts.tables);
     steps.push(ok('postgres: catalog', 'the catalog views the RLS checks read are readable'));
-    const bypass = probeRoleBypass(snapshot);
+    const bypass = probeRoleBypass(facts);
     steps.push(
       bypass === null
-        ? ok('postgres: probe role', `${snapshot.probeRole.name} is subject to row-level security`)
+        ? ok('postgres: probe role', `${facts.probeRole.name} is subject to row-level security`)
         : missing(
             'postgres: probe role',
             `${bypass}: the RLS probes would prove nothing`,
@@ -235,7 +235,7 @@ async function databaseSteps(config: Config, ports: OpenPorts): Promise<Prefligh
     );
     return steps;
   }
-  steps.push(...grantSteps(config, snapshot));
+  steps.push(...grantSteps(config, facts));
   return steps;
 }
 
@@ -244,11 +244,11 @@ async function databaseSteps(config: Config, ports: OpenPorts): Promise<Prefligh
  * catalog statement read them) and the context function (by its declared argument type). Tables
  * tied to a tenant table by foreign key only are read probed, never written: SELECT is enough there.
  */
-function grantSteps(config: Config, snapshot: DatabaseSnapshot): PreflightStep[] {
+function grantSteps(config: Config, facts: DatabaseFacts): PreflightStep[] {
   const database = config.database!;
-  const role = snapshot.probeRole.name;
+  const role = facts.probeRole.name;
   const steps: PreflightStep[] = [];
-  const absent = snapshot.tables.filter((t) => !t.exists).map((t) => t.name);
+  const absent = facts.tables.filter((t) => !t.exists).map((t) => t.name);
   if (absent.length > 0) {
     steps.push(
       missing(
@@ -258,7 +258,7 @@ function grantSteps(config: Config, snapshot: DatabaseSnapshot): PreflightStep[]
       ),
     );
   }
-  const present = snapshot.tables.filter((t) => t.exists);
+  const present = facts.tables.filter((t) => t.exists);
   const lacking = present
     .map((t) => {
       const needs = t.found === 'fk' ? (['SELECT'] as const) : (['SELECT', 'INSERT', 'UPDATE'] as const);
@@ -294,7 +294,7 @@ function grantSteps(config: Config, snapshot: DatabaseSnapshot): PreflightStep[]
   }
   const fn = database.contextFunction;
   if (fn !== null) {
-    const found = snapshot.contextFunction;
+    const found = facts.contextFunction;
     const argType = found === null || found.argType === 'character varying' ? 'varchar' : found.argType;
     const name = `${fn}(${argType})`;
     if (found === null) {

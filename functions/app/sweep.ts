@@ -9,7 +9,7 @@ import { planSweep } from '../core/budget.ts';
 import { CATALOG, type CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import { asError, describeError } from '../core/errors.ts';
-import { countStatuses } from '../core/results.ts';
+import { countStatuses, isFailing } from '../core/results.ts';
 import { failingOf, openPacedChecks, type PacedCheckId, periodSweeps } from '../core/sampling.ts';
 import { scheduledProbeConfig, sweepDeadline } from '../core/sweep-protocol.ts';
 import { sweepIdAt } from '../core/tables.ts';
@@ -17,8 +17,9 @@ import { METRIC } from '../core/telemetry.ts';
 import type { Report } from '../core/types.ts';
 import type { EnqueueOutcome, SweepLedger, TenantListing, TenantQueue } from '../ports.ts';
 import { runChecks } from '../run.ts';
+import { runAlertPath } from './alerting.ts';
 import type { AppDeps } from './deps.ts';
-import { type JudgeOutcome, judgeSweepIfDue, publishAlerts } from './judge-sweep.ts';
+import { type JudgeOutcome, judgeSweepIfDue } from './judge-sweep.ts';
 import { recordResultMetrics } from './telemetry.ts';
 import { withPorts } from './with-ports.ts';
 
@@ -26,7 +27,8 @@ const PLATFORM_CHECKS: CheckId[] = CATALOG.filter((entry) => entry.scope === 'pl
 
 export interface SweepSummary {
   sweepId: string;
-  runId: string;
+  /** The run id of the sweep's platform checks (their report's `runId`; not the sweep's id). */
+  platformRunId: string;
   tenants: number;
   enqueued: number;
   notEnqueued: number;
@@ -104,18 +106,24 @@ export async function sweep(
     });
   }
   for (const skipped of listing?.skipped ?? []) logger.warn('tenant source row skipped', { ...skipped });
-  report.alerts = await publishAlerts(deps, logger, config, report.results, tenantIds, sweepId);
+  report.alerts = await runAlertPath(
+    deps,
+    logger,
+    config,
+    { results: report.results, tenants: tenantIds, sweepId },
+    { onFailure: 'log' },
+  );
   const judged = await judgeDueSweeps(deps, ledger, config, remainingMs);
   const platform = countStatuses(report.results);
   logger.info('sweep done', {
     sweepId,
-    runId: report.runId,
+    platformRunId: report.runId,
     tenants: tenantIds.length,
     enqueued: enqueue.sent,
     notEnqueued: enqueue.failed.length,
     platform,
     judged,
-    failing: report.results.filter((r) => r.status === 'fail' || r.status === 'error').map((r) => r.checkId),
+    failing: report.results.filter((r) => isFailing(r.status)).map((r) => r.checkId),
   });
   // The platform checks ran and alerted; the tenants were not probed: fail loudly.
   if (listing === undefined) throw listingError ?? new Error('the tenant list could not be read');
@@ -123,7 +131,7 @@ export async function sweep(
   metrics.addMetric(METRIC.heartbeat, MetricUnit.Count, 1);
   return {
     sweepId,
-    runId: report.runId,
+    platformRunId: report.runId,
     tenants: tenantIds.length,
     enqueued: enqueue.sent,
     notEnqueued: enqueue.failed.length,
@@ -153,7 +161,7 @@ async function judgeDueSweeps(
     pending = await ledger.pending();
   } catch (error) {
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-    deps.logger.error('the sweep table cannot be read: due sweeps are judged by a later sweep', {
+    deps.logger.error('the sweep ledger cannot be read: due sweeps are judged by a later sweep', {
       error: describeError(error),
     });
     return counts;
@@ -206,7 +214,7 @@ async function fanOut(
     opened = true;
   } catch (error) {
     deps.metrics.addMetric(METRIC.alertingFailures, MetricUnit.Count, 1);
-    deps.logger.error("the sweep table cannot be used: this sweep's tenant results will not be judged", {
+    deps.logger.error("the sweep ledger cannot be used: this sweep's tenant results will not be judged", {
       sweepId,
       error: describeError(error),
     });

@@ -5,12 +5,12 @@
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { countStatuses } from '../core/results.ts';
+import { countStatuses, needsAttention } from '../core/results.ts';
 import { DIMENSION, METRIC } from '../core/telemetry.ts';
 import type { AlertSummary, CheckResult, Report } from '../core/types.ts';
 
-export function logTenantReport(log: Logger, report: Report): void {
-  const failing = report.results.filter((r) => r.status === 'fail' || r.status === 'error' || r.status === 'degraded');
+export function logTenantReport(log: Logger, report: Pick<Report, 'runId' | 'results'>): void {
+  const failing = report.results.filter((r) => needsAttention(r.status));
   log.info('tenant probed', {
     runId: report.runId,
     statuses: countStatuses(report.results),

@@ -11,9 +11,11 @@
  * caller reports them delivered ({@link settleAlerts}): a message that cannot be published stays
  * pending and is offered again next run, so nothing is lost (at-least-once).
  */
+
+import { DEFAULT_ALERT_POLICY } from './alert-defaults.ts';
 import { type CatalogEntry, catalogEntry, isCheckId } from './catalog.ts';
-import { ALERT_DEFAULTS, type Config } from './config.ts';
-import { isQuiet, tierFor } from './results.ts';
+import type { Config } from './config.ts';
+import { isAlerting, isDecided, needsAttention, tierFor } from './results.ts';
 import { type AlertState, type AlertSummary, type CheckResult, type Evidence, TIERS, type Tier } from './types.ts';
 
 export type IncidentKind = 'check' | 'breadth' | 'canary';
@@ -76,7 +78,7 @@ export interface IncidentRecord {
   /** Message sequence number of this key. */
   seq: number;
   pending: PendingAlert[];
-  /** The last ordered run (`AlertPolicyInput.runId`) that changed this record. */
+  /** The last sweep (`AlertPolicyInput.sweepId`) that changed this record (stored under this name). */
   lastRunId?: string;
 }
 
@@ -104,14 +106,8 @@ export interface AlertPolicyOptions {
   maintenance: readonly MaintenanceWindow[];
 }
 
-export const DEFAULT_ALERT_POLICY: AlertPolicyOptions = {
-  fireAfterRuns: { ...ALERT_DEFAULTS.fireAfterRuns },
-  resolveAfterRuns: ALERT_DEFAULTS.resolveAfterRuns,
-  reminderMinutes: { ...ALERT_DEFAULTS.reminderMinutes },
-  escalateAfterMinutes: { ...ALERT_DEFAULTS.escalateAfterMinutes },
-  breadth: { ...ALERT_DEFAULTS.breadth },
-  maintenance: [],
-};
+/** The policy's options when no config says otherwise (defined in functions/core/alert-defaults.ts). */
+export { DEFAULT_ALERT_POLICY };
 
 /** The policy options of a validated config (`alerts` section; its defaults are the guide's). */
 export function alertPolicyOptions(config: Pick<Config, 'alerts'>): AlertPolicyOptions {
@@ -161,7 +157,7 @@ export function isOpenIncident(record: IncidentRecord): boolean {
  * same from `alertKeysToLoad(results)` ∪ open keys as from {@link alertKeysFor}.
  */
 export function alertKeysToLoad(results: readonly CheckResult[]): string[] {
-  return alertKeysFor(results.filter((r) => !isQuiet(r.status)));
+  return alertKeysFor(results.filter((r) => needsAttention(r.status)));
 }
 
 export interface AlertPolicyInput {
@@ -172,11 +168,11 @@ export interface AlertPolicyInput {
   now: Date;
   options: AlertPolicyOptions;
   /**
-   * The id of the run, when runs are ordered and may be judged more than once (a sweep: its id
-   * sorts by time). A key this run or a later one already changed is left alone, so a sweep
+   * The sweep's id, when the run is a sweep (ordered, and may be judged more than once: its id
+   * sorts by time). A key this sweep or a later one already changed is left alone, so a sweep
    * judged again after its judge died counts once, and a late sweep never undoes a newer one.
    */
-  runId?: string | undefined;
+  sweepId?: string | undefined;
 }
 
 export interface AlertPolicyOutput {
@@ -213,7 +209,7 @@ interface Observation {
 
 interface StepContext {
   now: Date;
-  runId: string | undefined;
+  sweepId: string | undefined;
   options: AlertPolicyOptions;
   /** A maintenance window holds every message of this key. */
   held: boolean;
@@ -222,7 +218,7 @@ interface StepContext {
 }
 
 export function evaluateAlertPolicy(input: AlertPolicyInput): AlertPolicyOutput {
-  const { now, options, results, runId } = input;
+  const { now, options, results, sweepId } = input;
   const state: AlertStateMap = { ...input.previous };
   const tenantsInRun = input.tenants.length > 0 ? [...new Set(input.tenants)] : tenantsOf(results);
   const windows = options.maintenance.filter((w) => Date.parse(w.start) <= now.getTime() && now < new Date(w.end));
@@ -233,15 +229,15 @@ export function evaluateAlertPolicy(input: AlertPolicyInput): AlertPolicyOutput 
   // Platform-wide incidents first: they decide which tenant incidents they cover this run.
   const breadth = breadthObservations(results, tenantsInRun, tenantWindow, options);
   for (const observation of breadth) {
-    apply(state, observation, { now, runId, options, held: heldFor(null), covered: false });
+    apply(state, observation, { now, sweepId, options, held: heldFor(null), covered: false });
   }
   for (const observation of canaryObservations(results)) {
-    apply(state, observation, { now, runId, options, held: heldFor(null), covered: false });
+    apply(state, observation, { now, sweepId, options, held: heldFor(null), covered: false });
   }
   for (const observation of checkObservations(results)) {
     const platformWide = observation.tenantId === null ? undefined : state[dedupKeyOf(observation.checkId, null)];
     const covered = platformWide?.kind === 'breadth' && platformWide.phase !== 'ok';
-    apply(state, observation, { now, runId, options, held: heldFor(observation.tenantId), covered });
+    apply(state, observation, { now, sweepId, options, held: heldFor(observation.tenantId), covered });
   }
 
   const messages: AlertMessage[] = [];
@@ -304,15 +300,12 @@ function failingTier(result: CheckResult): Tier {
   return tierFor(result.status, result.tier, result.checkId) ?? 'P1';
 }
 
-const isDecided = (r: CheckResult) => r.status === 'pass' || r.status === 'fail' || r.status === 'degraded';
-const isFailingResult = (r: CheckResult) => r.status === 'fail' || r.status === 'degraded';
-
 function checkObservations(results: readonly CheckResult[]): Observation[] {
   const byKey = new Map<string, Observation>();
   for (const result of results) {
-    if (!isDecided(result)) continue; // error: the canary's own incident; skipped: no news
+    if (!isDecided(result.status)) continue; // error: the canary's own incident; skipped: no news
     const key = dedupKeyOf(result.checkId, result.tenantId);
-    const failing = isFailingResult(result);
+    const failing = isAlerting(result.status);
     const tier = failing ? failingTier(result) : 'P3';
     const earlier = byKey.get(key);
     // Two results for one key (should not happen): a failing one wins, then the worse tier.
@@ -370,7 +363,7 @@ function canaryObservations(results: readonly CheckResult[]): Observation[] {
           examples: errors.slice(0, EXAMPLES).map((r) => ({ tenantId: r.tenantId, summary: r.summary })),
         },
       });
-    } else if (list.some(isDecided)) {
+    } else if (list.some((r) => isDecided(r.status))) {
       observations.push({
         ...base,
         failing: false,
@@ -399,7 +392,7 @@ function breadthObservations(
   for (const result of results) {
     if (result.tenantId === null || !eligible.has(result.tenantId)) continue;
     if (result.status === 'skipped') skippedByCheck.set(result.checkId, (skippedByCheck.get(result.checkId) ?? 0) + 1);
-    if (!isDecided(result)) continue;
+    if (!isDecided(result.status)) continue;
     const list = byCheck.get(result.checkId) ?? [];
     list.push(result);
     byCheck.set(result.checkId, list);
@@ -408,7 +401,7 @@ function breadthObservations(
   for (const [checkId, decided] of byCheck) {
     // Too small a run (one tenant on demand) says nothing about the platform.
     if (decided.length < rule.minTenants) continue;
-    const failing = decided.filter(isFailingResult);
+    const failing = decided.filter((r) => isAlerting(r.status));
     const observed = eligible.size - (skippedByCheck.get(checkId) ?? 0);
     const wide = failing.length >= rule.minTenants && failing.length >= rule.minRatio * observed;
     const entry = entryOf(checkId);
@@ -514,10 +507,10 @@ function minutesBetween(fromIso: string | null, now: Date): number {
 function apply(state: AlertStateMap, observation: Observation, ctx: StepContext): void {
   const previous = state[observation.key];
   // Already judged by this run (judged again) or by a later one (this run is late): no news.
-  if (ctx.runId !== undefined && previous?.lastRunId !== undefined && previous.lastRunId >= ctx.runId) return;
+  if (ctx.sweepId !== undefined && previous?.lastRunId !== undefined && previous.lastRunId >= ctx.sweepId) return;
   const next = step(previous, observation, ctx);
   if (next === undefined || next === previous) return;
-  state[observation.key] = ctx.runId === undefined ? next : { ...next, lastRunId: ctx.runId };
+  state[observation.key] = ctx.sweepId === undefined ? next : { ...next, lastRunId: ctx.sweepId };
 }
 
 function step(previous: IncidentRecord | undefined, o: Observation, ctx: StepContext): IncidentRecord | undefined {

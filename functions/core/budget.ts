@@ -4,16 +4,28 @@
  * tenant, rotation of the rejection probes), the local `run` (paced tenant starts) and the synth
  * check (lib/drain.ts).
  *
- * A tenant run sends one request per webhook check that runs, at about the same time (its checks
+ * A tenant run sends one request per webhook check that runs (the entry points' forgeries: several,
+ * {@link entryPointRequests}), at about the same time (its checks
  * run concurrently), so tenants are packed into one-second slots of at most half the budget
  * ({@link PACING_FILL}): a run may spill into the next second, so any one-second window spans at
  * most two slots and stays within the budget.
  */
-import type { Config } from './config.ts';
-import { periodSweeps, REJECTION_CHECKS, type SamplingDecision, type SamplingInput, sampleTenant } from './sampling.ts';
+import type { Config, EntryPointConfig } from './config.ts';
+import { periodSweeps, ROTATED_CHECKS, type SamplingDecision, type SamplingInput, sampleTenant } from './sampling.ts';
 
-/** The tenant checks that each send one request to the platform's API. */
-export const WEBHOOK_CHECKS = ['webhook.signed_accepted', ...REJECTION_CHECKS] as const;
+/** The tenant checks that send requests to the platform's API: one each, the entry points' forgeries several. */
+export const WEBHOOK_CHECKS = ['webhook.signed_accepted', ...ROTATED_CHECKS] as const;
+
+/** Requests one tenant's `webhook.entry_points_reject_forgeries` sends: 4 an entry point (3 with one shared secret), +1 accepting. */
+export function entryPointRequests(entryPoints: readonly EntryPointConfig[]): number {
+  return entryPoints.reduce((sum, entry) => sum + (entry.secret === 'tenant' ? 4 : 3) + (entry.acceptProbe ? 1 : 0), 0);
+}
+
+/** Requests one run of `checkId` sends the platform's API for one tenant. */
+export function checkRequests(config: { platform?: Pick<Config['platform'], 'entryPoints'> }, checkId: string): number {
+  if (checkId !== 'webhook.entry_points_reject_forgeries') return 1;
+  return entryPointRequests(config.platform?.entryPoints ?? []);
+}
 /** The sweep's own requests (api.health, and the TLS handshake of api.tls_certificate). */
 export const PLATFORM_REQUESTS = 2;
 /** The share of the budget one second of the plan is filled to (two slots fit in any window of one second). */
@@ -28,13 +40,16 @@ export const MAX_DELAY_S = 900;
  * sweep, and planned: a run filtered to other checks sends none).
  */
 export function tenantRequests(
-  config: Pick<Config, 'checks'>,
+  config: Pick<Config, 'checks'> & { platform?: Pick<Config['platform'], 'entryPoints'> },
   decision?: SamplingDecision,
   planned: (checkId: string) => boolean = () => true,
 ): number {
   const disabled = new Set<string>(config.checks.disabled);
   const notDue = new Set<string>(decision?.notDue.map((entry) => entry.checkId));
-  return WEBHOOK_CHECKS.filter((checkId) => planned(checkId) && !disabled.has(checkId) && !notDue.has(checkId)).length;
+  return WEBHOOK_CHECKS.filter((checkId) => planned(checkId) && !disabled.has(checkId) && !notDue.has(checkId)).reduce(
+    (sum, checkId) => sum + checkRequests(config, checkId),
+    0,
+  );
 }
 
 /** Requests a second one slot of the plan holds (at least one tenant's worth is always placed). */
@@ -116,7 +131,8 @@ export function planSweep(input: {
   const spreadS = spreadSeconds(intervalS);
   const firstS = PLATFORM_REQUESTS > 0 ? 1 : 0;
   // No rotation below what the rejection probes alone need (a cheap lower bound: fewer plans to try).
-  const rejections = tenantIds.length * REJECTION_CHECKS.length;
+  const rejections =
+    tenantIds.length * ROTATED_CHECKS.reduce((sum, checkId) => sum + checkRequests(config, checkId), 0);
   const lowest = Math.max(
     1,
     Math.min(maxRotation, Math.floor(rejections / (capacity * Math.max(1, spreadS - firstS)))),

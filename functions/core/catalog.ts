@@ -160,6 +160,16 @@ export const CATALOG = [
     firstStep:
       'Compare `tenant-canary snapshot` with the pinned one; review the migration that changed it, then pin the new digest.',
   },
+  {
+    id: 'webhook.entry_points_tenant_bound',
+    scope: 'platform',
+    proves:
+      "every signed entry point the tenants send to that names a tenant verifies it with that tenant's own secret",
+    defaultTier: 'P0',
+    runbook: RUNBOOK.isolation,
+    firstStep:
+      "Stop the entry point named in the evidence (or restrict it to the platform's own senders), then verify its signature with the secret of the tenant named in the body.",
+  },
   // Tenant checks, for each tenant each sweep.
   {
     id: 'webhook.signed_accepted',
@@ -216,6 +226,16 @@ export const CATALOG = [
     defaultTier: 'P1',
     runbook: RUNBOOK.signature,
     firstStep: 'Check the receiver refuses created_at more than 30 s ahead of its clock (and that its clock is right).',
+  },
+  {
+    id: 'webhook.entry_points_reject_forgeries',
+    scope: 'tenant',
+    proves:
+      "every configured signed entry point rejects a request for this tenant with a wrong signature, none, a body changed after signing, and another tenant's secret",
+    defaultTier: 'P0',
+    runbook: RUNBOOK.signature,
+    firstStep:
+      'Stop the entry point named in the summary and review its signature check: it accepted the forged request the summary names.',
   },
   {
     id: 'enhancement.round_trip',

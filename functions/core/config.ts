@@ -3,6 +3,7 @@
  * the path of the field it is about (`thresholds.queueDepthMax must be ...`).
  */
 import * as z from 'zod';
+import { DEFAULT_ALERT_POLICY } from './alert-defaults.ts';
 import { CHECK_IDS, type CheckId, isCheckId } from './catalog.ts';
 import { type ConnectionUrlKind, readConnectionUrl } from './connection-url.ts';
 import { CanaryError } from './errors.ts';
@@ -140,6 +141,110 @@ const connectionUrl = (kind: ConnectionUrlKind) =>
 
 const DEFAULT_TABLES = ['tenant_configs', 'enhancement_history', 'ticket_history', 'system_inventory'];
 
+/** The placeholders a template body of an entry point may hold (platform.entryPoints[].body.template). */
+export const ENTRY_POINT_PLACEHOLDERS = ['{tenantId}', '{ticketId}', '{createdAt}'] as const;
+const PLACEHOLDER_LIKE = /\{[A-Za-z_][A-Za-z0-9_]*\}/g;
+
+/** The `{word}` placeholders in `text` that are not ENTRY_POINT_PLACEHOLDERS. */
+export function unknownPlaceholders(text: string): string[] {
+  return [...new Set(text.match(PLACEHOLDER_LIKE) ?? [])].filter(
+    (found) => !(ENTRY_POINT_PLACEHOLDERS as readonly string[]).includes(found),
+  );
+}
+
+/**
+ * One signed entry point of the platform besides the ticket webhook (CONTRACT.md, "Signed entry
+ * points"): probed with forgeries only, unless `acceptProbe` is true.
+ */
+const entryPointSchema = z
+  .strictObject({
+    name: z
+      .string({ error: 'must be a name (a string)' })
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, { error: 'must match ^[a-z0-9][a-z0-9-]{0,62}$ (such as resolved-ticket)' }),
+    /** May hold `{tenantId}` (the probed tenant's id). */
+    path: urlPath,
+    signatureHeader: z
+      .string({ error: 'must be an HTTP header name (a string)' })
+      .regex(/^[A-Za-z0-9-]{1,100}$/, { error: 'must be an HTTP header name such as X-Hub-Signature-256' }),
+    signatureFormat: z
+      .enum(['sha256-prefixed', 'hex'], { error: 'must be "sha256-prefixed" or "hex"' })
+      .default('sha256-prefixed'),
+    /** `"tenant"`: each tenant's own signing secret; a reference: one secret that verifies every tenant's requests. */
+    secret: z
+      .union([z.literal('tenant'), secretRef], {
+        error:
+          'must be "tenant" (each tenant\'s own signing secret) or one secret reference ({"value"}, {"env"} or {"secretId"})',
+      })
+      .default('tenant'),
+    /** `ticket`: the synthetic ticket; `resolved-ticket`: PLATFORM.md's resolved-ticket payload; or a JSON template. */
+    body: z.union(
+      [
+        z.enum(['ticket', 'resolved-ticket']),
+        z.strictObject({
+          template: z.record(z.string(), z.json(), { error: 'must be a JSON object' }),
+        }),
+      ],
+      { error: 'must be "ticket", "resolved-ticket" or {"template": {...}}' },
+    ),
+    /** Whether the body carries a timestamp the platform checks (false: a captured request replays). */
+    timestamped: z.boolean({ error: 'must be true or false' }).default(false),
+    /** The user's word that a replayed request triggers work (an agent run): unreplayable matters (P2). */
+    replayable: z.boolean({ error: 'must be true or false' }).default(false),
+    /** Who holds the secret: the tenants' own systems, or the platform's own components (one secret by design). */
+    sentBy: z.enum(['tenants', 'platform'], { error: 'must be "tenants" or "platform"' }).default('tenants'),
+    /** Also send one correctly signed synthetic request (a write on the platform: off by default). */
+    acceptProbe: z.boolean({ error: 'must be true or false' }).default(false),
+    /** 4xx statuses answered before the signature is checked (an agent webhook's 403 inactive): not proven. */
+    notProvenStatuses: z
+      .array(
+        z
+          .number({ error: 'must be a 4xx status' })
+          .int({ error: 'must be a 4xx status' })
+          .min(400, { error: 'must be a 4xx status' })
+          .max(499, { error: 'must be a 4xx status' }),
+        {
+          error: 'must be a list of 4xx statuses',
+        },
+      )
+      .max(20, { error: 'must list at most 20 statuses' })
+      .default([404, 405]),
+  })
+  .superRefine((entry, ctx) => {
+    for (const found of new Set(entry.path.match(PLACEHOLDER_LIKE) ?? [])) {
+      if (found !== '{tenantId}') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['path'],
+          message: `may hold only the placeholder {tenantId}, not ${found}`,
+        });
+      }
+    }
+    if (typeof entry.body !== 'object') return;
+    const text = JSON.stringify(entry.body.template);
+    for (const found of unknownPlaceholders(text)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['body', 'template'],
+        message: `has an unknown placeholder ${found} (known: ${ENTRY_POINT_PLACEHOLDERS.join(', ')})`,
+      });
+    }
+    if (entry.acceptProbe && !text.includes('{ticketId}')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['body', 'template'],
+        message: 'must carry {ticketId} when acceptProbe is true (the accepted request must name a synthetic ticket)',
+      });
+    }
+    if (entry.timestamped && !text.includes('{createdAt}')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['body', 'template'],
+        message: 'must carry {createdAt} when timestamped is true',
+      });
+    }
+  });
+export type EntryPointConfig = z.infer<typeof entryPointSchema>;
+
 const databaseSchema = z
   .strictObject({
     url: connectionUrl('postgres').optional(),
@@ -210,20 +315,44 @@ const redisSchema = z.strictObject({
 });
 
 const thresholdsSchema = z.strictObject({
-  requestTimeoutMs: positiveInt.default(5000),
-  maxResponseBytes: positiveInt.default(1024 * 1024),
-  roundTripDegradedS: positiveNumber.default(30),
-  roundTripTimeoutS: positiveNumber.default(120),
-  queueDepthMax: positiveInt.default(100),
-  dbConnectionsMaxRatio: ratio.default(0.95),
-  successRateMin: ratio.default(0.95),
-  avgLatencyDegradedS: positiveNumber.default(20),
-  p95LatencyDegradedS: positiveNumber.default(60),
-  historyMinTickets: positiveInt.default(50),
-  enhancementMinChars: positiveInt.default(1),
-  staleTimestampAgeS: positiveInt.default(600),
-  futureTimestampAgeS: positiveInt.default(120),
-  certMinDays: positiveInt.default(14),
+  requestTimeoutMs: positiveInt.default(5000).describe('Deadline of each HTTP exchange, connect to last byte.'),
+  maxResponseBytes: positiveInt
+    .default(1024 * 1024)
+    .describe('Response bodies are read up to this size, then the connection is dropped.'),
+  roundTripDegradedS: positiveNumber
+    .default(30)
+    .describe('`enhancement.round_trip` is degraded when the ticket takes longer.'),
+  roundTripTimeoutS: positiveNumber
+    .default(120)
+    .describe('`enhancement.round_trip` fails when the ticket is not completed by then.'),
+  queueDepthMax: positiveInt
+    .default(100)
+    .describe('`queue.depth` fails when the summed `LLEN` of `redis.queueKeys` is above it.'),
+  dbConnectionsMaxRatio: ratio
+    .default(0.95)
+    .describe('`db.connections` fails when at least this share of `max_connections` is in use.'),
+  successRateMin: ratio
+    .default(0.95)
+    .describe('`tenant.success_rate` fails below this share of real requests completed in 24 h.'),
+  avgLatencyDegradedS: positiveNumber
+    .default(20)
+    .describe('`tenant.latency` is degraded when the 24 h average is above it.'),
+  p95LatencyDegradedS: positiveNumber
+    .default(60)
+    .describe('`tenant.latency` is degraded when the 24 h p95 is above it.'),
+  historyMinTickets: positiveInt
+    .default(50)
+    .describe('`tenant.history_volume` fails with fewer `ticket_history` rows.'),
+  enhancementMinChars: positiveInt
+    .default(1)
+    .describe('`enhancement.quality` fails when the enhancement text is shorter.'),
+  staleTimestampAgeS: positiveInt
+    .default(600)
+    .describe('How old the ticket of `webhook.stale_timestamp_rejected` is dated.'),
+  futureTimestampAgeS: positiveInt
+    .default(120)
+    .describe('How far ahead `webhook.future_timestamp_rejected` dates its ticket (the platform allows 30 s of skew).'),
+  certMinDays: positiveInt.default(14).describe('`api.tls_certificate` fails (P2) with fewer days of validity left.'),
 });
 
 const checkIdSchema = z.string().refine((value: string): boolean => isCheckId(value), {
@@ -281,15 +410,6 @@ const maintenanceWindowSchema = z
     path: ['end'],
   });
 
-/** The alert policy's defaults (the guide's); `alertPolicyOptions` of an empty `alerts` section. */
-export const ALERT_DEFAULTS = {
-  fireAfterRuns: { P0: 1, P1: 2, P2: 2, P3: 2 },
-  resolveAfterRuns: 2,
-  reminderMinutes: { P0: 15, P1: 30, P2: 120, P3: null },
-  escalateAfterMinutes: { P0: null, P1: null, P2: 60, P3: null },
-  breadth: { minTenants: 3, minRatio: 0.5 },
-} as const;
-
 /** One value per tier, each defaulted (and the whole object when absent). */
 function perTier<T extends number | null>(value: z.ZodType<T>, defaults: Readonly<Record<Tier, T>>) {
   return z
@@ -310,21 +430,21 @@ const alertsSchema = z.strictObject({
   /** One standard SNS topic per tier; required only to publish (`run --publish`, the Lambdas). */
   topics: z.strictObject({ P0: snsTopicArn, P1: snsTopicArn, P2: snsTopicArn, P3: snsTopicArn }).optional(),
   /** Consecutive failing runs before an incident fires, by tier. */
-  fireAfterRuns: perTier(runsCount, ALERT_DEFAULTS.fireAfterRuns),
+  fireAfterRuns: perTier(runsCount, DEFAULT_ALERT_POLICY.fireAfterRuns),
   /** Consecutive passing runs before a firing incident is resolved. */
-  resolveAfterRuns: runsCount.default(ALERT_DEFAULTS.resolveAfterRuns),
+  resolveAfterRuns: runsCount.default(DEFAULT_ALERT_POLICY.resolveAfterRuns),
   /** Minutes between reminders while an incident fires, by tier; null: no reminders. */
-  reminderMinutes: perTier(minutesOrNever, ALERT_DEFAULTS.reminderMinutes),
+  reminderMinutes: perTier(minutesOrNever, DEFAULT_ALERT_POLICY.reminderMinutes),
   /** Minutes of failing after which an incident of this tier is re-sent one tier higher; null: never. */
-  escalateAfterMinutes: perTier(minutesOrNever, ALERT_DEFAULTS.escalateAfterMinutes),
+  escalateAfterMinutes: perTier(minutesOrNever, DEFAULT_ALERT_POLICY.escalateAfterMinutes),
   /** One platform-wide incident when a tenant check fails for this many tenants (null: off). */
   breadth: z
     .strictObject({
-      minTenants: positiveInt.default(ALERT_DEFAULTS.breadth.minTenants),
-      minRatio: ratio.default(ALERT_DEFAULTS.breadth.minRatio),
+      minTenants: positiveInt.default(DEFAULT_ALERT_POLICY.breadth.minTenants),
+      minRatio: ratio.default(DEFAULT_ALERT_POLICY.breadth.minRatio),
     })
     .nullable()
-    .default({ ...ALERT_DEFAULTS.breadth }),
+    .default({ ...DEFAULT_ALERT_POLICY.breadth }),
   /** Windows in which alerts are held (checks still run and state is still kept). */
   maintenance: z.array(maintenanceWindowSchema).default([]),
   /**
@@ -421,6 +541,8 @@ export const configSchema = z
       requestBudgetRps: positiveNumber
         .max(10_000, { error: 'must be a positive number of at most 10000 (requests a second)' })
         .default(DEFAULT_REQUEST_BUDGET_RPS),
+      /** Signed entry points besides the ticket webhook (webhook.entry_points_*): forgeries must be refused. */
+      entryPoints: z.array(entryPointSchema).max(20, { error: 'must list at most 20 entry points' }).default([]),
     }),
     database: databaseSchema.optional(),
     redis: redisSchema.optional(),
@@ -439,6 +561,16 @@ export const configSchema = z
           .default(DEFAULT_ACCEPT_EVERY_MINUTES),
       })
       .default({ ticketPrefix: 'SYNTH-', acceptEveryMinutes: DEFAULT_ACCEPT_EVERY_MINUTES }),
+    /** Inputs of the bill (bench/bill.ts): what one synthetic job (an accepted ticket's LLM run) costs the platform, USD. */
+    costs: z
+      .strictObject({
+        syntheticJobUsd: z
+          .number({ error: 'must be a number of USD' })
+          .min(0, { error: 'must be at least 0 (USD a job)' })
+          .max(100, { error: 'must be at most 100 (USD a job)' })
+          .default(0.001),
+      })
+      .default({ syntheticJobUsd: 0.001 }),
     thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
     checks: checksSchema.default({ disabled: [], tiers: {} }),
     run: runSchema.default({ tenantConcurrency: 10, roundTrip: 'wait', sweepIntervalS: 300 }),
@@ -459,6 +591,17 @@ export const configSchema = z
         });
       }
       seen.add(tenant.tenantId);
+    });
+    const entryPointNames = new Set<string>();
+    config.platform.entryPoints.forEach((entry, index) => {
+      if (entryPointNames.has(entry.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['platform', 'entryPoints', index, 'name'],
+          message: `duplicates entry point "${entry.name}"`,
+        });
+      }
+      entryPointNames.add(entry.name);
     });
     if (config.thresholds.roundTripDegradedS > config.thresholds.roundTripTimeoutS) {
       ctx.addIssue({

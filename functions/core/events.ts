@@ -26,9 +26,10 @@ export const onDemandRequestSchema = z.strictObject(
 );
 export type OnDemandRequest = z.infer<typeof onDemandRequestSchema>;
 
-/** The body of a message from the sweep. */
+/** A tenant message's body as the probe receives it (what the sweep sends: `TenantMessage` in functions/ports.ts). */
 export const tenantMessageSchema = z.object({
   tenantId,
+  /** The sweep's id (the wire key is `runId`); absent in a message sent by hand, which no sweep judges. */
   runId: z.string().max(200).optional(),
   /** The sweep's drain deadline: delivered after it, the message is dropped. */
   deadline: z.iso.datetime({ error: 'deadline must be an ISO 8601 instant' }).optional(),
@@ -51,7 +52,8 @@ export const tenantMessageSchema = z.object({
     })
     .optional(),
 });
-export type TenantMessageBody = z.infer<typeof tenantMessageSchema>;
+/** A tenant message as received: the sweep's, or one sent by hand (no sweep id, deadline or sampling). */
+export type ReceivedTenantMessage = z.infer<typeof tenantMessageSchema>;
 
 export type ProbeEvent =
   | { kind: 'sqs'; event: SQSEvent }
@@ -96,7 +98,7 @@ export function parseUrlBody(event: LambdaFunctionURLEvent): OnDemandRequest {
   return parseOnDemandRequest(json);
 }
 
-export function parseTenantMessage(body: string): TenantMessageBody {
+export function parseTenantMessage(body: string): ReceivedTenantMessage {
   let json: unknown;
   try {
     json = JSON.parse(body);

@@ -5,9 +5,37 @@ import { type CheckId, catalogEntry, catalogIndex, isCheckId } from './catalog.t
 import { type Config, tierOverride } from './config.ts';
 import type { CheckResult, CheckStatus, Outcome, Tier } from './types.ts';
 
-/** `pass` and `skipped`: nothing to alert on, no tier (every other status has one). */
+// The status predicates, in one place, each named for what it means.
+
+/** `pass` and `skipped`: nothing to act on, no tier (every other status has one). */
 export function isQuiet(status: CheckStatus): boolean {
   return status === 'pass' || status === 'skipped';
+}
+
+/**
+ * `fail`, `degraded` or `error` (not {@link isQuiet}): a result someone should look at. A tenant
+ * with one is shown in full, logged with it, and counted on the progress line.
+ */
+export function needsAttention(status: CheckStatus): boolean {
+  return !isQuiet(status);
+}
+
+/** `fail` or `error`: the run failed (the CLI exits 1; the sweep logs these checks as failing). */
+export function isFailing(status: CheckStatus): boolean {
+  return status === 'fail' || status === 'error';
+}
+
+/** `pass`, `fail` or `degraded`: the check reached a verdict on the platform (`error` and `skipped` did not). */
+export function isDecided(status: CheckStatus): boolean {
+  return status === 'pass' || status === 'fail' || status === 'degraded';
+}
+
+/**
+ * `fail` or `degraded`: a verdict against the platform, counted by the check's incident in the
+ * alert policy (an `error` counts against the canary's own incident instead).
+ */
+export function isAlerting(status: CheckStatus): boolean {
+  return status === 'fail' || status === 'degraded';
 }
 
 /**

@@ -39,8 +39,17 @@ export const REJECTION_CHECKS = [
 ] as const satisfies readonly TenantCheckId[];
 export type RejectionCheckId = (typeof REJECTION_CHECKS)[number];
 
+/**
+ * The checks that rotate under the request budget as the rejection probes do: the rejection
+ * probes and the entry points' forgeries (several requests each, functions/core/budget.ts).
+ */
+export const ROTATED_CHECKS = [
+  ...REJECTION_CHECKS,
+  'webhook.entry_points_reject_forgeries',
+] as const satisfies readonly TenantCheckId[];
+
 /** A check a scheduled sweep may leave out for a tenant (sampled or rotated). */
-export const PACED_CHECKS = [...SAMPLED_CHECKS, ...REJECTION_CHECKS] as const;
+export const PACED_CHECKS = [...SAMPLED_CHECKS, ...ROTATED_CHECKS] as const;
 export type PacedCheckId = (typeof PACED_CHECKS)[number];
 
 /** Sweeps in one acceptance period (at least one: a period shorter than the interval samples nothing). */
@@ -112,7 +121,7 @@ export function sampleTenant(input: SamplingInput): SamplingDecision {
   }
   const rotation = Math.max(1, Math.min(input.rotation ?? 1, sweeps));
   if (rotation > 1) {
-    for (const checkId of REJECTION_CHECKS) {
+    for (const checkId of ROTATED_CHECKS) {
       if (input.openRejections?.has(checkId)) continue;
       skip(checkId, sweepsUntil(index, tenantHash(`${checkId}:${tenantId}`) % rotation, rotation));
     }

@@ -53,8 +53,3 @@ export interface Report {
   results: CheckResult[];
   alerts: AlertSummary[];
 }
-
-/** Statuses that make the run exit 1. */
-export function isFailing(status: CheckStatus): boolean {
-  return status === 'fail' || status === 'error';
-}

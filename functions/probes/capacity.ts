@@ -2,7 +2,7 @@
  * Capacity: the enhancement queue's backlog (Redis) and the database's connection headroom.
  */
 import { errored } from '../core/results.ts';
-import { withSnapshot } from './database.ts';
+import { withDatabaseFacts } from './database.ts';
 import type { PlatformProbe } from './types.ts';
 
 export const probeQueueDepth: PlatformProbe = async (ctx) => {
@@ -33,7 +33,7 @@ export const probeQueueDepth: PlatformProbe = async (ctx) => {
 };
 
 export const probeDbConnections: PlatformProbe = (ctx) =>
-  withSnapshot(ctx, ({ connections }) => {
+  withDatabaseFacts(ctx, ({ connections }) => {
     const limit = ctx.config.thresholds.dbConnectionsMaxRatio;
     const ratio = connections.max > 0 ? connections.used / connections.max : 1;
     const evidence = {

@@ -69,7 +69,8 @@ export interface RoleFacts {
   bypassRls: boolean;
 }
 
-export interface DatabaseSnapshot {
+/** What a run reads of the database once, for every check that asks (not the isolation snapshot). */
+export interface DatabaseFacts {
   /** Every tenant table: configured and discovered (see discovery.ts). */
   tables: TableFacts[];
   appRole: RoleFacts;
@@ -85,7 +86,7 @@ export interface DatabaseSnapshot {
   contextFunction: { argType: string; canExecute: boolean } | null;
 }
 
-export type SnapshotResult = { ok: true; snapshot: DatabaseSnapshot } | { ok: false; reason: string };
+export type DatabaseFactsResult = { ok: true; facts: DatabaseFacts } | { ok: false; reason: string };
 
 /**
  * The functions the policies of relation `rel` call, and those these call (pg_depend, or the
@@ -207,7 +208,7 @@ interface RolesRow {
   context_function: { argType: string; canExecute: boolean } | null;
 }
 
-export async function readSnapshot(pg: PgPort, config: Config): Promise<DatabaseSnapshot> {
+export async function readDatabaseFacts(pg: PgPort, config: Config): Promise<DatabaseFacts> {
   const database = config.database!;
   return pg.inRolledBackTransaction({ role: database.probeAsRole }, async (session) => {
     const tables = await session.query<TableRow>(TABLES_SQL, [
@@ -244,26 +245,26 @@ export async function readSnapshot(pg: PgPort, config: Config): Promise<Database
   });
 }
 
-/** The run's snapshot, read once however many checks ask. */
-export function databaseSnapshot(ctx: ProbeContext): Promise<SnapshotResult> {
-  return ctx.once('database-snapshot', async () => {
+/** The run's database facts, read once however many checks ask. */
+export function databaseFacts(ctx: ProbeContext): Promise<DatabaseFactsResult> {
+  return ctx.once('database-facts', async () => {
     const pg = ctx.ports.pg;
     if (!pg) return { ok: false, reason: 'no database connection configured' };
     try {
-      return { ok: true, snapshot: await readSnapshot(pg, ctx.config) };
+      return { ok: true, facts: await readDatabaseFacts(pg, ctx.config) };
     } catch (error) {
       return { ok: false, reason: `the database could not be read: ${describeDbError(error)}` };
     }
   });
 }
 
-/** Runs `judge` on the snapshot, or reports why there is none. */
-export async function withSnapshot(
+/** Runs `judge` on the run's database facts, or reports why there are none. */
+export async function withDatabaseFacts(
   ctx: ProbeContext,
-  judge: (snapshot: DatabaseSnapshot) => Outcome | Promise<Outcome>,
+  judge: (facts: DatabaseFacts) => Outcome | Promise<Outcome>,
 ): Promise<Outcome> {
-  const result = await databaseSnapshot(ctx);
-  return result.ok ? judge(result.snapshot) : errored(result.reason);
+  const result = await databaseFacts(ctx);
+  return result.ok ? judge(result.facts) : errored(result.reason);
 }
 
 /** Whether a policy expression reads `setting` directly (helpers: see policy-reads.ts). */
@@ -273,12 +274,12 @@ export { readsSetting } from './policy-reads.ts';
  * Why the canary's effective role could bypass RLS (so its data probes would prove nothing),
  * or null when it cannot.
  */
-export function probeRoleBypass(snapshot: DatabaseSnapshot): string | null {
-  const role = snapshot.probeRole;
+export function probeRoleBypass(facts: DatabaseFacts): string | null {
+  const role = facts.probeRole;
   if (role.superuser) return `the canary's role ${role.name} is a superuser`;
   if (role.bypassRls) return `the canary's role ${role.name} has BYPASSRLS`;
   // An owner is subject to its table's policies under FORCE ROW LEVEL SECURITY.
-  const owned = snapshot.tables.filter((t) => t.exists && t.probeRoleOwns && !t.forceRowSecurity).map((t) => t.name);
+  const owned = facts.tables.filter((t) => t.exists && t.probeRoleOwns && !t.forceRowSecurity).map((t) => t.name);
   if (owned.length > 0)
     return `the canary's role ${role.name} owns (or is a member of the owner of) ${owned.join(', ')} without FORCE ROW LEVEL SECURITY`;
   return null;
@@ -290,20 +291,20 @@ export function probeRoleBypass(snapshot: DatabaseSnapshot): string | null {
  */
 export async function whenProbeRoleSafe(
   ctx: ProbeContext,
-  probe: (snapshot: DatabaseSnapshot) => Promise<Outcome>,
+  probe: (facts: DatabaseFacts) => Promise<Outcome>,
 ): Promise<Outcome> {
-  const result = await databaseSnapshot(ctx);
+  const result = await databaseFacts(ctx);
   if (!result.ok) return errored(result.reason);
-  const bypass = probeRoleBypass(result.snapshot);
+  const bypass = probeRoleBypass(result.facts);
   if (bypass !== null) {
     return errored(
       `${bypass}: row-level security does not apply to it, so this probe cannot decide (see canary.probe_role_safe)`,
       {
-        probeRole: result.snapshot.probeRole.name,
+        probeRole: result.facts.probeRole.name,
       },
     );
   }
-  return probe(result.snapshot);
+  return probe(result.facts);
 }
 
 /** SQL type names the context function's argument is cast to, by the catalog's `format_type`. */
@@ -321,8 +322,8 @@ const ARGUMENT_CASTS: Record<string, string> = {
  * uuid, integer, bigint.
  */
 export async function contextCall(ctx: ProbeContext, fn: string, value: string): Promise<string> {
-  const result = await databaseSnapshot(ctx);
-  const declared = result.ok ? (result.snapshot.contextFunction?.argType ?? null) : null;
+  const result = await databaseFacts(ctx);
+  const declared = result.ok ? (result.facts.contextFunction?.argType ?? null) : null;
   const cast = ARGUMENT_CASTS[declared ?? 'character varying'] ?? 'varchar';
   return `SELECT ${quoteIdent(fn)}(${value}::${cast === 'varchar' || cast === 'text' ? cast : `text::${cast}`})`;
 }

@@ -5,6 +5,7 @@ import type { PlatformCheckId, TenantCheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import { probeDbConnections, probeQueueDepth } from './capacity.ts';
 import { probeQuality, probeRoundTrip } from './enhancement.ts';
+import { probeEntryPointsRejectForgeries, probeEntryPointsTenantBound } from './entry-points.ts';
 import { probeHealth } from './health.ts';
 import {
   probeContextScope,
@@ -69,6 +70,7 @@ export const PLATFORM_PROBES: Record<PlatformCheckId, Registration<PlatformProbe
   'rls.definer_functions': { probe: probeDefinerFunctions, requires: 'database', budgetMs: sqlBudget },
   'rls.context_scope': { probe: probeContextScope, requires: 'database', budgetMs: sqlBudget },
   'rls.isolation_snapshot': { probe: probeIsolationSnapshot, requires: 'database', budgetMs: sqlBudget },
+  'webhook.entry_points_tenant_bound': { probe: probeEntryPointsTenantBound, budgetMs: httpBudget },
 };
 
 export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
@@ -79,6 +81,8 @@ export const TENANT_PROBES: Record<TenantCheckId, Registration<TenantProbe>> = {
   'webhook.cross_tenant_signature_rejected': { probe: probeCrossTenantSignatureRejected, budgetMs: httpBudget },
   'webhook.stale_timestamp_rejected': { probe: probeStaleTimestampRejected, budgetMs: httpBudget },
   'webhook.future_timestamp_rejected': { probe: probeFutureTimestampRejected, budgetMs: httpBudget },
+  // Every entry point's probes are sent at once: one exchange's time.
+  'webhook.entry_points_reject_forgeries': { probe: probeEntryPointsRejectForgeries, budgetMs: httpBudget },
   'enhancement.round_trip': {
     probe: probeRoundTrip,
     requires: 'database',

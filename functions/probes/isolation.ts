@@ -14,7 +14,7 @@ import type { Config } from '../core/config.ts';
 import { errored, skipped } from '../core/results.ts';
 import type { Outcome } from '../core/types.ts';
 import { describeDbError, type PgPort, type SqlSession, sqlState } from '../ports.ts';
-import { contextCall, databaseSnapshot, type HelperFunction, policyHelpersSql } from './database.ts';
+import { contextCall, databaseFacts, type HelperFunction, policyHelpersSql } from './database.ts';
 import { type DiscoveryScope, discoverTenantTables, howFound, type TenantTableRef } from './discovery.ts';
 import { policyReading } from './policy-reads.ts';
 import type { PlatformProbe, ProbeContext } from './types.ts';
@@ -363,7 +363,7 @@ export function isolationDigest(snapshot: IsolationSnapshot): string {
   return `sha256:${createHash('sha256').update(canonicalJson(snapshot)).digest('hex')}`;
 }
 
-/** The catalog facts over `tables`: the run's tenant tables, as the database snapshot discovered them. */
+/** The catalog facts over `tables`: the run's tenant tables, as the run's database facts discovered them. */
 export async function readIsolationCatalog(
   pg: PgPort,
   config: Config,
@@ -396,10 +396,10 @@ function isolationCatalog(ctx: ProbeContext): Promise<CatalogResult> {
     const pg = ctx.ports.pg;
     if (!pg) return { ok: false, reason: 'no database connection configured' };
     // The tenant tables as the run's one discovery found them.
-    const discovered = await databaseSnapshot(ctx);
+    const discovered = await databaseFacts(ctx);
     if (!discovered.ok) return { ok: false, reason: discovered.reason };
     try {
-      return { ok: true, catalog: await readIsolationCatalog(pg, ctx.config, discovered.snapshot.tables) };
+      return { ok: true, catalog: await readIsolationCatalog(pg, ctx.config, discovered.facts.tables) };
     } catch (error) {
       return { ok: false, reason: `the database catalog could not be read: ${describeDbError(error)}` };
     }

@@ -1,5 +1,5 @@
 /**
- * Row-level-security probes. Catalog checks read the run's database snapshot; data probes run
+ * Row-level-security probes. Catalog checks read the run's database facts; data probes run
  * as the canary's effective role in rolled-back transactions, each with a positive control
  * (the tenant's own rows are visible) so that "0 rows" means something.
  */
@@ -8,11 +8,11 @@ import type { Outcome } from '../core/types.ts';
 import { describeDbError, quoteIdent, type SqlSession, sqlState } from '../ports.ts';
 import {
   contextCall,
-  type DatabaseSnapshot,
+  type DatabaseFacts,
   probeRoleBypass,
   type TableFacts,
   whenProbeRoleSafe,
-  withSnapshot,
+  withDatabaseFacts,
 } from './database.ts';
 import { asTenantType, fitsTenantType, howFound, type TenantTableRef } from './discovery.ts';
 import { describeReading, openPolicies, tableReading } from './policy-reads.ts';
@@ -44,7 +44,7 @@ function missingTables(tables: TableFacts[]): Outcome | undefined {
 const found = (t: TableFacts) => ({ table: t.name, ...howFound(t) });
 
 export const probeTablesEnabled: PlatformProbe = (ctx) =>
-  withSnapshot(ctx, ({ tables }) => {
+  withDatabaseFacts(ctx, ({ tables }) => {
     const missing = missingTables(tables);
     if (missing) return missing;
     const off = tables.filter((t) => !t.rowSecurity);
@@ -74,8 +74,8 @@ interface TablePolicyVerdict {
 }
 
 export const probePoliciesPresent: PlatformProbe = (ctx) =>
-  withSnapshot(ctx, async (snapshot) => {
-    const { tables } = snapshot;
+  withDatabaseFacts(ctx, async (facts) => {
+    const { tables } = facts;
     const missing = missingTables(tables);
     if (missing) return missing;
     const setting = ctx.config.database!.tenantSetting;
@@ -95,9 +95,9 @@ export const probePoliciesPresent: PlatformProbe = (ctx) =>
     if (undecided.length > 0) {
       // Only tables the canary may read (with their foreign-key paths): a refused read decides
       // nothing; and only as a role subject to RLS, or what it sees is not what the policies allow.
-      const { readable } = readableTables(snapshot);
+      const { readable } = readableTables(facts);
       const live =
-        probeRoleBypass(snapshot) === null
+        probeRoleBypass(facts) === null
           ? await liveDecision(
               ctx,
               readable.filter((t) => undecided.some((u) => u.table === t.name)),
@@ -168,7 +168,7 @@ async function liveDecision(ctx: ProbeContext, tables: TableFacts[]): Promise<Ma
 }
 
 export const probeAppRoleEnforced: PlatformProbe = (ctx) =>
-  withSnapshot(ctx, ({ tables, appRole }) => {
+  withDatabaseFacts(ctx, ({ tables, appRole }) => {
     const missing = missingTables(tables);
     if (missing) return missing;
     if (!appRole.exists) {
@@ -198,13 +198,13 @@ export const probeAppRoleEnforced: PlatformProbe = (ctx) =>
   });
 
 export const probeProbeRoleSafe: PlatformProbe = (ctx) =>
-  withSnapshot(ctx, (snapshot) => {
-    const bypass = probeRoleBypass(snapshot);
-    const evidence = { probeRole: snapshot.probeRole.name, sessionUser: snapshot.sessionUser };
+  withDatabaseFacts(ctx, (facts) => {
+    const bypass = probeRoleBypass(facts);
+    const evidence = { probeRole: facts.probeRole.name, sessionUser: facts.sessionUser };
     if (bypass !== null) {
       return fail(`${bypass}: the RLS data probes cannot prove isolation and report error until it is fixed`, evidence);
     }
-    return pass(`the canary's role ${snapshot.probeRole.name} cannot bypass row-level security`, evidence);
+    return pass(`the canary's role ${facts.probeRole.name} cannot bypass row-level security`, evidence);
   });
 
 interface Visibility {
@@ -335,16 +335,16 @@ interface NotReadable {
  * Splits the tables into those the canary's role may read (with every table on a foreign-key
  * path) and those it may not: a read refused for want of SELECT proves nothing about RLS.
  */
-function readableTables(snapshot: DatabaseSnapshot): { readable: TableFacts[]; notReadable: NotReadable[] } {
-  const existing = snapshot.tables.filter((t) => t.exists);
-  const canRead = (name: string) => snapshot.tables.find((t) => t.name === name)?.probePrivileges.select ?? true;
+function readableTables(facts: DatabaseFacts): { readable: TableFacts[]; notReadable: NotReadable[] } {
+  const existing = facts.tables.filter((t) => t.exists);
+  const canRead = (name: string) => facts.tables.find((t) => t.name === name)?.probePrivileges.select ?? true;
   const readable: TableFacts[] = [];
   const notReadable: NotReadable[] = [];
   for (const table of existing) {
     const lacks = [table.name, ...table.path.slice(1)].filter((name) => !canRead(name));
     if (lacks.length === 0) readable.push(table);
     else {
-      const role = quoteIdent(snapshot.probeRole.name);
+      const role = quoteIdent(facts.probeRole.name);
       notReadable.push({
         table: table.name,
         lacks,
@@ -378,9 +378,9 @@ function controlTenant(ctx: ProbeContext): string | undefined {
 const NO_CONTEXT_COUNT_CAP = 1000;
 
 export const probeNoContextDenied: PlatformProbe = (ctx) =>
-  whenProbeRoleSafe(ctx, async (snapshot) => {
+  whenProbeRoleSafe(ctx, async (facts) => {
     const database = ctx.config.database!;
-    const { readable: tables, notReadable } = readableTables(snapshot);
+    const { readable: tables, notReadable } = readableTables(facts);
     const control = controlTenant(ctx);
     if (control === undefined) return skipped('no tenant to use as a positive control');
     try {
@@ -475,10 +475,10 @@ export const probeContextFunction: TenantProbe = async (ctx) => {
 };
 
 export const probeCrossTenantRead: TenantProbe = (ctx) =>
-  whenProbeRoleSafe(ctx, async (snapshot) => {
+  whenProbeRoleSafe(ctx, async (facts) => {
     const database = ctx.config.database!;
     const tenantId = ctx.tenant.tenantId;
-    const { readable: tables, notReadable } = readableTables(snapshot);
+    const { readable: tables, notReadable } = readableTables(facts);
     try {
       return await ctx.ports.pg!.inRolledBackTransaction(
         { role: database.probeAsRole, settings: { [database.tenantSetting]: tenantId } },
@@ -785,6 +785,8 @@ async function rewrittenTenant(session: SqlSession, triggers: TriggerCheck): Pro
 
 type WriteVerdict = 'refused' | 'permitted' | 'no-own-row' | 'not-proven' | 'error';
 type WriteKind = 'move own row to another tenant' | 'insert a row for another tenant';
+const MOVE = 'move own row to another tenant' satisfies WriteKind;
+const INSERT = 'insert a row for another tenant' satisfies WriteKind;
 
 interface WriteAttempt {
   table: string;
@@ -800,236 +802,294 @@ interface MissingGrant {
   grant: string;
 }
 
+/** What one cross-tenant write probe is about: the tenant, the other tenant and the tenant column. */
+interface WriteProbe {
+  tenantId: string;
+  /** Another tenant of the config, if it lists one. */
+  configuredOther: string | undefined;
+  /** The other tenant written as: the configured one, else a placeholder. */
+  other: string;
+  column: string;
+  tenantSetting: string;
+}
+
+/** Its verdict on one write attempt, and why. */
+interface Judged {
+  verdict: WriteVerdict;
+  detail: string;
+}
+
+/**
+ * The write attempts of one probe and their verdicts. Values travel in transaction settings, so
+ * each attempt is one parameter-free statement on its own savepoint; a refused attempt does not
+ * end the transaction.
+ */
+class WriteAttempts {
+  readonly all: WriteAttempt[] = [];
+  /** Attempts not made for want of a privilege: the summary names the GRANT instead of their detail. */
+  readonly lackingPrivilege = new Set<WriteAttempt>();
+  private first = true;
+
+  constructor(
+    private readonly session: SqlSession,
+    private readonly column: string,
+  ) {}
+
+  /** Records `kinds` on `table` as not attempted, with the verdict and why. */
+  skip(table: string, verdict: WriteVerdict, detail: string, kinds: readonly WriteKind[]): void {
+    for (const kind of kinds) this.all.push({ table, attempt: kind, verdict, detail });
+  }
+
+  /** Records `kind` on `table` as not attempted for want of `privileges` (not proven). */
+  skipLacking(table: string, kind: WriteKind, role: string, privileges: string[]): void {
+    this.skip(
+      table,
+      'not-proven',
+      `not attempted: ${role} holds no ${privileges.join('/')} privilege on ${table}, so a refusal would prove nothing`,
+      [kind],
+    );
+    this.lackingPrivilege.add(this.all.at(-1)!);
+  }
+
+  /** Tries the write `sql` on its own savepoint and records what PostgreSQL made of it. */
+  async attempt(table: string, kind: WriteKind, sql: string, triggers?: TriggerCheck): Promise<void> {
+    const move = kind === MOVE;
+    const prefix = this.first ? 'SAVEPOINT canary_probe' : 'ROLLBACK TO SAVEPOINT canary_probe; SAVEPOINT canary_probe';
+    this.first = false;
+    let judged: Judged;
+    try {
+      const results = await this.session.query(`${prefix}; ${sql}`);
+      const last = (Array.isArray(results) ? results.at(-1) : results) as { rowCount: number | null };
+      judged = await this.judgeWritten(last.rowCount ?? 0, move, triggers);
+    } catch (error) {
+      judged = judgeWriteError(error, move, this.column, triggers);
+    }
+    this.all.push({ table, attempt: kind, ...judged });
+  }
+
+  /** A write that raised nothing: `rows` written as the other tenant (unless a trigger rewrote them), or none. */
+  private async judgeWritten(rows: number, move: boolean, triggers: TriggerCheck | undefined): Promise<Judged> {
+    if (rows > 0 && triggers !== undefined) {
+      const rewrote = await rewrittenTenant(this.session, triggers);
+      if (rewrote === null) return { verdict: 'permitted', detail: `${rows} row(s) written` };
+      return {
+        verdict: 'not-proven',
+        detail: `BEFORE ROW trigger(s) ${triggers.names.join(', ')} wrote the row as tenant ${rewrote}, not ${triggers.other}: no policy was asked about another tenant's row`,
+      };
+    }
+    if (rows > 0) return { verdict: 'permitted', detail: `${rows} row(s) written` };
+    if (move) return { verdict: 'no-own-row', detail: '0 rows touched' };
+    // INSERT policies raise, they never drop a row silently: 0 rows is a BEFORE trigger, a
+    // rule or (partitioned) no own row to take a partition key from. Nothing was decided.
+    return { verdict: 'not-proven', detail: '0 rows inserted without an error: no policy answered' };
+  }
+}
+
+/** A write that raised: refused by a policy, stopped before any policy was asked, or let through by it. */
+function judgeWriteError(error: unknown, move: boolean, column: string, triggers: TriggerCheck | undefined): Judged {
+  const state = sqlState(error);
+  const message = error instanceof Error ? error.message : String(error);
+  const notProven = (detail: string): Judged => ({ verdict: 'not-proven', detail });
+  if (state === NO_CURSOR_ROW && move) return { verdict: 'no-own-row', detail: 'no own row to move' };
+  if (state === '42501' && RLS_REFUSAL.test(message)) return { verdict: 'refused', detail: describeDbError(error) };
+  if (state === '42501') return notProven(`refused by a privilege, before any policy: ${describeDbError(error)}`);
+  if (state === '23514' && DOMAIN_CHECK.test(message))
+    return notProven(
+      `the tenant column's domain refused the other tenant's value, before any policy: ${describeDbError(error)}`,
+    );
+  if (state === '23514' && beforePolicyPartitionError(message, move ? 'move' : 'insert'))
+    return notProven(`the row could not be routed to a partition, before any policy: ${describeDbError(error)}`);
+  if (state !== undefined && AFTER_POLICY_STATES.has(state) && (triggers?.rewriting ?? []).length > 0)
+    return notProven(
+      `BEFORE ROW trigger(s) ${triggers!.rewriting.join(', ')} set ${column} before the policy, and a constraint stopped the row, so which tenant it was written as is unknown: ${describeDbError(error)}`,
+    );
+  if (state !== undefined && AFTER_POLICY_STATES.has(state))
+    return {
+      verdict: 'permitted',
+      detail: `the policy let the row through; only a constraint stopped it: ${describeDbError(error)}`,
+    };
+  return { verdict: 'error', detail: describeDbError(error) };
+}
+
+/** How the writes of one table are shaped, writing as `otherLiteral` when the other tenant's id is not of the column's type. */
+function writeShapeOf(fact: WriteFactsRow, column: string, otherLiteral: string | undefined): WriteShape {
+  const partitioned = fact.kind === 'p' || fact.is_partition;
+  return {
+    column,
+    castType: fact.cast_type,
+    ...(otherLiteral === undefined ? {} : { otherLiteral }),
+    // Defaults calling the platform's functions may call nextval too: NULL for them as well.
+    sequenceColumns: [...new Set([...(fact.sequence_columns ?? []), ...(fact.function_defaults ?? [])])].filter(
+      (c) => c !== column,
+    ),
+    identityAlways: fact.identity_always === true,
+    partitionKeys: partitioned ? (fact.partition_keys ?? []) : null,
+  };
+}
+
+/** What the evidence says of one table: how its writes were shaped and what runs before the policy. */
+function tableNote(table: string, fact: WriteFactsRow, otherValue: string, shape: WriteShape): Record<string, unknown> {
+  return {
+    table,
+    tenantColumnType: fact.base_type,
+    otherTenant: otherValue,
+    ...(shape.partitionKeys === null ? {} : { partitionKeyCopiedFromOwnRow: fact.partition_keys ?? [] }),
+    ...(shape.sequenceColumns!.length > 0 ? { explicitNullInsteadOfDefault: shape.sequenceColumns } : {}),
+    ...((fact.before_triggers ?? []).length > 0 ? { beforeTriggersRunBeforePolicy: fact.before_triggers } : {}),
+    ...((fact.function_defaults ?? []).length > 0 ? { defaultsCallingPlatformFunctions: fact.function_defaults } : {}),
+  };
+}
+
+/** The table's BEFORE ROW triggers to verify a write through `verify` (none: nothing to verify). */
+function triggerCheckOf(fact: WriteFactsRow, column: string, other: string, verify: string): TriggerCheck | undefined {
+  const names = fact.before_triggers ?? [];
+  if (names.length === 0) return undefined;
+  return {
+    names,
+    rewriting: names.filter((_, k) => assignsColumn(fact.before_trigger_sources?.[k] ?? '', column)),
+    verify: fact.can_select ? verify : null,
+    other,
+  };
+}
+
+/**
+ * Both writes as another tenant on one table, each tried only where the role holds the
+ * privileges it needs (else not proven, and the missing GRANT named), with the table's note.
+ */
+async function probeTableWrites(
+  writes: WriteAttempts,
+  probe: WriteProbe,
+  ref: TableFacts,
+  fact: WriteFactsRow | undefined,
+  findings: { notes: Record<string, unknown>[]; missingGrants: MissingGrant[] },
+): Promise<void> {
+  const { column, tenantId, configuredOther } = probe;
+  const table = ref.name;
+  if (!fact?.found)
+    return writes.skip(table, 'error', `table ${table} not found: check database.tenantTables`, [MOVE, INSERT]);
+  if (!fact.has_column)
+    return writes.skip(table, 'error', `${table} has no column ${column}: check database.tenantColumn`, [MOVE, INSERT]);
+  if (!fitsType(tenantId, fact.base_type)) {
+    const why = `tenant id ${tenantId} is not a value of ${table}.${column}'s type ${fact.base_type}, so its rows cannot be addressed`;
+    return writes.skip(table, 'error', why, [MOVE, INSERT]);
+  }
+  const otherFits = configuredOther !== undefined && fitsType(configuredOther, fact.base_type);
+  const otherValue = otherFits ? probe.other : placeholderOf(fact.base_type, tenantId);
+  const shape = writeShapeOf(fact, column, otherFits ? undefined : `'${otherValue}'::${fact.cast_type}`);
+  const partitioned = shape.partitionKeys !== null;
+  const relation = relationSql(ref);
+  const sql = crossTenantWriteSql(relation, probe.tenantSetting, shape);
+  findings.notes.push(tableNote(table, fact, otherValue, shape));
+  const missing = [
+    ...(fact.can_select ? [] : ['SELECT']),
+    ...(fact.can_insert ? [] : ['INSERT']),
+    ...(fact.can_update ? [] : ['UPDATE']),
+  ];
+  if (missing.length > 0) {
+    const grant = `GRANT ${missing.join(', ')} ON ${relation} TO ${quoteIdent(fact.role)};`;
+    findings.missingGrants.push({ table, privileges: missing, grant });
+  }
+  const lacking = (privileges: string[]) => privileges.filter((p) => missing.includes(p));
+  if (fact.can_select && fact.can_update)
+    await writes.attempt(table, MOVE, sql.move, triggerCheckOf(fact, column, otherValue, sql.moveReturning));
+  else writes.skipLacking(table, MOVE, fact.role, lacking(['SELECT', 'UPDATE']));
+  if (partitioned && fact.partition_key_expression) {
+    const why = `not attempted: ${table} is partitioned by an expression, so the probe cannot route a row`;
+    writes.skip(table, 'not-proven', why, [INSERT]);
+  } else if (fact.can_insert && (!partitioned || fact.can_select))
+    await writes.attempt(table, INSERT, sql.insert, triggerCheckOf(fact, column, otherValue, sql.insertReturning));
+  else writes.skipLacking(table, INSERT, fact.role, lacking(['INSERT', ...(partitioned ? ['SELECT'] : [])]));
+}
+
+/** The verdict on every write attempt: fail on any permitted, error on any not proven or not judged, else pass. */
+function judgeWrites(
+  probe: WriteProbe,
+  writes: WriteAttempts,
+  missingGrants: MissingGrant[],
+  evidence: Record<string, unknown>,
+): Outcome {
+  const { tenantId, other } = probe;
+  const attempts = writes.all;
+  const permitted = attempts.filter((a) => a.verdict === 'permitted');
+  const errors = attempts.filter((a) => a.verdict === 'error');
+  const notProven = attempts.filter((a) => a.verdict === 'not-proven');
+  if (permitted.length > 0) {
+    const unproven = [...new Set(notProven.map((a) => a.table))];
+    return fail(
+      `in ${tenantId}'s context, writing as tenant ${other} was allowed: ${permitted.map((a) => `${a.attempt} in ${a.table}`).join('; ')} (rolled back)` +
+        (unproven.length > 0 ? `; not proven either way in ${unproven.join(', ')}` : ''),
+      evidence,
+    );
+  }
+  if (errors.length > 0 || notProven.length > 0) {
+    const parts: string[] = [];
+    if (notProven.length > 0) {
+      const byTable = [...new Set(notProven.map((a) => a.table))].map((table) => {
+        const kinds = notProven.filter((a) => a.table === table).map((a) => (a.attempt === MOVE ? 'update' : 'insert'));
+        return `${table} (${kinds.join(', ')})`;
+      });
+      parts.push(`writes as another tenant are not proven refused in ${byTable.join(', ')}`);
+      if (missingGrants.length > 0) parts.push(`grant the probe role: ${missingGrants.map((g) => g.grant).join(' ')}`);
+      const reasons = notProven.filter((a) => !writes.lackingPrivilege.has(a));
+      if (reasons.length > 0) parts.push(reasons.map((a) => `${a.table}: ${a.detail}`).join('; '));
+    }
+    if (errors.length > 0)
+      parts.push(`some write attempts could not be judged: ${errors.map((a) => `${a.table}: ${a.detail}`).join('; ')}`);
+    return errored(parts.join('; '), evidence);
+  }
+  if (!attempts.some((a) => a.attempt === MOVE && a.verdict === 'refused')) {
+    // Inserts were refused, but no own row was there to try moving: say so, still a pass on inserts.
+    return pass(`in ${tenantId}'s context inserts as another tenant are refused (no own row to try moving)`, evidence);
+  }
+  return pass(`in ${tenantId}'s context every write as another tenant is refused or touches 0 rows`, evidence);
+}
+
 export const probeCrossTenantWrite: TenantProbe = (ctx) =>
-  whenProbeRoleSafe(ctx, async (snapshot) => {
+  whenProbeRoleSafe(ctx, async (dbFacts) => {
     const database = ctx.config.database!;
     const tenantId = ctx.tenant.tenantId;
     // Every tenant table with the tenant column (configured or discovered); a table tied to one by
     // foreign keys only has no tenant value of its own to write, so it is read probed only.
-    const refs = snapshot.tables.filter((t) => t.found !== 'fk');
-    const tables = refs.map((t) => t.name);
-    const foreignKeyOnly = snapshot.tables.filter((t) => t.found === 'fk').map((t) => t.name);
-    const column = database.tenantColumn;
+    const refs = dbFacts.tables.filter((t) => t.found !== 'fk');
+    const foreignKeyOnly = dbFacts.tables.filter((t) => t.found === 'fk').map((t) => t.name);
     const configuredOther = ctx.config.tenants.find((t) => t.tenantId !== tenantId)?.tenantId;
-    const other = configuredOther ?? PLACEHOLDER_OTHER_TENANT;
+    const probe: WriteProbe = {
+      tenantId,
+      configuredOther,
+      other: configuredOther ?? PLACEHOLDER_OTHER_TENANT,
+      column: database.tenantColumn,
+      tenantSetting: database.tenantSetting,
+    };
     try {
       return await ctx.ports.pg!.inRolledBackTransaction(
-        { role: database.probeAsRole, settings: { [database.tenantSetting]: tenantId, [OTHER_TENANT_SETTING]: other } },
+        {
+          role: database.probeAsRole,
+          settings: { [database.tenantSetting]: tenantId, [OTHER_TENANT_SETTING]: probe.other },
+        },
         async (session) => {
+          const tables = refs.map((t) => t.name);
           const facts = (
-            await session.query<WriteFactsRow>(CROSS_TENANT_WRITE_FACTS_SQL, [tables.map(String), column])
+            await session.query<WriteFactsRow>(CROSS_TENANT_WRITE_FACTS_SQL, [tables.map(String), probe.column])
           ).rows.sort((a, b) => a.i - b.i);
-          const attempts: WriteAttempt[] = [];
-          const missingGrants: MissingGrant[] = [];
-          const tableNotes: Record<string, unknown>[] = [];
-          const lackingPrivilege = new Set<WriteAttempt>();
-          let first = true;
-          // Values travel in transaction settings, so each attempt is one parameter-free statement
-          // on its own savepoint; a refused attempt does not end the transaction.
-          const attempt = async (table: string, kind: WriteKind, sql: string, triggers?: TriggerCheck) => {
-            const move = kind.startsWith('move');
-            const prefix = first
-              ? 'SAVEPOINT canary_probe'
-              : 'ROLLBACK TO SAVEPOINT canary_probe; SAVEPOINT canary_probe';
-            first = false;
-            const record = (verdict: WriteVerdict, detail: string) =>
-              attempts.push({ table, attempt: kind, verdict, detail });
-            try {
-              const results = await session.query(`${prefix}; ${sql}`);
-              const last = (Array.isArray(results) ? results.at(-1) : results) as { rowCount: number | null };
-              const rows = last.rowCount ?? 0;
-              if (rows > 0 && triggers !== undefined) {
-                const rewrote = await rewrittenTenant(session, triggers);
-                if (rewrote === null) record('permitted', `${rows} row(s) written`);
-                else
-                  record(
-                    'not-proven',
-                    `BEFORE ROW trigger(s) ${triggers.names.join(', ')} wrote the row as tenant ${rewrote}, not ${triggers.other}: no policy was asked about another tenant's row`,
-                  );
-              } else if (rows > 0) record('permitted', `${rows} row(s) written`);
-              else if (move) record('no-own-row', '0 rows touched');
-              // INSERT policies raise, they never drop a row silently: 0 rows is a BEFORE trigger, a
-              // rule or (partitioned) no own row to take a partition key from. Nothing was decided.
-              else record('not-proven', '0 rows inserted without an error: no policy answered');
-            } catch (error) {
-              const state = sqlState(error);
-              const message = error instanceof Error ? error.message : String(error);
-              if (state === NO_CURSOR_ROW && move) record('no-own-row', 'no own row to move');
-              else if (state === '42501' && RLS_REFUSAL.test(message)) record('refused', describeDbError(error));
-              else if (state === '42501')
-                record('not-proven', `refused by a privilege, before any policy: ${describeDbError(error)}`);
-              else if (state === '23514' && DOMAIN_CHECK.test(message))
-                record(
-                  'not-proven',
-                  `the tenant column's domain refused the other tenant's value, before any policy: ${describeDbError(error)}`,
-                );
-              else if (state === '23514' && beforePolicyPartitionError(message, move ? 'move' : 'insert'))
-                record(
-                  'not-proven',
-                  `the row could not be routed to a partition, before any policy: ${describeDbError(error)}`,
-                );
-              else if (state !== undefined && AFTER_POLICY_STATES.has(state) && (triggers?.rewriting ?? []).length > 0)
-                record(
-                  'not-proven',
-                  `BEFORE ROW trigger(s) ${triggers!.rewriting.join(', ')} set ${column} before the policy, and a constraint stopped the row, so which tenant it was written as is unknown: ${describeDbError(error)}`,
-                );
-              else if (state !== undefined && AFTER_POLICY_STATES.has(state))
-                record(
-                  'permitted',
-                  `the policy let the row through; only a constraint stopped it: ${describeDbError(error)}`,
-                );
-              else record('error', describeDbError(error));
-            }
-          };
-          for (const [index, table] of tables.entries()) {
-            const fact = facts.find((f) => f.i === index + 1);
-            const skip = (verdict: WriteVerdict, detail: string, kinds: WriteKind[]) => {
-              for (const kind of kinds) attempts.push({ table, attempt: kind, verdict, detail });
-            };
-            const both: WriteKind[] = ['move own row to another tenant', 'insert a row for another tenant'];
-            if (!fact?.found) {
-              skip('error', `table ${table} not found: check database.tenantTables`, both);
-              continue;
-            }
-            if (!fact.has_column) {
-              skip('error', `${table} has no column ${column}: check database.tenantColumn`, both);
-              continue;
-            }
-            if (!fitsType(tenantId, fact.base_type)) {
-              skip(
-                'error',
-                `tenant id ${tenantId} is not a value of ${table}.${column}'s type ${fact.base_type}, so its rows cannot be addressed`,
-                both,
-              );
-              continue;
-            }
-            const otherFits = configuredOther !== undefined && fitsType(configuredOther, fact.base_type);
-            const otherValue = otherFits ? other : placeholderOf(fact.base_type, tenantId);
-            const partitioned = fact.kind === 'p' || fact.is_partition;
-            const shape: WriteShape = {
-              column,
-              castType: fact.cast_type,
-              ...(otherFits ? {} : { otherLiteral: `'${otherValue}'::${fact.cast_type}` }),
-              // Defaults calling the platform's functions may call nextval too: NULL for them as well.
-              sequenceColumns: [
-                ...new Set([...(fact.sequence_columns ?? []), ...(fact.function_defaults ?? [])]),
-              ].filter((c) => c !== column),
-              identityAlways: fact.identity_always === true,
-              partitionKeys: partitioned ? (fact.partition_keys ?? []) : null,
-            };
-            const relation = relationSql(refs[index]!);
-            const sql = crossTenantWriteSql(relation, database.tenantSetting, shape);
-            tableNotes.push({
-              table,
-              tenantColumnType: fact.base_type,
-              otherTenant: otherValue,
-              ...(partitioned ? { partitionKeyCopiedFromOwnRow: fact.partition_keys ?? [] } : {}),
-              ...(shape.sequenceColumns!.length > 0 ? { explicitNullInsteadOfDefault: shape.sequenceColumns } : {}),
-              ...((fact.before_triggers ?? []).length > 0
-                ? { beforeTriggersRunBeforePolicy: fact.before_triggers }
-                : {}),
-              ...((fact.function_defaults ?? []).length > 0
-                ? { defaultsCallingPlatformFunctions: fact.function_defaults }
-                : {}),
-            });
-            const missing = [
-              ...(fact.can_select ? [] : ['SELECT']),
-              ...(fact.can_insert ? [] : ['INSERT']),
-              ...(fact.can_update ? [] : ['UPDATE']),
-            ];
-            if (missing.length > 0) {
-              missingGrants.push({
-                table,
-                privileges: missing,
-                grant: `GRANT ${missing.join(', ')} ON ${relation} TO ${quoteIdent(fact.role)};`,
-              });
-            }
-            const skipLacking = (privileges: string[], kind: WriteKind) => {
-              skip('not-proven', lacking(privileges), [kind]);
-              lackingPrivilege.add(attempts.at(-1)!);
-            };
-            const lacking = (privileges: string[]) =>
-              `not attempted: ${fact.role} holds no ${privileges.join('/')} privilege on ${table}, so a refusal would prove nothing`;
-            const triggerNames = fact.before_triggers ?? [];
-            const triggerCheck = (verify: string): TriggerCheck | undefined =>
-              triggerNames.length === 0
-                ? undefined
-                : {
-                    names: triggerNames,
-                    rewriting: triggerNames.filter((_, k) =>
-                      assignsColumn(fact.before_trigger_sources?.[k] ?? '', column),
-                    ),
-                    verify: fact.can_select ? verify : null,
-                    other: otherValue,
-                  };
-            if (fact.can_select && fact.can_update)
-              await attempt(table, both[0]!, sql.move, triggerCheck(sql.moveReturning));
-            else
-              skipLacking(
-                ['SELECT', 'UPDATE'].filter((p) => missing.includes(p)),
-                both[0]!,
-              );
-            if (partitioned && fact.partition_key_expression)
-              skip(
-                'not-proven',
-                `not attempted: ${table} is partitioned by an expression, so the probe cannot route a row`,
-                [both[1]!],
-              );
-            else if (fact.can_insert && (!partitioned || fact.can_select))
-              await attempt(table, both[1]!, sql.insert, triggerCheck(sql.insertReturning));
-            else
-              skipLacking(
-                ['INSERT', ...(partitioned ? ['SELECT'] : [])].filter((p) => missing.includes(p)),
-                both[1]!,
-              );
+          const writes = new WriteAttempts(session, probe.column);
+          const findings = { notes: [] as Record<string, unknown>[], missingGrants: [] as MissingGrant[] };
+          for (const [index, ref] of refs.entries()) {
+            await probeTableWrites(
+              writes,
+              probe,
+              ref,
+              facts.find((f) => f.i === index + 1),
+              findings,
+            );
           }
           const evidence = {
-            otherTenant: other,
-            attempts,
-            tables: tableNotes,
+            otherTenant: probe.other,
+            attempts: writes.all,
+            tables: findings.notes,
             ...(foreignKeyOnly.length > 0 ? { notWriteProbed: { foreignKeyOnly } } : {}),
-            ...(missingGrants.length > 0 ? { missingGrants } : {}),
+            ...(findings.missingGrants.length > 0 ? { missingGrants: findings.missingGrants } : {}),
           };
-          const permitted = attempts.filter((a) => a.verdict === 'permitted');
-          const errors = attempts.filter((a) => a.verdict === 'error');
-          const notProven = attempts.filter((a) => a.verdict === 'not-proven');
-          if (permitted.length > 0) {
-            const unproven = [...new Set(notProven.map((a) => a.table))];
-            return fail(
-              `in ${tenantId}'s context, writing as tenant ${other} was allowed: ${permitted.map((a) => `${a.attempt} in ${a.table}`).join('; ')} (rolled back)` +
-                (unproven.length > 0 ? `; not proven either way in ${unproven.join(', ')}` : ''),
-              evidence,
-            );
-          }
-          if (errors.length > 0 || notProven.length > 0) {
-            const parts: string[] = [];
-            if (notProven.length > 0) {
-              const byTable = [...new Set(notProven.map((a) => a.table))].map((table) => {
-                const kinds = notProven
-                  .filter((a) => a.table === table)
-                  .map((a) => (a.attempt.startsWith('move') ? 'update' : 'insert'));
-                return `${table} (${kinds.join(', ')})`;
-              });
-              parts.push(`writes as another tenant are not proven refused in ${byTable.join(', ')}`);
-              if (missingGrants.length > 0)
-                parts.push(`grant the probe role: ${missingGrants.map((g) => g.grant).join(' ')}`);
-              const reasons = notProven.filter((a) => !lackingPrivilege.has(a));
-              if (reasons.length > 0) parts.push(reasons.map((a) => `${a.table}: ${a.detail}`).join('; '));
-            }
-            if (errors.length > 0)
-              parts.push(
-                `some write attempts could not be judged: ${errors.map((a) => `${a.table}: ${a.detail}`).join('; ')}`,
-              );
-            return errored(parts.join('; '), evidence);
-          }
-          if (!attempts.some((a) => a.attempt.startsWith('move') && a.verdict === 'refused')) {
-            // Inserts were refused, but no own row was there to try moving: say so, still a pass on inserts.
-            return pass(
-              `in ${tenantId}'s context inserts as another tenant are refused (no own row to try moving)`,
-              evidence,
-            );
-          }
-          return pass(`in ${tenantId}'s context every write as another tenant is refused or touches 0 rows`, evidence);
+          return judgeWrites(probe, writes, findings.missingGrants, evidence);
         },
       );
     } catch (error) {

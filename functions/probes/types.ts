@@ -6,6 +6,7 @@
 import type { CheckId } from '../core/catalog.ts';
 import type { Config } from '../core/config.ts';
 import type { SamplingDecision } from '../core/sampling.ts';
+import type { Secret } from '../core/secret.ts';
 import type { Outcome } from '../core/types.ts';
 import type { Ports, ResolvedTenant } from '../ports.ts';
 
@@ -21,7 +22,12 @@ export interface ProbeContext {
    * the first caller starts it, later callers with the same key get the same promise.
    */
   once<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** The shared secrets of `platform.entryPoints`, by entry point name (absent: none read). */
+  entryPointSecrets?: ReadonlyMap<string, EntryPointSecret>;
 }
+
+/** An entry point's shared secret as the run read it, or why it could not (names the reference, never a value). */
+export type EntryPointSecret = { ok: true; secret: Secret } | { ok: false; reason: string };
 
 export interface TenantProbeContext extends ProbeContext {
   tenant: ResolvedTenant;

@@ -97,8 +97,7 @@ export const probeSignedAccepted: TenantProbe = async (ctx) => {
 /** `webhook.bad_signature_rejected`: a signature made with a wrong secret gets 4xx. */
 export const probeBadSignatureRejected: TenantProbe = async (ctx) => {
   const secret = ctx.tenant.signingSecret.reveal();
-  let wrongSecret = randomBytes(32).toString('base64url');
-  while (wrongSecret === secret) wrongSecret = randomBytes(32).toString('base64url');
+  const wrongSecret = wrongSecretFor(secret);
   const ticket = newTicket(ctx, ctx.ports.now());
   const body = JSON.stringify(ticket);
   const delivery = await deliver(ctx, ticket, body, sign(ctx, body, wrongSecret), [secret, wrongSecret]);
@@ -107,6 +106,13 @@ export const probeBadSignatureRejected: TenantProbe = async (ctx) => {
     consequence: 'forged webhooks get through',
   });
 };
+
+/** A random secret that is not `secret`: what a forger without the key signs with. */
+export function wrongSecretFor(secret: string): string {
+  let wrong = randomBytes(32).toString('base64url');
+  while (wrong === secret) wrong = randomBytes(32).toString('base64url');
+  return wrong;
+}
 
 /** `webhook.missing_signature_rejected`: no signature header gets 4xx. */
 export const probeMissingSignatureRejected: TenantProbe = async (ctx) => {
@@ -193,18 +199,27 @@ export const probeFutureTimestampRejected: TenantProbe = async (ctx) => {
   });
 };
 
-interface Forgery {
+export interface Forgery {
   /** The request, as the subject of a sentence: "a ticket signed with a wrong secret". */
   what: string;
   /** Why acceptance matters. */
   consequence: string;
+  /** Who answers, as the subject of a sentence. @default 'the webhook receiver' */
+  receiver?: string;
+  /** 4xx statuses that leave the question open (404: the target does not exist). @default none */
+  notProven?: readonly number[];
 }
 
 /**
  * 4xx (other than 429) passes; 2xx fails with the check's tier; anything that leaves the
- * question open (5xx, 429, 3xx, no answer) is an `error` (P2).
+ * question open (5xx, 429, 3xx, no answer, a status in `notProven`) is an `error` (P2).
  */
-function judgeRejection(ctx: TenantProbeContext, { result, evidence }: Delivery, forgery: Forgery): Outcome {
+export function judgeRejection(
+  ctx: Pick<TenantProbeContext, 'config'>,
+  { result, evidence }: Pick<Delivery, 'result' | 'evidence'>,
+  forgery: Forgery,
+): Outcome {
+  const receiver = forgery.receiver ?? 'the webhook receiver';
   const undecided = (summary: string, extra: Evidence = {}): Outcome => ({
     status: 'error',
     tier: 'P2',
@@ -213,7 +228,7 @@ function judgeRejection(ctx: TenantProbeContext, { result, evidence }: Delivery,
   });
   if (result.kind !== 'response') {
     return undecided(
-      `the webhook receiver ${describeNoResponse(result, ctx.config.thresholds.requestTimeoutMs)} for ${forgery.what}, so whether it is rejected is unknown`,
+      `${receiver} ${describeNoResponse(result, ctx.config.thresholds.requestTimeoutMs)} for ${forgery.what}, so whether it is rejected is unknown`,
     );
   }
   const { status } = result;
@@ -232,17 +247,30 @@ function judgeRejection(ctx: TenantProbeContext, { result, evidence }: Delivery,
       ...(retryAfter ? { retryAfter } : {}),
     });
   }
+  if (forgery.notProven?.includes(status)) {
+    return undecided(
+      `${receiver} answered HTTP ${status}${detail} to ${forgery.what}: ${notProvenReason(status)}, so whether a forgery is rejected is not proven`,
+    );
+  }
   if (status >= 400 && status < 500) {
     return { status: 'pass', summary: `${forgery.what} was rejected (HTTP ${status}${detail})`, evidence };
   }
   if (status >= 500) {
     return undecided(
-      `the webhook receiver failed (HTTP ${status}${detail}) on ${forgery.what}, so whether it is rejected is unknown`,
+      `${receiver} failed (HTTP ${status}${detail}) on ${forgery.what}, so whether it is rejected is unknown`,
     );
   }
   return undecided(
-    `the webhook receiver answered HTTP ${status} to ${forgery.what} (neither accepted nor rejected): check platform.baseUrl and webhookPath`,
+    `${receiver} answered HTTP ${status} to ${forgery.what} (neither accepted nor rejected): check platform.baseUrl and ${forgery.receiver === undefined ? 'webhookPath' : "the entry point's path"}`,
   );
+}
+
+/** Why a `notProven` status says nothing about the signature check. */
+function notProvenReason(status: number): string {
+  if (status === 404) return 'the target was not found';
+  if (status === 405) return "no POST route at the entry point's path";
+  if (status === 403) return 'it refuses before checking the signature (an inactive target)';
+  return 'it answers so before checking the signature';
 }
 
 function newTicket(ctx: TenantProbeContext, createdAt: Date): SyntheticTicket {
@@ -258,31 +286,40 @@ function sign(ctx: TenantProbeContext, body: string, secret: string): string {
   return signBody(body, secret, ctx.config.platform.signatureFormat);
 }
 
+/** A POST of the webhook checks and the entry-point checks: one body, signed (or not) over its exact bytes. */
+export interface SignedPost {
+  url: string;
+  body: string;
+  /** The signature header; absent: none is sent. */
+  signature?: { header: string; value: string };
+  /** The synthetic ticket id the body carries (evidence). */
+  ticketId: string;
+  /** Secrets the request used: scrubbed from anything taken from the response. */
+  secrets: readonly string[];
+}
+
 /**
- * POSTs `body` (with `signature`, when given) and gathers the evidence every webhook check
- * reports. `secrets` and the signature are scrubbed from anything taken from the response.
+ * POSTs a body and gathers the evidence every signed-request check reports. The request's
+ * secrets, its signature and every tenant's secret are scrubbed from anything taken from the response.
  */
-async function deliver(
-  ctx: TenantProbeContext,
-  ticket: SyntheticTicket,
-  body: string,
-  signature: string | undefined,
-  secrets: readonly string[],
-): Promise<Delivery> {
-  const { platform, thresholds } = ctx.config;
+export async function postSigned(
+  ctx: Pick<TenantProbeContext, 'config' | 'ports' | 'signal' | 'tenants'>,
+  post: SignedPost,
+): Promise<{ result: HttpResult; evidence: Evidence }> {
+  const { thresholds } = ctx.config;
   const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' };
-  if (signature !== undefined) headers[SIGNATURE_HEADER] = signature;
+  if (post.signature !== undefined) headers[post.signature.header] = post.signature.value;
   const result = await ctx.ports.http.request({
     method: 'POST',
-    // The in-VPC address when configured (no NAT, no ingress hop); health and TLS stay on baseUrl.
-    url: endpointUrl(platform.internalBaseUrl ?? platform.baseUrl, platform.webhookPath),
+    url: post.url,
     headers,
-    body,
+    body: post.body,
     timeoutMs: thresholds.requestTimeoutMs,
     maxBytes: thresholds.maxResponseBytes,
     signal: ctx.signal,
   });
-  const hidden = [...secrets];
+  const hidden = [...post.secrets];
+  const signature = post.signature?.value;
   if (signature !== undefined) hidden.push(signature, signature.replace(/^sha256=/, ''));
   // Every secret the run holds, not only the ones sent: the detail is cut below.
   const scrub = bothScrubbers(
@@ -292,7 +329,7 @@ async function deliver(
   const evidence: Evidence = {
     status: result.kind === 'response' ? result.status : null,
     elapsedMs: result.elapsedMs,
-    ticketId: ticket.ticket_id,
+    ticketId: post.ticketId,
   };
   if (result.kind === 'response') {
     const detail = responseDetail(result.json, scrub);
@@ -301,6 +338,26 @@ async function deliver(
   } else {
     evidence.error = result.kind === 'network' ? result.code : `timeout (${result.phase})`;
   }
+  return { result, evidence };
+}
+
+/** POSTs `body` (with `signature`, when given) to the ticket webhook. */
+async function deliver(
+  ctx: TenantProbeContext,
+  ticket: SyntheticTicket,
+  body: string,
+  signature: string | undefined,
+  secrets: readonly string[],
+): Promise<Delivery> {
+  const { platform } = ctx.config;
+  const { result, evidence } = await postSigned(ctx, {
+    // The in-VPC address when configured (no NAT, no ingress hop); health and TLS stay on baseUrl.
+    url: endpointUrl(platform.internalBaseUrl ?? platform.baseUrl, platform.webhookPath),
+    body,
+    ...(signature === undefined ? {} : { signature: { header: SIGNATURE_HEADER, value: signature } }),
+    ticketId: ticket.ticket_id,
+    secrets,
+  });
   return { ticket, result, evidence };
 }
 

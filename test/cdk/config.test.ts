@@ -55,8 +55,9 @@ describe('deployment config', () => {
     expect(config.canary.run.roundTrip).toBe('deferred');
     expect(config.deployment.expectedTenants).toBe(1000);
     // Secrets the sweep and probe read: the database login, the tenant source's, the Fernet key,
-    // Redis (the PagerDuty routing key is the forwarder's alone).
+    // Redis, the resolved-ticket entry point's shared secret (the PagerDuty routing key is the forwarder's alone).
     expect(config.secretIds).toEqual([
+      'tenant-canary/platform-webhook-secret',
       'tenant-canary/probe-db',
       'tenant-canary/redis',
       'tenant-canary/tenant-encryption-key',
@@ -305,7 +306,7 @@ describe('deployment config', () => {
     });
     const [issue] = issuesOf(tenThousand);
     expect(issue).toMatch(
-      /^platform\.requestBudgetRps \(20\) cannot cover each of deployment\.expectedTenants \(10000\) tenants' 7 webhook checks once per synthetic\.acceptEveryMinutes \(60\) .*raise platform\.requestBudgetRps to at least (\d+)/,
+      /^platform\.requestBudgetRps \(20\) cannot cover each of deployment\.expectedTenants \(10000\) tenants' 7 webhook requests once per synthetic\.acceptEveryMinutes \(60\) .*raise platform\.requestBudgetRps to at least (\d+)/,
     );
     const needed = Number(/at least (\d+)/.exec(issue ?? '')?.[1]);
     expect(issuesOf(withBudget(tenThousand, needed))).toEqual([]);

@@ -31,6 +31,9 @@ const EXPECTED: Record<string, string[]> = {
     'webhook.tampered_body_rejected fail P0 all',
     'webhook.cross_tenant_signature_rejected fail P0 all',
   ],
+  'resolved-ticket-forgeries-accepted': ['webhook.entry_points_reject_forgeries fail P0 all'],
+  'agent-webhook-forgeries-accepted': ['webhook.entry_points_reject_forgeries fail P0 all'],
+  'shared-entry-point-secret': ['webhook.entry_points_tenant_bound fail P0 platform'],
   'secret-mismatch': ['webhook.signed_accepted fail P1 target'],
   'replay-window-off': [
     'webhook.stale_timestamp_rejected fail P1 all',
@@ -81,6 +84,7 @@ const EXPECTED: Record<string, string[]> = {
     'rls.app_role_enforced fail P0 platform',
     'rls.context_scope fail P2 platform',
     'rls.isolation_snapshot fail P2 platform',
+    'webhook.entry_points_tenant_bound fail P0 platform',
     'enhancement.round_trip fail P1 all',
   ],
 };
@@ -132,7 +136,7 @@ describe('drill --all on the embedded sandbox', () => {
     expect(run.code).toBe(0);
   }, 240_000);
 
-  it('as-written reports the superuser app role, the session-scoped context and the stopped queue, and nothing else', async () => {
+  it('as-written reports the superuser app role, the session-scoped context, the shared entry-point secret and the stopped queue, and nothing else', async () => {
     const run = await runCli(['drill', 'as-written', '--json']);
     const [row] = JSON.parse(run.stdout) as DrillRow[];
     expect(row?.ok).toBe(true);
@@ -142,7 +146,31 @@ describe('drill --all on the embedded sandbox', () => {
       'rls.app_role_enforced fail P0',
       'rls.context_scope fail P2',
       'rls.isolation_snapshot fail P2',
+      'webhook.entry_points_tenant_bound fail P0',
     ]);
+    expect(run.code).toBe(0);
+  }, 120_000);
+
+  it('shared-entry-point-secret fails only webhook.entry_points_tenant_bound (P0); each entry-point forgery fault fails only the forgery check (P0, every tenant)', async () => {
+    const run = await runCli([
+      'drill',
+      'shared-entry-point-secret',
+      'resolved-ticket-forgeries-accepted',
+      'agent-webhook-forgeries-accepted',
+      '--json',
+    ]);
+    const rows = JSON.parse(run.stdout) as DrillRow[];
+    const firedOf = (fault: string) =>
+      rows
+        .find((row) => row.fault === fault)
+        ?.got.map((g) => `${g.checkId} ${g.status} ${g.tier} ${g.tenantId ?? '-'}`);
+    expect(firedOf('shared-entry-point-secret')).toEqual(['webhook.entry_points_tenant_bound fail P0 -']);
+    for (const fault of ['resolved-ticket-forgeries-accepted', 'agent-webhook-forgeries-accepted']) {
+      expect(firedOf(fault)?.sort(), fault).toEqual(
+        TENANTS.map((tenant) => `webhook.entry_points_reject_forgeries fail P0 ${tenant}`),
+      );
+    }
+    expect(rows.every((row) => row.ok)).toBe(true);
     expect(run.code).toBe(0);
   }, 120_000);
 

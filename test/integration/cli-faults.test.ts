@@ -90,6 +90,7 @@ describe('the CLI against the healthy sandbox', () => {
         ['webhook.cross_tenant_signature_rejected', 'pass'],
         ['webhook.stale_timestamp_rejected', 'pass'],
         ['webhook.future_timestamp_rejected', 'pass'],
+        ['webhook.entry_points_reject_forgeries', 'pass'],
       ]);
     }
     for (const result of report.results.filter((r) => r.status === 'skipped')) {

@@ -113,7 +113,11 @@ describe('a tenant that cannot be probed', () => {
       publisher: () => ({ publish: async (messages) => ({ delivered: messages.map((m) => m.id), failed: [] }) }),
       tenantQueue: async () => tenantQueue,
       now: () => new Date(now),
-      checks: async (): Promise<Report> => {
+      checks: async (input): Promise<Report> => {
+        // As runChecks does: the tenants' signing secrets are read (an unreadable one fails its record).
+        const tenantIds = input.filters?.tenantIds ?? [];
+        const probed = input.config.tenants.filter((tenant) => tenantIds.includes(tenant.tenantId));
+        await Promise.all(probed.map((tenant) => input.secrets.resolve(tenant.signingSecret).catch(() => undefined)));
         const at = new Date(now).toISOString();
         return { runId: 'r', startedAt: at, finishedAt: at, tenants: [], results: [], alerts: [] };
       },

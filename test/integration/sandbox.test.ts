@@ -165,7 +165,7 @@ describe('the fault table', () => {
       'replay-window-off',
     ]);
     // The data-plane faults and their exact expectations are pinned in test/drills/drill.test.ts.
-    expect(names.length).toBe(31);
+    expect(names.length).toBe(34);
     for (const fault of SANDBOX_FAULTS) {
       expect(fault.expect.length).toBeGreaterThan(0);
       for (const expectation of fault.expect) expect(CHECK_IDS).toContain(expectation.checkId);

@@ -6,7 +6,8 @@
  */
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { batchItem, createSweepLedger, itemBytes } from '../../functions/adapters/sweep-ledger.ts';
+import { createSweepLedger } from '../../functions/adapters/sweep-ledger.ts';
+import { batchItem, itemBytes } from '../../functions/adapters/sweep-ledger-items.ts';
 import { createMemorySweepLedger } from '../../functions/adapters/sweep-ledger-memory.ts';
 import { CATALOG, catalogEntry } from '../../functions/core/catalog.ts';
 import { sweepIdAt } from '../../functions/core/tables.ts';

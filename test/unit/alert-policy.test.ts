@@ -697,14 +697,14 @@ describe('alert policy options from config', () => {
 describe('ordered runs (sweeps judged again, or late)', () => {
   const failing = [result('webhook.signed_accepted', 'acme-corp', 'fail', 'P1')];
   const passing = [result('webhook.signed_accepted', 'acme-corp', 'pass')];
-  const judge = (previous: AlertStateMap, runId: string, results: CheckResult[], minute: number) =>
+  const judge = (previous: AlertStateMap, sweepId: string, results: CheckResult[], minute: number) =>
     evaluateAlertPolicy({
       previous,
       results,
       tenants: ['acme-corp'],
       now: at(minute),
       options: DEFAULT_ALERT_POLICY,
-      runId,
+      sweepId,
     });
 
   it('counts a sweep once however often it is judged: a P1 does not fire on one failing sweep judged twice', () => {

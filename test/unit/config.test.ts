@@ -44,6 +44,7 @@ describe('config', () => {
       caFile: null,
       internalBaseUrl: null,
       requestBudgetRps: 20,
+      entryPoints: [],
     });
     expect(config.thresholds).toMatchObject({
       requestTimeoutMs: 5000,

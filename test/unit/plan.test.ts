@@ -11,8 +11,8 @@ const config = parseConfig({
 describe('planning a run', () => {
   it('plans every check for every tenant by default', () => {
     const plan = planRun(config);
-    expect(plan.platform).toHaveLength(14);
-    expect(plan.tenant).toHaveLength(15);
+    expect(plan.platform).toHaveLength(15);
+    expect(plan.tenant).toHaveLength(16);
     expect(plan.tenants.map((t) => t.tenantId)).toEqual(['a', 'b', 'c']);
     expect(plan.tenantDependencies).toEqual([]);
     expect(plan.disabled.has('queue.depth')).toBe(true);

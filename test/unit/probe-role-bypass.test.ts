@@ -4,12 +4,12 @@
  * (then its policies apply to the owner too).
  */
 import { describe, expect, it } from 'vitest';
-import { type DatabaseSnapshot, probeRoleBypass, type TableFacts } from '../../functions/probes/database.ts';
+import { type DatabaseFacts, probeRoleBypass, type TableFacts } from '../../functions/probes/database.ts';
 import { tableFacts } from '../support/table-facts.ts';
 
 const table = (name: string, overrides: Partial<TableFacts>) => tableFacts(name, { owner: 'probe', ...overrides });
 
-const snapshot = (tables: TableFacts[]): DatabaseSnapshot => ({
+const snapshot = (tables: TableFacts[]): DatabaseFacts => ({
   tables,
   appRole: { name: 'app', exists: true, superuser: false, bypassRls: false },
   probeRole: { name: 'probe', exists: true, superuser: false, bypassRls: false },
