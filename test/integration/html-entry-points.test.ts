@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHtmlReport } from '../../bin/cli/html.ts';
 import { CATALOG } from '../../functions/core/catalog.ts';
 import type { CheckResult, Report } from '../../functions/core/types.ts';
-import { findOnPath } from '../../sandbox/queue.ts';
+import { launchChromium } from '../support/browser.ts';
 
 const OUT = join(import.meta.dirname, '..', '.out');
 const CHECK = 'webhook.entry_points_reject_forgeries';
@@ -56,13 +56,7 @@ const report: Report = {
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  const executablePath = findOnPath('chromium', process.env.PATH);
-  if (executablePath === undefined) {
-    if (process.env.CI === 'true') throw new Error('CI=true but chromium is not on PATH (apt-get install -y chromium)');
-    return;
-  }
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   mkdirSync(OUT, { recursive: true });
 }, 60_000);
 

@@ -12,7 +12,7 @@ import { type DrillRow, skippedRow } from '../../bin/cli/drill.ts';
 import { renderHtmlDrill, renderHtmlReport } from '../../bin/cli/html.ts';
 import { CATALOG } from '../../functions/core/catalog.ts';
 import type { CheckResult, Report } from '../../functions/core/types.ts';
-import { findOnPath } from '../../sandbox/queue.ts';
+import { launchChromium } from '../support/browser.ts';
 
 const OUT = join(import.meta.dirname, '..', '.out');
 const TENANT_CHECKS = CATALOG.filter((entry) => entry.scope === 'tenant').map((entry) => entry.id);
@@ -58,14 +58,7 @@ function fleetReport(tenants: number): Report {
 let browser: Browser | undefined;
 
 beforeAll(async () => {
-  const executablePath = findOnPath('chromium', process.env.PATH);
-  if (executablePath === undefined) {
-    if (process.env.CI === 'true') throw new Error('CI=true but chromium is not on PATH (apt-get install -y chromium)');
-    return;
-  }
-  const { chromium } = await import('playwright-core');
-  // As root (CI), Chromium's own sandbox cannot start.
-  browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   mkdirSync(OUT, { recursive: true });
 }, 60_000);
 
