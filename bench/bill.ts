@@ -85,8 +85,8 @@ export interface BillUsage
   forwarderSecondsPerAlert: number;
   /** How long a container reuses a secret (functions/adapters/secrets.ts). */
   secretCacheSeconds: number;
-  /** Bytes over the network per tenant run to AWS APIs and the platform (NAT or endpoint data): an estimate. */
-  networkBytesPerTenantRun: number;
+  /** Bytes through the platform's NAT (both directions, TLS included), measured: {@link NatBytes}. */
+  natBytes: NatBytes;
   /** Bytes the tables hold (state, ledger with a day's TTL). */
   tableBytes: number;
   /**
@@ -94,6 +94,21 @@ export interface BillUsage
    * sweep); at most the mapping's maximum. @default the mapping's maximum concurrency
    */
   probeContainers?: number;
+}
+
+/**
+ * Bytes the probe sends and receives through the NAT (both directions, as a NAT gateway bills its
+ * data), measured in the bench's real invocation (bench/invocation-child.ts: the platform's API
+ * over TLS and the DynamoDB calls, each through a byte-counting loopback proxy). An invocation of
+ * k tenants moves `perInvocation + k × perTenantRun` bytes; a container's first invocation adds
+ * `perColdStart` (its handshakes have no session to resume).
+ */
+export interface NatBytes {
+  perInvocation: number;
+  perTenantRun: number;
+  perColdStart: number;
+  /** What was measured, for the arithmetic line (e.g. "warm batch of 10: 290,000 B, of one: 32,000 B"). */
+  measured: string;
 }
 
 export interface BillLine {
@@ -517,7 +532,10 @@ function priceCloudWatch(p: Pricing): { healthyUsd: number; everyStatusUsd: numb
 function priceEgress(p: Pricing): BillLine[] {
   const { usage, prices, facts, hours } = p;
   const egress: BillLine[] = [];
-  const networkGb = (p.tenantRuns * usage.networkBytesPerTenantRun) / 1e9;
+  const nat = usage.natBytes;
+  const coldStarts = p.containers * p.sweeps;
+  const natBytes = p.invocations * nat.perInvocation + p.tenantRuns * nat.perTenantRun + coldStarts * nat.perColdStart;
+  const natGb = natBytes / 1e9;
   const interfaces = p.of('AWS::EC2::VPCEndpoint').filter(([, e]) => e.Properties?.VpcEndpointType === 'Interface');
   if (interfaces.length > 0) {
     const azHours = interfaces.reduce(
@@ -528,8 +546,8 @@ function priceEgress(p: Pricing): BillLine[] {
       p.push({
         item: 'VPC interface endpoints (in the template)',
         resources: interfaces.map(([id]) => id),
-        usd: azHours * prices.vpcEndpointPerAzHour + networkGb * prices.vpcEndpointPerGb,
-        arithmetic: `${interfaces.length} interface endpoints × their subnets = ${fmt(azHours)} AZ-hours × $${prices.vpcEndpointPerAzHour} + ${fmt(networkGb)} GB × $${prices.vpcEndpointPerGb} (gateway endpoints are free)`,
+        usd: azHours * prices.vpcEndpointPerAzHour,
+        arithmetic: `${interfaces.length} interface endpoints × their subnets = ${fmt(azHours)} AZ-hours × $${prices.vpcEndpointPerAzHour}; their data ($${prices.vpcEndpointPerGb} a GB) is the SQS, SNS and Secrets Manager calls' (not measured: a few KB a sweep and container); DynamoDB's, the probe's measured AWS traffic, goes through the gateway endpoint, free`,
       }),
     );
   }
@@ -538,8 +556,8 @@ function priceEgress(p: Pricing): BillLine[] {
       p.push({
         item: "NAT gateway data (the platform's NAT)",
         resources: ['config: deployment.vpc'],
-        usd: networkGb * prices.natGatewayPerGb,
-        arithmetic: `${fmt(networkGb)} GB (${fmt(usage.networkBytesPerTenantRun)} B a tenant run: an estimate, not measured; connections kept across invocations would send fewer TLS handshakes) × $${prices.natGatewayPerGb}; the gateway's hours are the platform's (a NAT gateway of the canary's own would add ${facts.azs} × ${hours} h × $${prices.natGatewayPerHour} = $${(facts.azs * hours * prices.natGatewayPerHour).toFixed(2)})`,
+        usd: natGb * prices.natGatewayPerGb,
+        arithmetic: `(${fmt(p.invocations)} invocations × ${fmt(nat.perInvocation)} B + ${fmt(p.tenantRuns)} tenant runs × ${fmt(nat.perTenantRun)} B + ${fmt(p.containers)} containers cold once a sweep × ${fmt(p.sweeps)} × ${fmt(nat.perColdStart)} B) = ${fmt(natGb)} GB × $${prices.natGatewayPerGb}; measured, both directions, TLS included (${nat.measured}); the gateway's hours are the platform's (a NAT gateway of the canary's own would add ${facts.azs} × ${hours} h × $${prices.natGatewayPerHour} = $${(facts.azs * hours * prices.natGatewayPerHour).toFixed(2)})`,
       }),
     );
   }

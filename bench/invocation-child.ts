@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
+import tls, { type TLSSocket } from 'node:tls';
 import { pathToFileURL } from 'node:url';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSEvent } from 'aws-lambda';
@@ -21,6 +22,7 @@ import { EMBEDDED_CONFIG_FILE, LAMBDA_ENV } from '../functions/core/lambda-env.t
 import { sweepIdAt } from '../functions/core/tables.ts';
 import { sqsRecord } from '../sim/sqs-record.ts';
 import { stateTableShape, sweepTableShape } from '../test/support/dynamo.ts';
+import { type ByteCounts, type ByteProxy, startByteProxy } from './byte-proxy.ts';
 
 export interface InvocationChildInput {
   /** The probe asset's bundle (index.mjs). */
@@ -55,6 +57,33 @@ export interface InvocationChildOutput {
   emfBytes: number;
   failedRecords: number;
   peakRssMb: number;
+  /** What crossed the loopback proxies per invocation (bench/byte-proxy.ts): the NAT's data. */
+  network: {
+    /** The container's first invocation (a batch): every TLS handshake full. */
+    cold: NetworkSample;
+    /** Each measured (warm) batch invocation. */
+    batch: NetworkSample[];
+    /** Each warm invocation of one tenant (every round, every tenant of the batch). */
+    alone: NetworkSample[];
+  };
+}
+
+/** One invocation's traffic through the proxies. */
+export interface NetworkSample {
+  /** The platform's API (HTTPS, through the proxy in front of the sandbox): bytes both ways. */
+  apiUp: number;
+  apiDown: number;
+  apiConnections: number;
+  /** TLS handshakes the process made in the invocation (tls.connect), and how many resumed a session. */
+  tlsHandshakes: number;
+  tlsResumed: number;
+  /** Bytes of each API connection (both ways), in the order opened. */
+  apiPerConnection: number[];
+  /** DynamoDB (plain HTTP to dynalite: its TLS is not in these bytes), both ways, and its connections. */
+  awsBytes: number;
+  awsConnections: number;
+  /** DynamoDB calls (HTTP requests through its proxy). */
+  awsRequests: number;
 }
 
 type Handler = (event: unknown, context: unknown) => Promise<{ batchItemFailures?: unknown[] }>;
@@ -113,14 +142,79 @@ async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
   };
 }
 
+/**
+ * The network the invocation sees, counted: a byte-counting proxy in front of the platform's API
+ * (the config's `platform.baseUrl` is pointed at it; its certificate names 127.0.0.1, as the
+ * proxy's address does) and one in front of dynalite, and every TLS handshake of the process
+ * (the bundle's `node:https` calls `tls.connect`), resumed or not.
+ */
+async function countedNetwork(config: ConfigInput, dynamoEndpoint: string) {
+  const api = new URL(String(config.platform?.baseUrl));
+  if (api.protocol !== 'https:') throw new Error(`the sandbox serves ${api.protocol}: the NAT bytes need its TLS`);
+  const apiProxy = await startByteProxy({ host: api.hostname, port: Number(api.port) });
+  const dynamo = new URL(dynamoEndpoint);
+  const awsProxy = await startByteProxy({ host: dynamo.hostname, port: Number(dynamo.port) });
+  // Whether each handshake resumed a session, read when it completes (a closed socket says false).
+  const handshakes: { resumed?: boolean }[] = [];
+  const connectTls = tls.connect;
+  tls.connect = ((...args: Parameters<typeof tls.connect>) => {
+    const socket: TLSSocket = connectTls(...args);
+    const handshake: { resumed?: boolean } = {};
+    handshakes.push(handshake);
+    socket.once('secureConnect', () => {
+      handshake.resumed = socket.isSessionReused();
+    });
+    return socket;
+  }) as typeof tls.connect;
+  const proxied = new URL(api.href);
+  proxied.port = String(apiProxy.port);
+  const base = proxied.href.replace(/\/$/, '');
+  const settle = async (proxy: ByteProxy) => {
+    // The client closes its sockets as the invocation ends: let the last bytes and closes through.
+    for (let i = 0; i < 40 && proxy.open() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  return {
+    config: { ...config, platform: { ...config.platform, baseUrl: base } } as ConfigInput,
+    awsEndpoint: `http://127.0.0.1:${awsProxy.port}`,
+    /** Starts an invocation's window: what crossed before it is not its own. */
+    start() {
+      apiProxy.take();
+      awsProxy.take();
+      handshakes.length = 0;
+    },
+    async sample(): Promise<NetworkSample> {
+      await settle(apiProxy);
+      await settle(awsProxy);
+      const apiBytes: ByteCounts = apiProxy.take();
+      const aws = awsProxy.take();
+      const tlsResumed = handshakes.filter((handshake) => handshake.resumed === true).length;
+      return {
+        apiUp: apiBytes.up,
+        apiDown: apiBytes.down,
+        apiConnections: apiBytes.connections,
+        tlsHandshakes: handshakes.length,
+        tlsResumed,
+        apiPerConnection: apiBytes.perConnection.map((c) => c.up + c.down),
+        awsBytes: aws.up + aws.down,
+        awsConnections: aws.connections,
+        awsRequests: aws.requests,
+      };
+    },
+    async close() {
+      tls.connect = connectTls;
+      await Promise.all([apiProxy.close(), awsProxy.close()]);
+    },
+  };
+}
+
 async function main(input: InvocationChildInput): Promise<InvocationChildOutput> {
+  const dynamo = await startDynalite();
+  const endpoint = dynamo.endpoint;
+  const network = await countedNetwork(input.config, endpoint);
   mkdirSync(input.taskRoot, { recursive: true });
   copyFileSync(input.bundle, join(input.taskRoot, 'index.mjs'));
   writeFileSync(join(input.taskRoot, 'package.json'), '{"type":"module"}\n');
-  writeFileSync(join(input.taskRoot, EMBEDDED_CONFIG_FILE), JSON.stringify(input.config));
-
-  const dynamo = await startDynalite();
-  const endpoint = dynamo.endpoint;
+  writeFileSync(join(input.taskRoot, EMBEDDED_CONFIG_FILE), JSON.stringify(network.config));
   const nowhere = `http://127.0.0.1:${await closedPort()}`;
   Object.assign(process.env, {
     LAMBDA_TASK_ROOT: input.taskRoot,
@@ -135,7 +229,8 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
     AWS_ACCESS_KEY_ID: 'AKIDLOCAL',
     AWS_SECRET_ACCESS_KEY: 'local-only',
     AWS_ENDPOINT_URL: nowhere,
-    AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+    // The handler's DynamoDB calls through the counting proxy; the bench's own ledger calls go direct.
+    AWS_ENDPOINT_URL_DYNAMODB: network.awsEndpoint,
     POWERTOOLS_SERVICE_NAME: 'TenantCanary',
     POWERTOOLS_METRICS_NAMESPACE: 'TenantCanary',
     POWERTOOLS_LOG_LEVEL: 'INFO',
@@ -177,7 +272,7 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
   let clock = Date.now();
   let failedRecords = 0;
   /** One invocation with `ids`, in a sweep of its own that expects more tenants (it is not the last batch). */
-  const invoke = async (ids: readonly string[]): Promise<{ ms: number; cpuMs: number }> => {
+  const invoke = async (ids: readonly string[]): Promise<{ ms: number; cpuMs: number; net: NetworkSample }> => {
     clock += 1000;
     const now = new Date(clock);
     const sweepId = sweepIdAt(now);
@@ -197,13 +292,14 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
         ),
       ),
     };
+    network.start();
     const cpu = process.cpuUsage();
     const started = performance.now();
     const answer = await handler(event, lambdaContext(input.memoryMb));
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
     failedRecords += answer.batchItemFailures?.length ?? 0;
-    return { ms, cpuMs: (used.user + used.system) / 1000 };
+    return { ms, cpuMs: (used.user + used.system) / 1000, net: await network.sample() };
   };
 
   const first = await invoke(batch); // cold: sends the tickets the deferred round trips judge next
@@ -212,10 +308,16 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
   const batchMs: number[] = [];
   const batchCpuMs: number[] = [];
   const aloneMaxMs: number[] = [];
+  const batchNet: NetworkSample[] = [];
+  const aloneNet: NetworkSample[] = [];
   let peakRss = process.memoryUsage().rss;
   for (let round = 0; round < input.rounds; round++) {
     let slowest = 0;
-    for (const id of batch) slowest = Math.max(slowest, (await invoke([id])).ms);
+    for (const id of batch) {
+      const alone = await invoke([id]);
+      slowest = Math.max(slowest, alone.ms);
+      aloneNet.push(alone.net);
+    }
     aloneMaxMs.push(slowest);
     const logsBefore = { ...counted };
     counting = round === input.rounds - 1;
@@ -227,10 +329,12 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
       throw new Error('the probe handler wrote no log lines: the log figures would be wrong');
     }
     batchMs.push(measured.ms);
+    batchNet.push(measured.net);
     batchCpuMs.push(measured.cpuMs);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   process.stdout.write = original;
+  await network.close();
   dynamo.stop();
   return {
     batch: batch.length,
@@ -242,6 +346,7 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
     ...counted,
     failedRecords,
     peakRssMb: peakRss / 2 ** 20,
+    network: { cold: first.net, batch: batchNet, alone: aloneNet },
   };
 }
 

@@ -19,22 +19,25 @@ import { CATALOG } from '../functions/core/catalog.ts';
 import type { ConfigInput } from '../functions/core/config.ts';
 import { STATUSES, TIERS } from '../functions/core/types.ts';
 import { pollDelays } from '../functions/probes/enhancement.ts';
+import { parseDeploymentConfig } from '../lib/config.ts';
 import { detectionSeconds } from '../sim/protocol.ts';
 import { type Bill, type BillUsage, billTable, priceTemplate } from './bill.ts';
 import { runJsonChild } from './child-process.ts';
 import { type CostBreakdown, type CostInputs, costTable, MB_PER_VCPU, monthlyCost } from './cost.ts';
+import { pacedRunJson } from './paced-run.ts';
 import {
   configFacts,
   drainOf,
   measureImport,
   measureInvocation,
+  natOf,
   pacedSweepOf,
   probeOf,
   shippedVariants,
   sweepsPerDay,
 } from './shipped.ts';
 import type { InvocationOutput, SweepInput, SweepOutput } from './sweep-child.ts';
-import { type SynthesizedStack, synthesize } from './template.ts';
+import { readConfig, type SynthesizedStack, synthesize } from './template.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const OUT = join(ROOT, 'bench', '.out');
@@ -364,8 +367,6 @@ interface Results {
   bills: { label: string; bill: Bill }[];
 }
 
-/** Bytes of a network exchange per tenant run (NAT or endpoint data): an estimate, see bench/README.md. */
-const NETWORK_BYTES_PER_TENANT_RUN = 40_000;
 /** Seconds the forwarder is billed per alert (one Events API POST): an assumption. */
 const FORWARDER_SECONDS_PER_ALERT = 0.3;
 /** SDK clients a probe's first SQS invocation loads (the ledger; the secrets of the shipped config). */
@@ -419,6 +420,10 @@ async function measureShipped(args: Args, head: SizeFigures, metrics: readonly s
   const jobs = { perTenantDay: paced.syntheticJobsPerTenantDay, sweeps: paced.syntheticJobsDaySweeps };
   // A batch of one: the slowest tenant alone (wall), or its share of the batch's CPU-bound time.
   const tenantInvocationMs = Math.max(median(invocation.aloneMaxMs), billedMs / invocation.batch);
+  const nat = natOf(invocation);
+  progress(
+    `shipped: NAT bytes a warm invocation of ${invocation.batch} ${Math.round(nat.warmInvocation)}, of one ${Math.round(nat.aloneInvocation)}, cold ${Math.round(nat.coldInvocation)}; ${nat.apiConnectionsWarm} API connections a warm invocation`,
+  );
   const usage = (tenants: number, stack: SynthesizedStack): BillUsage => {
     const pacedSweep =
       stack === at1000.stack
@@ -453,7 +458,8 @@ async function measureShipped(args: Args, head: SizeFigures, metrics: readonly s
       stateChangesPerTenantMonth: 4,
       forwarderSecondsPerAlert: FORWARDER_SECONDS_PER_ALERT,
       secretCacheSeconds: 300,
-      networkBytesPerTenantRun: NETWORK_BYTES_PER_TENANT_RUN,
+      // Measured in the invocation: the API over TLS and DynamoDB through byte-counting proxies.
+      natBytes: nat.bytes,
       // The ledger holds a day of sweeps (its TTL): a part per paced invocation, each sweep of the
       // day; the state table a few KB per incident.
       tableBytes:
@@ -487,6 +493,7 @@ async function measureShipped(args: Args, head: SizeFigures, metrics: readonly s
     drain,
     paced,
     bills,
+    nat,
   };
 }
 
@@ -633,13 +640,17 @@ async function detectionJson(short: boolean): Promise<Record<string, unknown>> {
   progress(
     `detection: ${runs.seeds} seeded outages of each kind (a tenant's at its worst instant), ${runs.tenants} tenants (sim/protocol.ts)`,
   );
-  const platform = await detectionSeconds({ ...runs, scope: 'platform' });
-  const tenant = await detectionSeconds({ ...runs, scope: 'tenant' });
+  // As deployed: the shipped example's probe concurrency (the event source's maxConcurrency).
+  const shipped = parseDeploymentConfig(readConfig(join(ROOT, 'examples', 'platform.json')));
+  const maxConcurrency = shipped.deployment.probe.maxConcurrency;
+  const platform = await detectionSeconds({ ...runs, scope: 'platform', maxConcurrency });
+  const tenant = await detectionSeconds({ ...runs, scope: 'tenant', maxConcurrency });
   const summary = (d: typeof platform) => ({
     worst_s: d.worst,
     median_s: d.median,
     never_fired: d.neverFired,
     runs_s: d.runs,
+    sweeps_judged_incomplete: d.judgedIncomplete,
   });
   return {
     detect_s_platform_outage: platform.worst,
@@ -647,9 +658,31 @@ async function detectionJson(short: boolean): Promise<Record<string, unknown>> {
     detection: {
       tenants: runs.tenants,
       seeds: runs.seeds,
+      probe_max_concurrency: maxConcurrency,
       platform: summary(platform),
       tenant: summary(tenant),
     },
+  };
+}
+
+/** The NAT bytes the invocation measured, and the connections and TLS resumptions behind them. */
+function natJson(nat: Shipped['nat']): Record<string, unknown> {
+  return {
+    nat_bytes_per_tenant_run_warm: Math.round(nat.bytes.perTenantRun),
+    nat_bytes_per_invocation_warm: Math.round(nat.bytes.perInvocation),
+    nat_bytes_per_invocation_cold: Math.round(nat.coldInvocation),
+    nat_bytes_cold_start_extra: Math.round(nat.bytes.perColdStart),
+    nat_bytes_invocation_warm_batch: Math.round(nat.warmInvocation),
+    nat_bytes_invocation_warm_one: Math.round(nat.aloneInvocation),
+    nat_connections_per_invocation: nat.apiConnectionsWarm,
+    nat_connections_per_invocation_one: nat.apiConnectionsAlone,
+    nat_connections_per_invocation_cold: nat.apiConnectionsCold,
+    nat_tls_resumed_share_warm: round(nat.tlsResumedWarm, 3),
+    nat_tls_resumed_share_cold: round(nat.tlsResumedCold, 3),
+    nat_api_bytes_per_connection_warm: Math.round(nat.apiBytesPerConnectionWarm),
+    nat_aws_bytes_per_invocation_warm: Math.round(nat.awsBytesWarm),
+    nat_aws_connections_per_invocation_warm: nat.awsConnectionsWarm,
+    nat_aws_connections_per_invocation_cold: nat.awsConnectionsCold,
   };
 }
 
@@ -666,6 +699,8 @@ function shippedJson(shipped: Shipped): Record<string, unknown> {
     platform_rps_peak_1000: shipped.paced.peakRps,
     // The shipped example deploys in a VPC with egress through the platform's NAT: its data is in the totals.
     nat_included: bill1000.natIncluded && bill10000.natIncluded,
+    // Measured NAT data (bench/invocation-child.ts: byte-counting proxies, both directions, TLS included).
+    ...natJson(shipped.nat),
     // Custom metrics from a healthy month to every check seen in every status.
     monthly_usd_1000_shipped_range: bill1000.totalUsdRange.map((usd) => round(usd, 2)),
     monthly_usd_10000_shipped_range: bill10000.totalUsdRange.map((usd) => round(usd, 2)),
@@ -764,6 +799,8 @@ async function main(): Promise<Results> {
   };
   if (wait !== undefined) Object.assign(json, waitJson(wait, args, costOf));
   Object.assign(json, shippedJson(shipped), await detectionJson(args.short));
+  // issue 24: platform_rps_peak_1000 checked against a real paced sweep at a smaller scale (both modes, about 60 s).
+  Object.assign(json, await pacedRunJson(ROOT, progress));
   json.costs = costs.map(({ label, cost }) => ({
     label,
     total_usd: round(cost.totalUsd, 2),

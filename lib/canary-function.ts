@@ -17,6 +17,18 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/core/telemetry.ts'
 /** The repository root: entries, lock file and esbuild are found from here. */
 export const PROJECT_ROOT = join(import.meta.dirname, '..');
 
+/**
+ * Import paths esbuild leaves out of every bundle (matched as written in the importing module):
+ * - `@aws-sdk/*`: the Node.js 22 runtime ships AWS SDK v3 (the adapters import it on first use).
+ * - `./native`: pg's libpq client (`pg/lib/native`, 8 KB minified), which only works with the
+ *   `pg-native` addon, never installed here. pg loads it in two places: the `pg.native` getter,
+ *   which nothing here reads and which answers `null` on MODULE_NOT_FOUND (as it did when the
+ *   bundled client failed to find the addon), and at import when NODE_PG_FORCE_NATIVE is set,
+ *   which nothing sets (it failed then too). Only pg imports a path written `./native`
+ *   (test/cdk/bundling.test.ts checks every deployed entry).
+ */
+export const EXTERNAL_MODULES: readonly string[] = ['@aws-sdk/*', './native'];
+
 export interface CanaryFunctionProps {
   /** The handler file, relative to the repository root, e.g. `functions/handlers/probe.ts`. */
   entry: string;
@@ -90,8 +102,7 @@ export class CanaryFunction extends NodejsFunction {
         // Some dependencies are CommonJS and require() Node built-ins.
         banner:
           "import { createRequire as __canaryRequire } from 'node:module'; const require = __canaryRequire(import.meta.url);",
-        // The Node.js 22 runtime ships AWS SDK v3.
-        externalModules: ['@aws-sdk/*'],
+        externalModules: [...EXTERNAL_MODULES],
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

@@ -4,7 +4,7 @@
  */
 import { type AlertMessage, dedupKeyOf } from '../functions/core/alert-policy.ts';
 import { type CheckId, catalogEntry } from '../functions/core/catalog.ts';
-import { isAlerting } from '../functions/core/results.ts';
+import { isAlerting, isConfirmedInRun } from '../functions/core/results.ts';
 import { periodSweeps } from '../functions/core/sampling.ts';
 import type { CheckResult } from '../functions/core/types.ts';
 import type { SweepLease } from '../functions/ports.ts';
@@ -75,14 +75,15 @@ export function recordDelivery(sim: SimState, message: AlertMessage, crash: Cras
   ids.add(message.id);
   sim.firings.set(transition, ids);
   if (ids.size === 2) violate(sim, 'sentOnce', `${transition} fired twice (${[...ids].join(', ')})`);
-  // How many sweeps a judge got hold of saw this key failing (one that died after recording its judgement counts too).
-  const failingSweeps = [...sim.failingKeysOf.values()].filter((keys) => keys.has(message.dedupKey)).length;
+  // How many failing runs the sweeps a judge got hold of saw for this key (one that died after
+  // recording its judgement counts too; a failure confirmed within its run counts twice).
+  const failingRuns = [...sim.failingKeysOf.values()].reduce((sum, keys) => sum + (keys.get(message.dedupKey) ?? 0), 0);
   const needed = sim.config.alerts.fireAfterRuns[message.tier];
-  if (failingSweeps < needed) {
+  if (failingRuns < needed) {
     violate(
       sim,
       'countedOnce',
-      `${message.dedupKey} fired at ${message.tier} after ${failingSweeps} failing sweep(s), needs ${needed}`,
+      `${message.dedupKey} fired at ${message.tier} after ${failingRuns} failing run(s), needs ${needed}`,
     );
   }
 }
@@ -132,12 +133,17 @@ function firedFor(sim: SimState, checkId: CheckId, tenantId: string): boolean {
   return [...sim.delivered.keys()].some((id) => keys.some((key) => id.startsWith(`${key}#`)));
 }
 
-/** The keys of failing or degraded results in a sweep's recorded parts. */
-export function failingKeys(parts: readonly { results: readonly CheckResult[] }[]): Set<string> {
-  const keys = new Set<string>();
+/**
+ * The keys of failing or degraded results in a sweep's recorded parts, each with the failing runs
+ * it counts for: 2 when confirmed within its run (as the alert policy counts it), else 1.
+ */
+export function failingKeys(parts: readonly { results: readonly CheckResult[] }[]): Map<string, number> {
+  const keys = new Map<string, number>();
   for (const part of parts) {
     for (const r of part.results) {
-      if (isAlerting(r.status)) keys.add(dedupKeyOf(r.checkId, r.tenantId));
+      if (!isAlerting(r.status)) continue;
+      const key = dedupKeyOf(r.checkId, r.tenantId);
+      keys.set(key, Math.max(keys.get(key) ?? 0, isConfirmedInRun(r) ? 2 : 1));
     }
   }
   return keys;

@@ -201,7 +201,12 @@ export function queueFor(sim: SimState, crash: Crash): TenantQueue {
  * A simulated probe: the script's statuses, at the invocation's clock, with the sweep's sampling
  * (a check not due is `skipped`, as the real run reports it); it hangs once the invocation has died.
  */
-export function checksFor(sim: SimState, crash: Crash, batch: Map<string, TenantMessage[]>) {
+export function checksFor(
+  sim: SimState,
+  crash: Crash,
+  batch: Map<string, TenantMessage[]>,
+  confirmations: ReadonlyMap<string, Confirmation> = new Map(),
+) {
   return async (input: RunInput): Promise<Report> => {
     if (crash.hit()) return NEVER;
     const platform = input.filters?.checkIds !== undefined;
@@ -221,19 +226,65 @@ export function checksFor(sim: SimState, crash: Crash, batch: Map<string, Tenant
     }
     const results: CheckResult[] = platform
       ? [result('api.health', null, 'pass')]
-      : tenants.flatMap((tenantId) => tenantResults(sim, tenantId, input.sampling?.get(tenantId)));
+      : tenants.flatMap((tenantId) =>
+          tenantResults(sim, tenantId, input.sampling?.get(tenantId), confirmations.get(tenantId)),
+        );
     const at = new Date(sim.now).toISOString();
     return { runId: `run-${sim.now}`, startedAt: at, finishedAt: at, tenants: [...tenants], results, alerts: [] };
   };
 }
 
 /**
+ * A deferred round trip's confirmation within its run (functions/probes/enhancement.ts): when the
+ * previous ticket failed (or there was none to judge) and the tenant is not failing already, the
+ * run follows a ticket sent now (its own accepted one, else one it sends) until it is enhanced or
+ * roundTripTimeoutS has passed. Decided when the invocation starts, since it makes the run longer.
+ */
+export interface Confirmation {
+  /** When the confirming ticket went out (ms). */
+  sentAt: number;
+  /** Whether it is enhanced (the round trip's status then is not `fail`). */
+  enhanced: boolean;
+  /** How much longer the tenant's run takes for it (ms). */
+  waitMs: number;
+}
+
+/** The simulated time a healthy platform takes to enhance a confirming ticket. */
+export const CONFIRMATION_ENHANCED_MS = 10_000;
+
+/** The confirmation a tenant's run at `now` makes for this message, if any ({@link Confirmation}). */
+export function confirmationOf(sim: SimState, message: TenantMessage, now: number): Confirmation | undefined {
+  const { tenantId, sampling } = message;
+  if (sim.config.run.roundTrip !== 'deferred' || sampling?.failing === true) return undefined;
+  const notDue = new Set<string>(sampling?.notDue.map((entry) => entry.checkId));
+  if (notDue.has('enhancement.round_trip')) return undefined;
+  const at = { sweep: sweepIndexAt(now), ms: now };
+  const previous = sim.lastAccepted.get(tenantId);
+  const judged =
+    previous === undefined
+      ? 'fail'
+      : statusIn(sim.script, { sweep: sweepIndexAt(previous), ms: previous }, 'enhancement.round_trip', tenantId);
+  if (judged !== 'fail') return undefined;
+  // Its own accepted ticket, or one it sends: either way the webhook must accept it now.
+  if (statusIn(sim.script, at, 'webhook.signed_accepted', tenantId) !== 'pass') return undefined;
+  const enhanced = statusIn(sim.script, at, 'enhancement.round_trip', tenantId) !== 'fail';
+  const waitMs = enhanced ? CONFIRMATION_ENHANCED_MS : sim.config.thresholds.roundTripTimeoutS * 1000;
+  return { sentAt: now, enhanced, waitMs };
+}
+
+/**
  * One tenant's simulated results. A sampled check not due is skipped with its next time. The
  * accepted ticket is recorded; a deferred round trip judges the tenant's previous ticket (the
  * script's status when it was sent), and has nothing to judge before the first or after a
- * refused acceptance.
+ * refused acceptance; a failure (or nothing to judge) is confirmed as the real probe does
+ * ({@link Confirmation}), the confirming ticket becoming the one the next run judges.
  */
-function tenantResults(sim: SimState, tenantId: string, sampling: SamplingDecision | undefined): CheckResult[] {
+function tenantResults(
+  sim: SimState,
+  tenantId: string,
+  sampling: SamplingDecision | undefined,
+  confirmation: Confirmation | undefined,
+): CheckResult[] {
   const at = { sweep: sweepIndexAt(sim.now), ms: sim.now };
   const notDue = new Map(sampling?.notDue.map((entry) => [entry.checkId as string, entry.nextAt]));
   const previous = sim.lastAccepted.get(tenantId);
@@ -241,11 +292,8 @@ function tenantResults(sim: SimState, tenantId: string, sampling: SamplingDecisi
   return SIM_CHECKS.map((checkId) => {
     const nextAt = notDue.get(checkId);
     if (nextAt !== undefined) return result(checkId, tenantId, 'skipped', { nextAt });
-    if (checkId === 'enhancement.round_trip' && deferred) {
-      if (previous === undefined) return result(checkId, tenantId, 'skipped', { reason: 'no earlier ticket' });
-      const sent = { sweep: sweepIndexAt(previous), ms: previous };
-      return result(checkId, tenantId, statusIn(sim.script, sent, checkId, tenantId));
-    }
+    if (checkId === 'enhancement.round_trip' && deferred)
+      return deferredRoundTrip(sim, tenantId, previous, confirmation);
     const status = statusIn(sim.script, at, checkId, tenantId);
     if (checkId === 'webhook.signed_accepted') {
       sim.accepted.set(tenantId, [...(sim.accepted.get(tenantId) ?? []), at.sweep]);
@@ -255,6 +303,34 @@ function tenantResults(sim: SimState, tenantId: string, sampling: SamplingDecisi
     }
     return result(checkId, tenantId, status);
   });
+}
+
+/** A deferred round trip: the previous ticket's status, confirmed within the run when it failed. */
+function deferredRoundTrip(
+  sim: SimState,
+  tenantId: string,
+  previous: number | undefined,
+  confirmation: Confirmation | undefined,
+): CheckResult {
+  const checkId = 'enhancement.round_trip';
+  const judged =
+    previous === undefined
+      ? undefined
+      : statusIn(sim.script, { sweep: sweepIndexAt(previous), ms: previous }, checkId, tenantId);
+  if (confirmation === undefined || (judged !== undefined && judged !== 'fail')) {
+    return judged === undefined
+      ? result(checkId, tenantId, 'skipped', { reason: 'no earlier ticket' })
+      : result(checkId, tenantId, judged);
+  }
+  count(sim, confirmation.enhanced ? 'probe.confirmedEnhanced' : 'probe.confirmedFailing');
+  // The next run judges the confirming ticket (its own accepted one is the same ticket).
+  sim.lastAccepted.set(tenantId, confirmation.sentAt);
+  if (confirmation.enhanced) return result(checkId, tenantId, judged === undefined ? 'pass' : 'degraded');
+  const failed = result(checkId, tenantId, 'fail');
+  return {
+    ...failed,
+    evidence: { ...failed.evidence, confirmedInRun: { status: 'missing', sentAt: confirmation.sentAt } },
+  };
 }
 
 export function result(

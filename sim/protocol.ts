@@ -17,7 +17,10 @@
  * incidents (sim/script.ts), so thousands of sweeps run in seconds. They run what the sweep's
  * sampling asks (`synthetic.acceptEveryMinutes` at its default: each tenant's accepted ticket once
  * an hour in its slot, and every sweep while it fails, from the alert state the real sweep reads)
- * and judge deferred round trips (the previous ticket), as deployed with a database. A run is a
+ * and judge deferred round trips (the previous ticket), as deployed with a database, confirming a
+ * failure within the run as the real probe does (sim/parts.ts `Confirmation`: a confirming ticket
+ * sent during an outage is not enhanced, and the invocation carrying it takes roundTripTimeoutS
+ * longer, so its batch reports, and its sweep is judged, later). A run is a
  * window of faulty sweeps, then a fault-free tail of an acceptance period and four sweeps that
  * lets every sweep of the window be judged and every lasting failure be seen; the invariants are
  * checked on what happened (sim/invariants.ts, {@link INVARIANTS}). The same seed always gives
@@ -41,7 +44,16 @@ import { sweepDeadline } from '../functions/core/sweep-protocol.ts';
 import { sweepIdAt } from '../functions/core/tables.ts';
 import type { OpenPorts, TenantMessage } from '../functions/ports.ts';
 import { checkEnd } from './invariants.ts';
-import { checksFor, type Lease, ledgerFor, publisherFor, queueFor, storeFor } from './parts.ts';
+import {
+  type Confirmation,
+  checksFor,
+  confirmationOf,
+  type Lease,
+  ledgerFor,
+  publisherFor,
+  queueFor,
+  storeFor,
+} from './parts.ts';
 import { type Episode, NO_FAULTS, type Rng, rngOf, type Script, scriptOf, tenantIdsOf } from './script.ts';
 import { sqsRecord } from './sqs-record.ts';
 import {
@@ -162,6 +174,8 @@ export interface DetectionOutcome {
   /** The sweeps (index) in which the failing tenant's accepted ticket was sent (tenant scope). */
   accepted: number[];
   violations: Violation[];
+  /** What the run counted (e.g. `sweeps.judgedIncomplete`: sweeps judged at their drain deadline without every tenant). */
+  counts: Record<string, number>;
 }
 
 /**
@@ -177,7 +191,13 @@ export interface DetectionOutcome {
  */
 export async function simulateDetection(
   seed: number,
-  options: { tenants: number; scope: 'platform' | 'tenant'; checkId?: CheckId },
+  options: {
+    tenants: number;
+    scope: 'platform' | 'tenant';
+    checkId?: CheckId;
+    /** Probe invocations at once: the deployed config's `deployment.probe.maxConcurrency`. @default MAX_CONCURRENCY */
+    maxConcurrency?: number;
+  },
 ): Promise<DetectionOutcome> {
   const tenants = tenantIdsOf(options.tenants);
   const config = simConfig(tenants);
@@ -194,15 +214,16 @@ export async function simulateDetection(
   const drawn = setup();
   const { tenantId } = drawn;
   let { fromSweep, fromMs } = drawn;
+  const concurrency = options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency };
   if (tenantId !== null) {
-    const sentMs = await secondTicketAt(seed, setup().rng, config, tenantId, period);
+    const sentMs = await secondTicketAt(seed, setup().rng, config, tenantId, period, concurrency);
     fromSweep = sweepIndexAt(sentMs);
     fromMs = sentMs + 1;
   }
   const { rng } = setup();
   const outage: Episode = { checkId, tenantId, fromSweep, toSweep: Number.MAX_SAFE_INTEGER, status: 'fail', fromMs };
   const script: Script = { tenants, brokenSecrets: new Set(), episodes: [outage], faults: NO_FAULTS };
-  const sim = createState({ seed, rng, script, holes: new Set(), config });
+  const sim = createState({ seed, rng, script, holes: new Set(), config, ...concurrency });
   const tail = fromSweep + 2 * period + TAIL_SWEEPS;
   await runSchedule(sim, { window: 0, tail, stop: () => sim.firstFiring.has(checkId) });
   const fired = sim.firstFiring.get(checkId);
@@ -217,6 +238,7 @@ export async function simulateDetection(
     seconds: fired === undefined ? null : Math.round((fired - fromMs) / 1000),
     accepted: tenantId === null ? [] : (sim.accepted.get(tenantId) ?? []),
     violations: sim.violations,
+    counts: { ...sim.counts },
   };
 }
 
@@ -227,6 +249,7 @@ async function secondTicketAt(
   config: Config,
   tenantId: string,
   period: number,
+  concurrency: { maxConcurrency?: number },
 ): Promise<number> {
   const script: Script = {
     tenants: tenantIdsOf(config.tenants.length),
@@ -234,7 +257,7 @@ async function secondTicketAt(
     episodes: [],
     faults: NO_FAULTS,
   };
-  const sim = createState({ seed, rng, script, holes: new Set(), config });
+  const sim = createState({ seed, rng, script, holes: new Set(), config, ...concurrency });
   const sent = () => (sim.accepted.get(tenantId) ?? []).some((sweep) => sweep >= period);
   await runSchedule(sim, { window: 0, tail: 3 * period, stop: sent });
   const at = sim.lastAccepted.get(tenantId);
@@ -247,12 +270,22 @@ export async function detectionSeconds(options: {
   tenants: number;
   scope: 'platform' | 'tenant';
   seeds: number;
-}): Promise<{ worst: number | null; median: number | null; neverFired: number; runs: number[] }> {
+  maxConcurrency?: number;
+}): Promise<{
+  worst: number | null;
+  median: number | null;
+  neverFired: number;
+  runs: number[];
+  /** Sweeps judged at their drain deadline without every tenant, over the seeds (until each fired). */
+  judgedIncomplete: number;
+}> {
   const runs: number[] = [];
   let neverFired = 0;
+  let judgedIncomplete = 0;
   for (let seed = 1; seed <= options.seeds; seed++) {
     const outcome = await simulateDetection(seed, options);
     if (outcome.violations.length > 0) throw new Error(`detection seed ${seed}: ${outcome.violations[0]?.detail}`);
+    judgedIncomplete += outcome.counts['sweeps.judgedIncomplete'] ?? 0;
     if (outcome.seconds === null) neverFired += 1;
     else runs.push(outcome.seconds);
   }
@@ -262,6 +295,7 @@ export async function detectionSeconds(options: {
     median: sorted.length === 0 ? null : (sorted[Math.floor((sorted.length - 1) / 2)] as number),
     neverFired,
     runs,
+    judgedIncomplete,
   };
 }
 
@@ -272,6 +306,8 @@ interface InFlight {
   at: number;
   records: QueuedMessage[];
   dieAt: number | undefined;
+  /** The deferred round trips its tenants confirm within their runs (by tenant). */
+  confirmations: Map<string, Confirmation>;
 }
 
 async function runSchedule(sim: SimState, run: { window: number; tail: number; stop?: () => boolean }): Promise<void> {
@@ -316,7 +352,12 @@ async function finishInvocations(sim: SimState, inFlight: InFlight[]): Promise<v
     const batch = new Map<string, TenantMessage[]>();
     for (const r of job.records) batch.set(r.message.tenantId, [...(batch.get(r.message.tenantId) ?? []), r.message]);
     const event: SQSEvent = { Records: job.records.map(sqsRecordOf) };
-    const outcome = await invoke(sim, (deps) => probeBatch(deps, event, undefined, undefined), batch, job.dieAt);
+    const outcome = await invoke(
+      sim,
+      (deps) => probeBatch(deps, event, undefined, undefined),
+      { batch, confirmations: job.confirmations },
+      job.dieAt,
+    );
     if (outcome === 'died' || 'error' in outcome) continue; // every record comes back after the visibility timeout
     const failedIds = new Set(outcome.value.batchItemFailures.map((f) => f.itemIdentifier));
     for (const record of job.records) {
@@ -330,7 +371,7 @@ async function finishInvocations(sim: SimState, inFlight: InFlight[]): Promise<v
 /** Free pollers receive batches of visible messages, in no particular order. */
 function receiveBatches(sim: SimState, busyUntil: number[], inFlight: InFlight[]): void {
   const { rng, now } = sim;
-  for (let slot = 0; slot < MAX_CONCURRENCY; slot++) {
+  for (let slot = 0; slot < (sim.maxConcurrency ?? MAX_CONCURRENCY); slot++) {
     if ((busyUntil[slot] ?? 0) > now) continue;
     const visible = rng.shuffle(sim.queue.filter((m) => m.visibleAt <= now));
     if (visible.length === 0) break;
@@ -352,9 +393,18 @@ function receiveBatches(sim: SimState, busyUntil: number[], inFlight: InFlight[]
     const takes = slow ? rng.int(20_000, 90_000) : rng.int(2_000, 12_000);
     // Past its timeout the function dies mid-batch.
     const dieAt = takes > PROBE_TIMEOUT_MS ? rng.int(0, records.length) : undefined;
-    const finishAt = now + Math.min(takes, PROBE_TIMEOUT_MS);
+    // Tenants confirming a failed round trip wait for their confirming ticket, all at once (the
+    // batch's tenants run concurrently): the batch takes the longest wait longer. The deployed
+    // probe's timeout leaves room for it (at least roundTripTimeoutS + 30 s, lib/config.ts).
+    const confirmations = new Map<string, Confirmation>();
+    for (const record of records) {
+      const confirmation = confirmationOf(sim, record.message, now);
+      if (confirmation !== undefined) confirmations.set(record.message.tenantId, confirmation);
+    }
+    const waitMs = Math.max(0, ...[...confirmations.values()].map((c) => c.waitMs));
+    const finishAt = now + Math.min(takes, PROBE_TIMEOUT_MS) + (dieAt === undefined ? waitMs : 0);
     busyUntil[slot] = finishAt;
-    inFlight.push({ at: finishAt, records, dieAt });
+    inFlight.push({ at: finishAt, records, dieAt, confirmations });
     count(sim, 'probe.invocations');
   }
 }
@@ -362,7 +412,13 @@ function receiveBatches(sim: SimState, busyUntil: number[], inFlight: InFlight[]
 // ---------------------------------------------------------------------------------------------
 // One invocation: its parts, and its death
 
-function depsFor(sim: SimState, crash: Crash, batch: Map<string, TenantMessage[]> = new Map()): AppDeps {
+/** What a probe invocation was handed: its tenants' messages and the confirmations they make. */
+interface BatchInput {
+  batch: Map<string, TenantMessage[]>;
+  confirmations: Map<string, Confirmation>;
+}
+
+function depsFor(sim: SimState, crash: Crash, input?: BatchInput): AppDeps {
   const lease: Lease = { current: null, storeFailed: false };
   const sweepLedger = ledgerFor(sim, crash, lease);
   const stateStore = storeFor(sim, crash, lease);
@@ -394,7 +450,7 @@ function depsFor(sim: SimState, crash: Crash, batch: Map<string, TenantMessage[]
     publisher: () => publisher,
     tenantQueue: async () => tenantQueue,
     now: () => new Date(sim.now),
-    checks: checksFor(sim, crash, batch),
+    checks: checksFor(sim, crash, input?.batch ?? new Map(), input?.confirmations),
   };
 }
 
@@ -402,7 +458,7 @@ function depsFor(sim: SimState, crash: Crash, batch: Map<string, TenantMessage[]
 async function invoke<T>(
   sim: SimState,
   work: (deps: AppDeps) => Promise<T>,
-  batch?: Map<string, TenantMessage[]>,
+  batch?: BatchInput,
   dieAt?: number,
 ): Promise<'died' | { value: T } | { error: unknown }> {
   const crash = new Crash(dieAt ?? (faultNow(sim, sim.script.faults.crash) ? sim.rng.int(0, 40) : null));

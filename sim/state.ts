@@ -14,7 +14,8 @@ export const INVARIANTS = {
   judgedAfterAlerting: 'a sweep is marked judged only after its alert path ran to the end',
   noAlertLost: 'no alert is lost: every outbox is empty at the end, and every lasting failure fired',
   sentOnce: 'no alert is sent twice for the same transition (unless its sender died before recording it)',
-  countedOnce: 'an incident fires only after as many sweeps saw it failing as its tier needs',
+  countedOnce:
+    'an incident fires only after as many failing runs as its tier needs (one confirmed within its run counts as two), each sweep counted once',
   notStale: 'no message is probed after its sweep drain deadline',
   refusedNotAwaited: 'a sweep is judged incomplete only when a tenant SQS accepted is missing',
 } as const;
@@ -92,6 +93,8 @@ export interface SimState {
   script: Script;
   holes: ReadonlySet<Hole>;
   config: Config;
+  /** Probe invocations at once (the event source's `maxConcurrency`). @default MAX_CONCURRENCY */
+  maxConcurrency?: number;
   /** The simulated clock (ms) and whether faults are on (the faulty window). */
   now: number;
   faulty: boolean;
@@ -104,7 +107,8 @@ export interface SimState {
   // What the checkers need to know, recorded as it happens.
   opened: Map<string, { index: number; deadline: number; withdrawn: Set<string> }>;
   finishes: Map<string, number>;
-  failingKeysOf: Map<string, Set<string>>;
+  /** Per judged sweep, its failing keys, each with the failing runs it counts for (2: confirmed within its run). */
+  failingKeysOf: Map<string, Map<string, number>>;
   delivered: Map<string, { by: Crash }>;
   firings: Map<string, Set<string>>;
   /** Each tenant's last accepted ticket (ms): a deferred round trip judges it. */
@@ -121,6 +125,7 @@ export function createState(input: {
   script: Script;
   holes: ReadonlySet<Hole>;
   config: Config;
+  maxConcurrency?: number;
 }): SimState {
   const { seed, rng } = input;
   return {

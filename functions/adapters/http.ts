@@ -19,6 +19,12 @@ export interface HttpClientOptions {
 
 /** Idle keep-alive sockets are closed after this long (the platform's own idle timeout may be shorter). */
 const IDLE_SOCKET_MS = 4_000;
+/**
+ * Requests to an origin that has no TLS session yet wait at most this long (and at most half the
+ * connect timeout) for the first one's handshake, so that they resume its session instead of each
+ * making a full handshake: once per origin and process (a Lambda container's first invocation).
+ */
+const FIRST_HANDSHAKE_WAIT_MS = 1_000;
 
 /** Why a request ended before its response did, as a code {@link classifyError} reads. */
 class ExchangeError extends Error {
@@ -35,12 +41,24 @@ interface Agents {
   https: HttpsAgent;
   /** Clients open on these agents: the last to close takes every idle socket with it. */
   open: number;
+  /** By https origin: settled once its first handshake has left a session to resume (or could not). */
+  firstHandshakes: Map<string, Promise<void>>;
+}
+
+/** An origin whose first handshake is done: requests to it go at once. */
+const settledHandshake: Promise<void> = Promise.resolve();
+
+/** The first request to an https origin: it lets the others go once its handshake is done. */
+interface FirstHandshake {
+  watch(socket: Socket): void;
+  release(): void;
 }
 
 /** What a request tells its client: the requests in flight and the sockets it used. */
 interface ClientTracking {
   claim(socket: Socket): void;
   track(request: ClientRequest): void;
+  closed(): boolean;
 }
 
 /**
@@ -62,6 +80,7 @@ function agentsFor(ca: string | undefined): Agents {
       http: new HttpAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS }),
       https: new HttpsAgent({ keepAlive: true, timeout: IDLE_SOCKET_MS, ...(secureContext ? { secureContext } : {}) }),
       open: 0,
+      firstHandshakes: new Map(),
     };
     if (sharedAgents.size >= 8) sharedAgents.clear(); // a handful of bundles at most
     sharedAgents.set(key, agents);
@@ -83,6 +102,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   let closed = false;
   const tracking: ClientTracking = {
     claim: (socket) => socketOwner.set(socket, self),
+    closed: () => closed,
     track(request) {
       inFlight.add(request);
       request.once('close', () => inFlight.delete(request));
@@ -95,14 +115,7 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
     },
     request(request) {
       requestCount += 1;
-      if (closed) {
-        return Promise.resolve({
-          kind: 'network',
-          code: 'CLIENT_CLOSED',
-          message: 'the HTTP client is closed',
-          elapsedMs: 0,
-        });
-      }
+      if (closed) return Promise.resolve(clientClosed(0));
       return send(agents, options, request, tracking);
     },
     close() {
@@ -125,6 +138,13 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
   };
 }
 
+const clientClosed = (elapsedMs: number): HttpResult => ({
+  kind: 'network',
+  code: 'CLIENT_CLOSED',
+  message: 'the HTTP client is closed',
+  elapsedMs,
+});
+
 async function send(
   agents: Agents,
   options: HttpClientOptions,
@@ -137,10 +157,82 @@ async function send(
   const signal = request.signal ? AbortSignal.any([deadline, request.signal]) : deadline;
   try {
     signal.throwIfAborted();
-    return await exchange(agents, options, request, signal, elapsed, tracking);
+    const gate = firstHandshake(agents, options, request.url);
+    if (gate.wait !== undefined) {
+      await untilSettledOrAborted(gate.wait, signal);
+      signal.throwIfAborted();
+      if (tracking.closed()) return clientClosed(elapsed()); // closed while it waited: nothing was sent
+    }
+    const first = gate.first;
+    try {
+      return await exchange(agents, options, request, signal, elapsed, tracking, first);
+    } finally {
+      first?.release();
+    }
   } catch (error) {
     return classifyError(error, { signal, deadline, caller: request.signal, options, request, elapsedMs: elapsed() });
   }
+}
+
+/** Resolves when `promise` settles or `signal` aborts, whichever is first. */
+async function untilSettledOrAborted(promise: Promise<void>, signal: AbortSignal): Promise<void> {
+  let onAbort = () => {};
+  const aborted = new Promise<void>((resolve) => {
+    onAbort = () => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  await Promise.race([promise, aborted]);
+  signal.removeEventListener('abort', onAbort);
+}
+
+/**
+ * Concurrent requests to an https origin this process has no TLS session for would each make a
+ * full handshake (certificates and all). The first one goes ahead (`first`, to be watched); the
+ * others `wait` until its handshake has left a session in the agent's cache (its `session`
+ * event), it ended, or a short while passed ({@link FIRST_HANDSHAKE_WAIT_MS}), then resume that
+ * session. Once per origin and process: afterwards nothing waits, not even a tick (the agent
+ * keeps the latest session of each origin).
+ */
+function firstHandshake(
+  agents: Agents,
+  options: HttpClientOptions,
+  url: string,
+): { first?: FirstHandshake; wait?: Promise<void> } {
+  let origin: string;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'https:') return {};
+    origin = parsed.host;
+  } catch {
+    return {}; // exchange reports the bad URL
+  }
+  const pending = agents.firstHandshakes.get(origin);
+  if (pending === settledHandshake) return {};
+  if (pending !== undefined) return { wait: pending };
+  let resolveWait = () => {};
+  const wait = new Promise<void>((resolve) => {
+    resolveWait = resolve;
+  });
+  agents.firstHandshakes.set(origin, wait);
+  const release = () => {
+    clearTimeout(timer);
+    // Only this gate's own entry (the agents may have been replaced meanwhile).
+    if (agents.firstHandshakes.get(origin) === wait) agents.firstHandshakes.set(origin, settledHandshake);
+    resolveWait();
+  };
+  const timer = setTimeout(release, Math.min(FIRST_HANDSHAKE_WAIT_MS, options.connectTimeoutMs / 2));
+  timer.unref();
+  return {
+    first: {
+      release,
+      watch(socket) {
+        // A kept-alive socket has no handshake to wait for; a new one lets the others go with its session.
+        if (!socket.connecting) release();
+        socket.once('session', release);
+        socket.once('close', release);
+      },
+    },
+  };
 }
 
 /**
@@ -155,6 +247,7 @@ function exchange(
   signal: AbortSignal,
   elapsed: () => number,
   tracking: ClientTracking,
+  first?: FirstHandshake,
 ): Promise<HttpResult> {
   const url = new URL(request.url);
   const secure = url.protocol === 'https:';
@@ -195,6 +288,7 @@ function exchange(
     if (signal.aborted) onAbort();
     req.on('socket', (socket: Socket) => {
       tracking.claim(socket);
+      first?.watch(socket);
       // A reused keep-alive socket is connected already; a new one gets the connect timeout
       // until TCP (and, for https, the TLS handshake) is done.
       if (!socket.connecting) return;

@@ -5,7 +5,7 @@
 import type { OnDemandRequest } from '../core/events.ts';
 import { onDemandConfig } from '../core/sweep-protocol.ts';
 import type { Report } from '../core/types.ts';
-import { runChecks } from '../run.ts';
+import { runTenantChecks } from '../run-core.ts';
 import { runAlertPath } from './alerting.ts';
 import type { AppDeps } from './deps.ts';
 import { logTenantReport, recordResultMetrics } from './telemetry.ts';
@@ -25,7 +25,7 @@ export async function runOnDemand(
   const log = deps.logger.createChild({ persistentKeys: { tenantId, onDemand: true } });
   // Its checks only (platform checks are the sweep's); a secret that cannot be read is the checks' `error`.
   const report = await withPorts(deps.openPorts, config, (ports) =>
-    (deps.checks ?? runChecks)({
+    (deps.checks ?? runTenantChecks)({
       config,
       ports,
       secrets: deps.secrets,

@@ -24,7 +24,7 @@ import { isStale, scheduledProbeConfig } from '../core/sweep-protocol.ts';
 import { METRIC } from '../core/telemetry.ts';
 import type { CheckResult, Report } from '../core/types.ts';
 import type { Ports, SecretResolver, SweepTenantResults, TenantSource } from '../ports.ts';
-import { runChecks } from '../run.ts';
+import { runTenantChecks } from '../run-core.ts';
 import { runAlertPath } from './alerting.ts';
 import type { AppDeps } from './deps.ts';
 import { judgeSweepIfDue } from './judge-sweep.ts';
@@ -195,7 +195,7 @@ async function probeTenants(
   const secrets = readOnce(deps.secrets);
   let report: Report;
   try {
-    report = await (deps.checks ?? runChecks)({
+    report = await (deps.checks ?? runTenantChecks)({
       config,
       ports,
       secrets,

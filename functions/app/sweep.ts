@@ -249,10 +249,11 @@ async function fanOut(
       failingTenants: failing.size,
     });
   }
-  // Each message names a peer (the next tenant): a batch of one still has a secret to forge with.
+  // Each message names a peer (the next tenant in the plan's start order, never itself): a batch
+  // of one still has a secret to forge with.
   const enqueue = await queue.send(
-    plan.tenants.map(({ tenantId, decision, delayS }, i) => {
-      const peer = tenantIds[(i + 1) % tenantIds.length];
+    plan.tenants.map(({ tenantId, decision, delayS }, i, planned) => {
+      const peer = planned[(i + 1) % planned.length]?.tenantId;
       return {
         tenantId,
         runId: sweepId,

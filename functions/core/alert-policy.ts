@@ -15,7 +15,7 @@
 import { DEFAULT_ALERT_POLICY } from './alert-defaults.ts';
 import { type CatalogEntry, catalogEntry, isCheckId } from './catalog.ts';
 import type { Config } from './config.ts';
-import { isAlerting, isDecided, needsAttention, tierFor } from './results.ts';
+import { isAlerting, isConfirmedInRun, isDecided, needsAttention, tierFor } from './results.ts';
 import { type AlertState, type AlertSummary, type CheckResult, type Evidence, TIERS, type Tier } from './types.ts';
 
 export type IncidentKind = 'check' | 'breadth' | 'canary';
@@ -197,6 +197,11 @@ interface Observation {
   checkId: string;
   tenantId: string | null;
   failing: boolean;
+  /**
+   * The failure was confirmed within the run (results.ts isConfirmedInRun; breadth: at least
+   * `minTenants` of its failing tenants were): it counts as two failing runs.
+   */
+  confirmed: boolean;
   /** The tier a message would be sent at. */
   alertTier: Tier;
   /** The tier whose `fireAfterRuns` applies. */
@@ -306,6 +311,7 @@ function checkObservations(results: readonly CheckResult[]): Observation[] {
     if (!isDecided(result.status)) continue; // error: the canary's own incident; skipped: no news
     const key = dedupKeyOf(result.checkId, result.tenantId);
     const failing = isAlerting(result.status);
+    const confirmed = isConfirmedInRun(result);
     const tier = failing ? failingTier(result) : 'P3';
     const earlier = byKey.get(key);
     // Two results for one key (should not happen): a failing one wins, then the worse tier.
@@ -317,6 +323,7 @@ function checkObservations(results: readonly CheckResult[]): Observation[] {
       checkId: result.checkId,
       tenantId: result.tenantId,
       failing,
+      confirmed,
       alertTier: tier,
       thresholdTier: tier,
       summary: result.summary,
@@ -347,6 +354,7 @@ function canaryObservations(results: readonly CheckResult[]): Observation[] {
       thresholdTier: 'P2' as const,
       runbook: list[0]?.runbook ?? entryOf(checkId)?.runbook ?? '',
       firstStep: FIRST_STEP_CANARY,
+      confirmed: false,
     };
     const first = errors[0];
     if (first !== undefined) {
@@ -420,6 +428,7 @@ function breadthObservations(
       observations.push({
         ...base,
         failing: true,
+        confirmed: failing.filter(isConfirmedInRun).length >= rule.minTenants,
         alertTier: breadthTier(thresholdTier),
         thresholdTier,
         summary: `${checkId} fails for ${failing.length} of ${observed} tenants (${named}); first: ${failing[0]?.summary ?? ''}`,
@@ -437,6 +446,7 @@ function breadthObservations(
       observations.push({
         ...base,
         failing: false,
+        confirmed: false,
         alertTier: 'P3',
         thresholdTier: 'P3',
         summary: `${checkId} now fails for ${failing.length} of ${observed} tenants, below the platform-wide threshold.`,
@@ -539,13 +549,16 @@ function step(previous: IncidentRecord | undefined, o: Observation, ctx: StepCon
   const nowIso = ctx.now.toISOString();
   const quiet = ctx.held || ctx.covered;
   let record = previous ?? idleRecord(o);
+  // A failure confirmed within its run is two observations (a second look found it failing too).
+  const observed = o.confirmed ? 2 : 1;
+  const maxNeeded = Math.max(...Object.values(ctx.options.fireAfterRuns));
   if (record.phase === 'ok') {
     record = {
       ...record,
       phase: 'pending',
       tier: o.alertTier,
       thresholdTier: o.thresholdTier,
-      consecutiveFails: 1,
+      consecutiveFails: Math.min(observed, maxNeeded),
       consecutivePasses: 0,
       firstFailedAt: nowIso,
       tierSince: null,
@@ -554,10 +567,9 @@ function step(previous: IncidentRecord | undefined, o: Observation, ctx: StepCon
       resolvedAt: null,
     };
   } else if (record.phase === 'pending') {
-    const maxNeeded = Math.max(...Object.values(ctx.options.fireAfterRuns));
     record = {
       ...record,
-      consecutiveFails: Math.min(record.consecutiveFails + 1, maxNeeded),
+      consecutiveFails: Math.min(record.consecutiveFails + observed, maxNeeded),
       tier: record.tier !== null && !worse(o.alertTier, record.tier) ? record.tier : o.alertTier,
       thresholdTier:
         record.thresholdTier !== null && !worse(o.thresholdTier, record.thresholdTier)

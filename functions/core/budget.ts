@@ -37,19 +37,36 @@ export const MAX_DELAY_S = 900;
 
 /**
  * Requests one tenant run sends: its webhook checks that run (not disabled, not left out this
- * sweep, and planned: a run filtered to other checks sends none).
+ * sweep, and planned: a run filtered to other checks sends none), and the confirmation a deferred
+ * round trip may send ({@link confirmationRequests}).
  */
 export function tenantRequests(
-  config: Pick<Config, 'checks'> & { platform?: Pick<Config['platform'], 'entryPoints'> },
+  config: Pick<Config, 'checks'> & {
+    platform?: Pick<Config['platform'], 'entryPoints'>;
+    run?: Pick<Config['run'], 'roundTrip'>;
+  },
   decision?: SamplingDecision,
   planned: (checkId: string) => boolean = () => true,
 ): number {
   const disabled = new Set<string>(config.checks.disabled);
   const notDue = new Set<string>(decision?.notDue.map((entry) => entry.checkId));
-  return WEBHOOK_CHECKS.filter((checkId) => planned(checkId) && !disabled.has(checkId) && !notDue.has(checkId)).reduce(
-    (sum, checkId) => sum + checkRequests(config, checkId),
-    0,
-  );
+  const runs = (checkId: string) => planned(checkId) && !disabled.has(checkId) && !notDue.has(checkId);
+  const webhook = WEBHOOK_CHECKS.filter(runs).reduce((sum, checkId) => sum + checkRequests(config, checkId), 0);
+  return webhook + confirmationRequests(config, runs);
+}
+
+/**
+ * The request a deferred round trip keeps in reserve: when the previous ticket failed, it
+ * confirms with a fresh synthetic ticket in the same run unless webhook.signed_accepted sent one
+ * (functions/probes/enhancement.ts). Reserved whenever it may happen, so the plan holds during an
+ * outage too; a healthy fleet never uses it.
+ */
+export function confirmationRequests(
+  config: { run?: Pick<Config['run'], 'roundTrip'> },
+  runs: (checkId: string) => boolean,
+): number {
+  const deferred = config.run?.roundTrip === 'deferred';
+  return deferred && runs('enhancement.round_trip') && !runs('webhook.signed_accepted') ? 1 : 0;
 }
 
 /** Requests a second one slot of the plan holds (at least one tenant's worth is always placed). */
@@ -151,15 +168,16 @@ export function planSweep(input: {
       };
       return sampleTenant(sampling);
     });
-    const requests = decisions.map((decision) => tenantRequests(config, decision));
+    const order = sweepOrder(tenantIds, decisions, config);
+    const requests = order.map((i) => tenantRequests(config, decisions[i]));
     const starts = planStarts(requests, capacity, firstS);
     const lastStartS = starts.at(-1) ?? 0;
     plan = {
-      tenants: tenantIds.map((tenantId, i) => ({
-        tenantId,
+      tenants: order.map((i, at) => ({
+        tenantId: tenantIds[i] as string,
         decision: decisions[i] as SamplingDecision,
-        requests: requests[i] as number,
-        delayS: Math.min(MAX_DELAY_S, starts[i] as number),
+        requests: requests[at] as number,
+        delayS: Math.min(MAX_DELAY_S, starts[at] as number),
       })),
       rotation,
       lastStartS,
@@ -170,6 +188,28 @@ export function planSweep(input: {
   }
   // maxRotation >= 1: the loop ran at least once.
   return plan as SweepPlan;
+}
+
+/**
+ * The order a sweep starts its tenants in (indices into `tenantIds`, stable otherwise): first the
+ * tenants with an open incident on a sampled check (their acceptance runs every sweep: their next
+ * verdict comes early), then those whose deferred round trip is due without their acceptance (a
+ * failure there is confirmed within the run, which may wait up to roundTripTimeoutS: started
+ * early, it still reports well inside the sweep's drain deadline), then the rest.
+ */
+export function sweepOrder(
+  tenantIds: readonly string[],
+  decisions: readonly SamplingDecision[],
+  config: Pick<Config, 'checks' | 'run'>,
+): number[] {
+  const disabled = new Set<string>(config.checks.disabled);
+  const ranks = tenantIds.map((_, i) => {
+    const decision = decisions[i];
+    if (decision?.failing) return 0;
+    const notDue = new Set<string>(decision?.notDue.map((entry) => entry.checkId));
+    return confirmationRequests(config, (checkId) => !notDue.has(checkId) && !disabled.has(checkId)) > 0 ? 1 : 2;
+  });
+  return tenantIds.map((_, i) => i).sort((a, b) => (ranks[a] as number) - (ranks[b] as number) || a - b);
 }
 
 /** What a sweep of `tenants` needs of the budget, for the synth check (every tenant healthy). */

@@ -38,6 +38,19 @@ export function isAlerting(status: CheckStatus): boolean {
   return status === 'fail' || status === 'degraded';
 }
 
+/** The evidence key of a failure its probe confirmed within the same run (enhancement.round_trip). */
+export const CONFIRMED_IN_RUN = 'confirmedInRun';
+
+/**
+ * A `fail` its probe confirmed within the same run (a second look after the first failed, e.g. a
+ * fresh synthetic ticket not enhanced either): as good as two failing runs, so the alert policy
+ * counts it twice.
+ */
+export function isConfirmedInRun(result: Pick<CheckResult, 'status' | 'evidence'>): boolean {
+  const confirmation = result.evidence[CONFIRMED_IN_RUN];
+  return result.status === 'fail' && confirmation !== null && typeof confirmation === 'object';
+}
+
 /**
  * The tier rule, in one place. `pass` and `skipped` have none; a `fail` takes the tier its probe
  * named for that failure, else the config's override (`checks.tiers`), else the catalog's

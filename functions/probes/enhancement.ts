@@ -8,7 +8,7 @@ import { syntheticLikePattern } from '../core/synthetic.ts';
 import type { Outcome } from '../core/types.ts';
 import { describeDbError } from '../ports.ts';
 import type { TenantProbe, TenantProbeContext } from './types.ts';
-import type { AcceptedTicket } from './webhook.ts';
+import { type AcceptedTicket, sendSignedTicket } from './webhook.ts';
 
 /** What enhancement.round_trip hands on to enhancement.quality. */
 export interface RoundTripData {
@@ -78,6 +78,32 @@ async function readRow(ctx: TenantProbeContext, ticketId: string): Promise<Round
   );
 }
 
+/** What polling a ticket's enhancement record ended with: its row (undefined: none yet), or the read's error. */
+type Polled = { ok: true; row: RoundTripRow | undefined; polls: number } | { ok: false; error: unknown; polls: number };
+
+/**
+ * Polls the ticket's enhancement record with backoff ({@link pollDelays}) until it settles
+ * (completed or failed), `deadline` (epoch ms) passes or the check's time runs out.
+ */
+async function pollRow(ctx: TenantProbeContext, ticketId: string, deadline: number): Promise<Polled> {
+  const nextDelay = pollDelays();
+  let polls = 0;
+  let row: RoundTripRow | undefined;
+  for (;;) {
+    polls += 1;
+    try {
+      row = await readRow(ctx, ticketId);
+    } catch (error) {
+      return { ok: false, error, polls };
+    }
+    if (row?.status === 'completed' || row?.status === 'failed') break;
+    const remaining = deadline - Date.now();
+    if (!(remaining > 0) || ctx.signal.aborted) break;
+    await sleep(Math.min(nextDelay(), remaining), ctx.signal);
+  }
+  return { ok: true, row, polls };
+}
+
 export const probeRoundTrip: TenantProbe = async (ctx) => {
   if (ctx.config.run.roundTrip === 'deferred') return probeDeferredRoundTrip(ctx);
   const accepted = await ctx.dependency('webhook.signed_accepted');
@@ -88,25 +114,15 @@ export const probeRoundTrip: TenantProbe = async (ctx) => {
     );
   }
   const { roundTripDegradedS, roundTripTimeoutS } = ctx.config.thresholds;
-  const deadline = Date.parse(ticket.sentAt) + roundTripTimeoutS * 1000;
-  const nextDelay = pollDelays();
-  let polls = 0;
-  let row: RoundTripRow | undefined;
-  for (;;) {
-    polls += 1;
-    try {
-      row = await readRow(ctx, ticket.ticketId);
-    } catch (error) {
-      return errored(`the enhancement record could not be read: ${describeDbError(error)}`, {
-        ticketId: ticket.ticketId,
-        polls,
-      });
-    }
-    if (row?.status === 'completed' || row?.status === 'failed') break;
-    const remaining = deadline - Date.now();
-    if (remaining <= 0 || ctx.signal.aborted) break;
-    await sleep(Math.min(nextDelay(), remaining), ctx.signal);
+  const polled = await pollRow(ctx, ticket.ticketId, Date.parse(ticket.sentAt) + roundTripTimeoutS * 1000);
+  const { polls } = polled;
+  if (!polled.ok) {
+    return errored(`the enhancement record could not be read: ${describeDbError(polled.error)}`, {
+      ticketId: ticket.ticketId,
+      polls,
+    });
   }
+  const { row } = polled;
   const evidence: Record<string, unknown> = { ticketId: ticket.ticketId, polls, status: row?.status ?? null };
   const data: RoundTripData = {
     status:
@@ -200,21 +216,24 @@ function latestAttempts(rows: readonly PreviousRow[]): PreviousRow[] {
 }
 
 /**
- * `run.roundTrip: deferred`: no waiting. This run's ticket is sent (webhook.signed_accepted) and
- * judged by the next run; this run judges the tickets sent by the previous one, read with one
- * query. A platform that stops enhancing is reported by the first run after the ticket it did not
- * enhance, so within two sweep intervals.
+ * `run.roundTrip: deferred`: this run's ticket is sent (webhook.signed_accepted) and judged by the
+ * next run; this run judges the tickets sent by the previous one, read with one query. A failure
+ * (no ticket picked up, an enhancement failed, one overdue) is confirmed within the run before it
+ * is reported ({@link confirmInRun}), so one run's verdict is as good as two: the alert policy
+ * counts a confirmed failure twice, and an outage fires on the first run after the ticket it did
+ * not enhance.
  */
 async function probeDeferredRoundTrip(ctx: TenantProbeContext): Promise<Outcome> {
   const accepted = await ctx.dependency('webhook.signed_accepted');
+  const own = accepted.status === 'pass' ? (accepted.data as AcceptedTicket | undefined) : undefined;
   const current = (accepted.data as AcceptedTicket | undefined)?.ticketId ?? '';
   const database = ctx.config.database!;
-  const { roundTripDegradedS, roundTripTimeoutS } = ctx.config.thresholds;
   // While the tenant is failing (sampled sweeps), the sweep before this one may have sent no ticket
   // (the one that failed was judged without a new one): look back one sweep further to judge it again.
-  const lookbackSweeps = ctx.sampling?.failing === true ? 2 : 1;
+  const failing = ctx.sampling?.failing === true;
+  const lookbackSweeps = failing ? 2 : 1;
   const windowS =
-    deferredWindowS(ctx.config.run.sweepIntervalS, roundTripTimeoutS) +
+    deferredWindowS(ctx.config.run.sweepIntervalS, ctx.config.thresholds.roundTripTimeoutS) +
     (lookbackSweeps - 1) * ctx.config.run.sweepIntervalS;
   let rows: PreviousRow[];
   try {
@@ -232,8 +251,26 @@ async function probeDeferredRoundTrip(ctx: TenantProbeContext): Promise<Outcome>
         ).rows,
     );
   } catch (error) {
+    // No confirmation: the canary could not read, which says nothing about the platform.
     return errored(`the enhancement records could not be read: ${describeDbError(error)}`, { mode: 'deferred' });
   }
+  const judged = judgePrevious(ctx, rows, windowS);
+  // A failing tenant's incident is open already: its next failure counts without waiting here
+  // (during an outage every failing tenant would wait roundTripTimeoutS in every sweep).
+  if (judged.confirm === undefined || failing || ctx.signal.aborted) return judged.outcome;
+  return confirmInRun(ctx, judged.outcome, own, judged.confirm);
+}
+
+/** Why the previous tickets failed, when a confirmation in this run can settle it. */
+type Confirmable = 'nothing-to-judge' | 'failed' | 'overdue';
+
+/** The verdict on the previous sweep's tickets, and whether a confirmation would settle it. */
+function judgePrevious(
+  ctx: TenantProbeContext,
+  rows: readonly PreviousRow[],
+  windowS: number,
+): { outcome: Outcome; confirm?: Confirmable } {
+  const { roundTripDegradedS, roundTripTimeoutS } = ctx.config.thresholds;
   const tickets = latestAttempts(rows);
   const completed = tickets.filter((row) => row.status === 'completed' && row.latency_s !== null);
   const newestCompleted = completed[0];
@@ -259,65 +296,172 @@ async function probeDeferredRoundTrip(ctx: TenantProbeContext): Promise<Outcome>
     })),
   };
   if (tickets.length === 0) {
-    return {
+    const outcome: Outcome = {
       status: 'fail',
       summary: `no synthetic ticket of this tenant from the last ${windowS} s was picked up for enhancement: nothing is consuming the queue or the worker cannot write (expected once, on the first sweep after the canary was paused or deployed)`,
       evidence,
       data,
     };
+    return { outcome, confirm: 'nothing-to-judge' };
   }
-  const failed = tickets.find((t) => t.status === 'failed');
+  // A ticket that failed or is stuck, older than a completed one, was judged by an earlier run (a
+  // failing tenant looks back two sweeps): the newer one shows the platform enhancing again. So a
+  // failure found intermittent by its confirmation (the newer ticket) is not judged again.
+  const newestCompletedAt = tickets.findIndex((t) => t.status === 'completed');
+  const judgeable = tickets.filter(
+    (t, i) => t.status === 'completed' || newestCompletedAt < 0 || i < newestCompletedAt,
+  );
+  const failed = judgeable.find((t) => t.status === 'failed');
   if (failed) {
-    return {
+    const outcome: Outcome = {
       status: 'fail',
       summary: `the enhancement of synthetic ticket ${failed.ticket_id} failed: ${failed.error_message ?? 'no error message'}`,
       evidence: { ...evidence, errorMessage: failed.error_message },
       data,
     };
+    return { outcome, confirm: 'failed' };
   }
-  const unfinished = tickets.filter((t) => t.status !== 'completed');
+  const unfinished = judgeable.filter((t) => t.status !== 'completed');
   const overdue = unfinished.find((t) => t.age_s > roundTripTimeoutS);
   if (overdue) {
-    return {
+    const outcome: Outcome = {
       status: 'fail',
       summary: `synthetic ticket ${overdue.ticket_id} is still ${overdue.status} ${Math.round(overdue.age_s)} s after it was picked up (limit ${roundTripTimeoutS} s)`,
       evidence,
       data,
     };
+    return { outcome, confirm: 'overdue' };
   }
   const slowest = Math.max(0, ...completed.map((t) => t.latency_s ?? 0));
   const latency = Math.round(slowest * 100) / 100;
   const withLatency = { ...evidence, latencyS: latency, roundTripDegradedS, roundTripTimeoutS };
   if (slowest > roundTripTimeoutS) {
     return {
-      status: 'fail',
-      summary: `a synthetic ticket took ${latency} s to enhance (limit ${roundTripTimeoutS} s)`,
-      evidence: withLatency,
-      data,
+      outcome: {
+        status: 'fail',
+        summary: `a synthetic ticket took ${latency} s to enhance (limit ${roundTripTimeoutS} s)`,
+        evidence: withLatency,
+        data,
+      },
     };
   }
   if (unfinished.length > 0) {
     const young = unfinished[0]!;
     return {
-      status: 'degraded',
-      summary: `synthetic ticket ${young.ticket_id} from the previous sweep was picked up only ${Math.round(young.age_s)} s ago and is still being enhanced: the queue or the workers are slow`,
-      evidence: withLatency,
-      data,
+      outcome: {
+        status: 'degraded',
+        summary: `synthetic ticket ${young.ticket_id} from the previous sweep was picked up only ${Math.round(young.age_s)} s ago and is still being enhanced: the queue or the workers are slow`,
+        evidence: withLatency,
+        data,
+      },
     };
   }
   if (slowest > roundTripDegradedS) {
     return {
-      status: 'degraded',
-      summary: `a synthetic ticket took ${latency} s to enhance (degraded above ${roundTripDegradedS} s)`,
-      evidence: withLatency,
-      data,
+      outcome: {
+        status: 'degraded',
+        summary: `a synthetic ticket took ${latency} s to enhance (degraded above ${roundTripDegradedS} s)`,
+        evidence: withLatency,
+        data,
+      },
     };
   }
   return {
-    status: 'pass',
-    summary: `the previous sweep's synthetic ticket${completed.length > 1 ? 's were' : ' was'} enhanced in ${latency} s${completed.length > 1 ? ' at most' : ''}`,
-    evidence: withLatency,
-    data,
+    outcome: {
+      status: 'pass',
+      summary: `the previous sweep's synthetic ticket${completed.length > 1 ? 's were' : ' was'} enhanced in ${latency} s${completed.length > 1 ? ' at most' : ''}`,
+      evidence: withLatency,
+      data,
+    },
+  };
+}
+
+/**
+ * Confirms a failure of the previous tickets within this run (the "retry before alerting" of
+ * synthetic monitors): this run's own accepted ticket when webhook.signed_accepted sent one (no
+ * extra request), else one fresh synthetic ticket sent here, followed with backoff up to
+ * roundTripTimeoutS after it was sent. Not enhanced either: `fail`, with `confirmedInRun` in its
+ * evidence (the alert policy counts it as two failing runs). Enhanced: the earlier failure was
+ * intermittent (`degraded`), or there was nothing to judge (`pass`); the quality check then judges
+ * the confirmation's row. A confirmation that could not be sent, read or waited for in full
+ * leaves the failure as it was, unconfirmed.
+ */
+async function confirmInRun(
+  ctx: TenantProbeContext,
+  judged: Outcome,
+  own: AcceptedTicket | undefined,
+  why: Confirmable,
+): Promise<Outcome> {
+  const { roundTripDegradedS, roundTripTimeoutS } = ctx.config.thresholds;
+  const unconfirmed = (confirmation: Record<string, unknown>): Outcome => ({
+    ...judged,
+    evidence: { ...judged.evidence, confirmation },
+  });
+  let ticket = own;
+  const sentBy = own === undefined ? 'enhancement.round_trip' : 'webhook.signed_accepted';
+  if (ticket === undefined) {
+    const sent = await sendSignedTicket(ctx);
+    if (sent.accepted === undefined) return unconfirmed({ sentBy, accepted: false, ...sent.evidence });
+    ticket = sent.accepted;
+  }
+  const sentAt = Number.isFinite(Date.parse(ticket.sentAt)) ? Date.parse(ticket.sentAt) : ctx.ports.now().getTime();
+  const polled = await pollRow(ctx, ticket.ticketId, sentAt + roundTripTimeoutS * 1000);
+  const base = { ticketId: ticket.ticketId, sentBy, polls: polled.polls };
+  if (!polled.ok) return unconfirmed({ ...base, error: describeDbError(polled.error) });
+  const { row } = polled;
+  const waitedS = Math.round((ctx.ports.now().getTime() - sentAt) / 1000);
+  if (row?.status === 'completed') {
+    const latency = Math.round((row.latency_s ?? 0) * 100) / 100;
+    const evidence = { ...judged.evidence, confirmation: { ...base, status: row.status, latencyS: latency } };
+    const data: RoundTripData = {
+      status: 'completed',
+      textChars: row.text_chars,
+      textColumnFound: row.text_column_found,
+    };
+    if (why === 'nothing-to-judge') {
+      const slow = latency > roundTripDegradedS;
+      return {
+        status: slow ? 'degraded' : 'pass',
+        summary: `no synthetic ticket of this tenant to judge from the previous sweep (expected on the first sweep after the canary was paused or deployed); this run's ticket ${ticket.ticketId} was enhanced in ${latency} s${slow ? ` (degraded above ${roundTripDegradedS} s)` : ''}`,
+        evidence,
+        data,
+      };
+    }
+    return {
+      status: 'degraded',
+      summary: `${judged.summary}; but this run's ticket ${ticket.ticketId} was enhanced in ${latency} s: the failure was intermittent`,
+      evidence,
+      data,
+    };
+  }
+  // The check's time ran out before the ticket's: not a full confirmation.
+  if (row?.status !== 'failed' && ctx.signal.aborted && waitedS < roundTripTimeoutS) {
+    return unconfirmed({ ...base, status: row?.status ?? null, waitedS });
+  }
+  const status = row === undefined ? 'missing' : row.status;
+  const what =
+    row === undefined
+      ? `was not picked up in ${waitedS} s`
+      : row.status === 'failed'
+        ? `failed too: ${row.error_message ?? 'no error message'}`
+        : `is still ${row.status} after ${waitedS} s`;
+  return {
+    status: 'fail',
+    summary: `${judged.summary}; confirmed in this run: synthetic ticket ${ticket.ticketId} ${what}`,
+    evidence: {
+      ...judged.evidence,
+      confirmedInRun: {
+        ...base,
+        status,
+        waitedS,
+        ...(row?.error_message ? { errorMessage: row.error_message } : {}),
+      },
+    },
+    data: {
+      status: status === 'missing' || status === 'failed' ? status : 'pending',
+      textChars: null,
+      textColumnFound: false,
+    },
   };
 }
 

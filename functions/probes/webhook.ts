@@ -37,13 +37,38 @@ interface Delivery {
   evidence: Evidence;
 }
 
-/** `webhook.signed_accepted`: a correctly signed synthetic ticket gets 2xx. */
-export const probeSignedAccepted: TenantProbe = async (ctx) => {
+/** One correctly signed synthetic ticket, sent: the exchange, and the ticket when it was accepted (2xx). */
+export interface SignedTicketSent {
+  result: HttpResult;
+  evidence: Evidence;
+  /** Set when the receiver accepted it (2xx). */
+  accepted?: AcceptedTicket;
+}
+
+/**
+ * Sends one correctly signed synthetic ticket to the ticket webhook: what `webhook.signed_accepted`
+ * sends, and what `enhancement.round_trip` sends to confirm a failure within its run (one request).
+ */
+export async function sendSignedTicket(ctx: TenantProbeContext): Promise<SignedTicketSent> {
   const secret = ctx.tenant.signingSecret.reveal();
   const sentAt = ctx.ports.now();
   const ticket = newTicket(ctx, sentAt);
   const body = JSON.stringify(ticket);
   const { result, evidence } = await deliver(ctx, ticket, body, sign(ctx, body, secret), [secret]);
+  if (result.kind !== 'response' || result.status < 200 || result.status >= 300) return { result, evidence };
+  const jobId = isRecord(result.json) && typeof result.json.job_id === 'string' ? result.json.job_id : undefined;
+  const accepted: AcceptedTicket = {
+    ticketId: ticket.ticket_id,
+    correlationId: ticket.correlation_id,
+    sentAt: sentAt.toISOString(),
+    ...(jobId === undefined ? {} : { jobId }),
+  };
+  return { result, evidence, accepted };
+}
+
+/** `webhook.signed_accepted`: a correctly signed synthetic ticket gets 2xx. */
+export const probeSignedAccepted: TenantProbe = async (ctx) => {
+  const { result, evidence, accepted } = await sendSignedTicket(ctx);
   const what = 'a correctly signed synthetic ticket';
 
   if (result.kind !== 'response') {
@@ -53,19 +78,13 @@ export const probeSignedAccepted: TenantProbe = async (ctx) => {
   }
   const { status } = result;
   const detail = typeof evidence.detail === 'string' ? `: ${evidence.detail}` : '';
-  if (status >= 200 && status < 300) {
-    const jobId = isRecord(result.json) && typeof result.json.job_id === 'string' ? result.json.job_id : undefined;
-    const data: AcceptedTicket = {
-      ticketId: ticket.ticket_id,
-      correlationId: ticket.correlation_id,
-      sentAt: sentAt.toISOString(),
-      ...(jobId === undefined ? {} : { jobId }),
-    };
+  if (accepted !== undefined) {
+    const { jobId } = accepted;
     return {
       status: 'pass',
       summary: `${what} was accepted (HTTP ${status} in ${result.elapsedMs} ms)`,
       evidence: { ...evidence, ...(jobId === undefined ? {} : { jobId }) },
-      data,
+      data: accepted,
     };
   }
   if (status === 429) {

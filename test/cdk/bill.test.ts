@@ -30,9 +30,12 @@ const usage: BillUsage = {
   stateChangesPerTenantMonth: 4,
   forwarderSecondsPerAlert: 0.3,
   secretCacheSeconds: 300,
-  networkBytesPerTenantRun: 40_000,
+  natBytes: { perInvocation: 5_000, perTenantRun: 20_000, perColdStart: 100_000, measured: 'the test figures' },
   tableBytes: 50_000_000,
 };
+
+/** The NAT data of the platform example at 1,000 tenants with {@link usage}'s bytes, GB. */
+const NAT_GB_1000 = (876_000 * 5_000 + 8_760_000 * 20_000 + 20 * 8_760 * 100_000) / 1e9;
 
 /** The static example with a platform API inside the VPC: interface endpoints are enough (no NAT). */
 function endpointsConfig(): Record<string, unknown> {
@@ -85,7 +88,7 @@ describe('the bill of the synthesised template', () => {
     const azHour = REGION_PRICES['eu-west-1']?.vpcEndpointPerAzHour as number;
     expect(azHour).toBeGreaterThan(BILL_PRICES.vpcEndpointPerAzHour);
     expect(endpoints?.usd).toBeGreaterThanOrEqual(3 * 2 * 730 * azHour);
-    expect(endpoints?.arithmetic).toContain(`× $${azHour} +`);
+    expect(endpoints?.arithmetic).toContain(`× $${azHour};`);
   });
 
   it('has no NAT line with `egress: endpoints`: nothing goes through a NAT', () => {
@@ -114,8 +117,9 @@ describe('the bill of everything the canary causes (issue 24)', () => {
     expect(bill.priceDate).toBe(PRICE_DATE);
     expect(bill.priceNote).toBeUndefined();
     const nat = line(bill, "NAT gateway data (the platform's NAT)");
-    // 1,000 tenants × 8,760 sweeps × 40,000 B = 350.4 GB at Ireland's $0.048 a GB.
-    expect(nat.usd).toBeCloseTo(350.4 * 0.048, 6);
+    // 876,000 invocations × 5,000 B + 8,760,000 tenant runs × 20,000 B + 20 containers cold once a
+    // sweep × 8,760 × 100,000 B = 197.1 GB at Ireland's $0.048 a GB.
+    expect(nat.usd).toBeCloseTo(NAT_GB_1000 * 0.048, 6);
     expect(bill.egress).toContain(nat);
     // In the total: it is one of the bill's lines, and the total without it is the same bill with
     // no NAT egress (outside a VPC's NAT: every other line unchanged).
@@ -129,6 +133,45 @@ describe('the bill of everything the canary causes (issue 24)', () => {
     expect(line(bill, 'CloudWatch Logs (lines and EMF)').arithmetic).toContain('× $0.57 +');
   });
 
+  it('prices the measured NAT bytes: per invocation, per tenant run, per cold container, partial batches counted', () => {
+    const { resources } = platform();
+    const facts = configFacts(parseDeploymentConfig(platformExampleConfig()), 1000);
+    // Paced: 250 invocations a sweep (4 tenants each), 12 containers; the measured bytes of bench/shipped.ts natOf.
+    const natBytes = {
+      perInvocation: 4_000,
+      perTenantRun: 28_000,
+      perColdStart: 140_000,
+      measured: 'a warm invocation of 10 tenants 284,000 B',
+    };
+    const bill = priceTemplate(resources, facts, {
+      ...usage,
+      natBytes,
+      probeInvocationsPerSweep: 250,
+      probeContainers: 12,
+    });
+    const nat = line(bill, "NAT gateway data (the platform's NAT)");
+    const bytes = 250 * 8760 * 4_000 + 1000 * 8760 * 28_000 + 12 * 8760 * 140_000;
+    expect(nat.usd).toBeCloseTo((bytes / 1e9) * 0.048, 9);
+    // Not the old estimate (40,000 B a tenant run, whatever the batches): 350.4 GB.
+    expect(nat.usd).not.toBeCloseTo(350.4 * 0.048, 2);
+    expect(nat.arithmetic).toMatch(
+      /^\(2,190,000 invocations × 4,000 B \+ 8,760,000 tenant runs × 28,000 B \+ 12 containers cold once a sweep × 8,760 × 140,000 B\) = 268\.8 GB × \$0\.048; measured, both directions, TLS included \(a warm invocation of 10 tenants 284,000 B\)/,
+    );
+    expect(nat.arithmetic).not.toMatch(/estimate/);
+    // Fewer bytes a tenant run (reused sessions and connections) lower the line in proportion.
+    const fewer = priceTemplate(resources, facts, {
+      ...usage,
+      natBytes: { ...natBytes, perTenantRun: 14_000 },
+      probeInvocationsPerSweep: 250,
+      probeContainers: 12,
+    });
+    const saved =
+      line(bill, "NAT gateway data (the platform's NAT)").usd -
+      line(fewer, "NAT gateway data (the platform's NAT)").usd;
+    expect(saved).toBeCloseTo(((1000 * 8760 * 14_000) / 1e9) * 0.048, 9);
+    expect(bill.natIncluded).toBe(true);
+  });
+
   it('prices an unknown region as us-east-1 and says so', () => {
     const { resources } = platform();
     const facts = { ...configFacts(parseDeploymentConfig(platformExampleConfig()), 1000), region: 'ap-south-2' };
@@ -136,7 +179,7 @@ describe('the bill of everything the canary causes (issue 24)', () => {
     expect(bill.pricedAs).toBe('us-east-1');
     expect(bill.priceNote).toMatch(/ap-south-2 is not in the bench's price table .*priced as us-east-1/);
     const nat = line(bill, "NAT gateway data (the platform's NAT)");
-    expect(nat.usd).toBeCloseTo(350.4 * (REGION_PRICES['us-east-1']?.natGatewayPerGb ?? 0), 6);
+    expect(nat.usd).toBeCloseTo(NAT_GB_1000 * (REGION_PRICES['us-east-1']?.natGatewayPerGb ?? 0), 6);
     const unset = priceTemplate(resources, { ...facts, region: undefined }, usage);
     expect(unset.priceNote).toMatch(/no deployment.env.region/);
   });

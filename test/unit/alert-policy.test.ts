@@ -733,3 +733,101 @@ describe('ordered runs (sweeps judged again, or late)', () => {
     expect(unordered.state['webhook.signed_accepted:acme-corp']?.phase).toBe('ok');
   });
 });
+
+describe('alert policy: failures confirmed within their run (results.ts isConfirmedInRun)', () => {
+  /** A round-trip failure whose probe confirmed it with a second ticket in the same run. */
+  const confirmed = (tenant: string) => {
+    const failed = fail('enhancement.round_trip', tenant, 'P1');
+    return { ...failed, evidence: { ...failed.evidence, confirmedInRun: { ticketId: 'SYNTH-2', status: 'missing' } } };
+  };
+  const withFireAfter = (runs: number): AlertPolicyOptions => ({
+    ...DEFAULT_ALERT_POLICY,
+    fireAfterRuns: { ...DEFAULT_ALERT_POLICY.fireAfterRuns, P1: runs },
+  });
+
+  it('counts a confirmed failure as two failing runs: with fireAfterRuns 2 a P1 fires at once', () => {
+    const { messages } = series([
+      { minute: 0, results: [confirmed('acme')], expect: ['firing P1 enhancement.round_trip:acme'] },
+      { minute: 5, results: [confirmed('acme')], expect: [] },
+    ]);
+    expect(messages[0]?.[0]).toMatchObject({
+      firstFailedAt: iso(0),
+      evidence: { confirmedInRun: { ticketId: 'SYNTH-2' } },
+    });
+    // Without the confirmation the same failure waits for a second run.
+    series([
+      { minute: 0, results: [fail('enhancement.round_trip', 'acme', 'P1')], expect: [] },
+      {
+        minute: 5,
+        results: [fail('enhancement.round_trip', 'acme', 'P1')],
+        expect: ['firing P1 enhancement.round_trip:acme'],
+      },
+    ]);
+  });
+
+  it('with fireAfterRuns 3 a confirmed failure still needs one more failing run; a pass in between starts over', () => {
+    const options = withFireAfter(3);
+    series(
+      [
+        { minute: 0, results: [confirmed('acme')], expect: [] },
+        {
+          minute: 5,
+          results: [fail('enhancement.round_trip', 'acme', 'P1')],
+          expect: ['firing P1 enhancement.round_trip:acme'],
+        },
+      ],
+      { options },
+    );
+    series(
+      [
+        { minute: 0, results: [confirmed('acme')], expect: [] },
+        { minute: 5, results: [pass('enhancement.round_trip', 'acme')], expect: [] },
+        { minute: 10, results: [fail('enhancement.round_trip', 'acme', 'P1')], expect: [] },
+        { minute: 15, results: [confirmed('acme')], expect: ['firing P1 enhancement.round_trip:acme'] },
+      ],
+      { options },
+    );
+  });
+
+  it('does not count a degraded result or a fail without the evidence key twice', () => {
+    const degraded = {
+      ...result('enhancement.round_trip', 'acme', 'degraded'),
+      evidence: { confirmedInRun: { ticketId: 'SYNTH-2' } },
+    };
+    series([
+      { minute: 0, results: [degraded], expect: [] },
+      { minute: 5, results: [degraded], expect: ['firing P2 enhancement.round_trip:acme'] },
+    ]);
+  });
+
+  it('fires a platform-wide incident at once when at least breadth.minTenants of its failing tenants are confirmed', () => {
+    const six = ['t1', 't2', 't3', 't4', 't5', 't6'];
+    const run = (confirmedTenants: string[], failing: string[]) =>
+      six.map((t) =>
+        confirmedTenants.includes(t)
+          ? confirmed(t)
+          : failing.includes(t)
+            ? fail('enhancement.round_trip', t, 'P1')
+            : pass('enhancement.round_trip', t),
+      );
+    const { messages } = series([
+      {
+        minute: 0,
+        tenants: six,
+        results: run(['t1', 't2', 't3'], ['t4']),
+        expect: ['firing P0 enhancement.round_trip:*'],
+      },
+    ]);
+    expect(messages[0]?.[0]).toMatchObject({ kind: 'breadth', evidence: { failingTenants: 4, tenantTier: 'P1' } });
+    // Two confirmed of four failing: below minTenants (3), so the incident waits for a second run.
+    series([
+      { minute: 0, tenants: six, results: run(['t1', 't2'], ['t3', 't4']), expect: [] },
+      {
+        minute: 5,
+        tenants: six,
+        results: run([], ['t1', 't2', 't3', 't4']),
+        expect: ['firing P0 enhancement.round_trip:*'],
+      },
+    ]);
+  });
+});

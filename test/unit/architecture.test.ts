@@ -47,6 +47,7 @@ describe('the layout', () => {
     expect(offenders('functions/core/', ['functions/adapters/', 'functions/probes/', 'functions/app/'])).toEqual([]);
     expect(offenders('functions/app/', ['functions/adapters/', 'functions/handlers/'])).toEqual([]);
     expect(offenders('functions/run.ts', ['functions/adapters/', 'functions/app/'])).toEqual([]);
+    expect(offenders('functions/run-core.ts', ['functions/adapters/', 'functions/app/'])).toEqual([]);
     expect(offenders('functions/ports.ts', ['functions/adapters/', 'functions/probes/', 'functions/app/'])).toEqual([]);
     expect(offenders('lib/', ['functions/adapters/', 'functions/app/', 'functions/handlers/'])).toEqual([]);
   });

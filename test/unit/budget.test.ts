@@ -50,8 +50,18 @@ describe('the slot plan', () => {
   it('counts a tenant run as one request per webhook check that runs', () => {
     const config = deployed();
     expect(tenantRequests(config)).toBe(7);
+    // Its acceptance not due but its deferred round trip due: one request kept for a confirmation.
     expect(
       tenantRequests(config, { notDue: [{ checkId: 'webhook.signed_accepted', nextAt: '' }], failing: false }),
+    ).toBe(7);
+    expect(
+      tenantRequests(config, {
+        notDue: [
+          { checkId: 'webhook.signed_accepted', nextAt: '' },
+          { checkId: 'enhancement.round_trip', nextAt: '' },
+        ],
+        failing: false,
+      }),
     ).toBe(6);
     const disabled = parseConfig({
       platform: { baseUrl: 'https://api.example.com' },
@@ -108,7 +118,8 @@ describe('a sweep under the budget', () => {
         openRejections: open,
       });
       expect(plan.rotation).toBeGreaterThan(1);
-      const skipped = plan.tenants[7]?.decision.notDue.map((n) => n.checkId) ?? [];
+      const skipped = plan.tenants.find((t) => t.tenantId === tenants[7])?.decision.notDue.map((n) => n.checkId);
+      expect(skipped).toBeDefined();
       expect(skipped).not.toContain('webhook.bad_signature_rejected');
     }
   });
@@ -167,6 +178,32 @@ describe('a sweep under the budget', () => {
       requests: Array.from({ length: 1000 }, () => 7),
     });
     expect(unpaced.peakRps).toBeGreaterThan(100);
+  });
+
+  it('keeps one request for a deferred round trip that may confirm (its acceptance not due), and starts the failing tenants first, then those', () => {
+    const config = deployed();
+    const tenants = ids(1000);
+    const failing = new Set([tenants[500] as string, tenants[999] as string]);
+    const plan = planSweep({ tenantIds: tenants, sweepAt: SWEEP_AT, config, failing });
+    const due = (t: (typeof plan.tenants)[number], checkId: string) =>
+      !t.decision.notDue.some((n) => n.checkId === checkId);
+    const confirming = plan.tenants.filter((t) => !t.decision.failing && due(t, 'enhancement.round_trip'));
+    // A twelfth of the tenants judge the previous sweep's tickets (their acceptance is not due).
+    expect(confirming.length).toBeGreaterThan(40);
+    for (const t of confirming) {
+      expect(due(t, 'webhook.signed_accepted')).toBe(false);
+      expect(t.requests).toBe(
+        tenantRequests(config, t.decision, (checkId) => checkId !== 'enhancement.round_trip') + 1,
+      );
+    }
+    // The failing tenants first (in tenant order), then the ones that may confirm, then the rest.
+    expect(plan.tenants.slice(0, 2).map((t) => t.tenantId)).toEqual([tenants[500], tenants[999]]);
+    expect(plan.tenants.slice(2, 2 + confirming.length)).toEqual(confirming);
+    const delays = plan.tenants.map((t) => t.delayS);
+    expect(delays).toEqual([...delays].sort((a, b) => a - b));
+    expect(plan.fits).toBe(true);
+    // The last one that may confirm starts early enough to wait roundTripTimeoutS and report inside the interval.
+    expect((confirming.at(-1)?.delayS ?? 0) + config.thresholds.roundTripTimeoutS).toBeLessThan(INTERVAL_S / 2);
   });
 
   it('measures the peak in a sliding second', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { simulateDrain } from '../../sim/drain.ts';
+import { REQUEST_SPREAD_MS, simulateDrain } from '../../sim/drain.ts';
 
 describe('simulateDrain (the probe queue at the default quotas)', () => {
   it('drains in waves of maxConcurrency batches once the event source has scaled up', () => {
@@ -26,5 +26,18 @@ describe('simulateDrain (the probe queue at the default quotas)', () => {
     const capped = simulateDrain({ ...options, accountConcurrency: 10 });
     expect(capped.peakConcurrency).toBe(10);
     expect(() => simulateDrain({ ...options, invocationMs: [] })).toThrow(/at least one/);
+  });
+
+  it("counts a tenant run's requests over the spread of its invocation, so slots a second apart can share a second", () => {
+    // 20 one-tenant slots, a second apart, 10 requests each (half a budget of 20): as the sweep plans them.
+    const slots = { tenants: 20, batchSize: 10, maxConcurrency: 20, invocationMs: [300] };
+    const paced = { ...slots, delaysS: Array.from({ length: 20 }, (_, i) => i + 1), requests: Array(20).fill(10) };
+    // Counted at each invocation's start, no sliding second ever holds two slots.
+    expect(simulateDrain({ ...paced, requestSpreadMs: 0 }).peakRps).toBe(10);
+    // Spread over the first 350 ms (as the real paced run saw them), one second holds parts of two, never more.
+    const spread = simulateDrain({ ...paced, seed: 3 });
+    expect(REQUEST_SPREAD_MS).toBe(350);
+    expect(spread.peakRps).toBeGreaterThan(10);
+    expect(spread.peakRps).toBeLessThanOrEqual(20);
   });
 });

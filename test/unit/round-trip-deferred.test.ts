@@ -12,6 +12,7 @@ import {
   PREVIOUS_TICKETS_SQL,
   probeQuality,
   probeRoundTrip,
+  ROUND_TRIP_SQL,
   type RoundTripData,
 } from '../../functions/probes/enhancement.ts';
 import type { TenantProbeContext } from '../../functions/probes/types.ts';
@@ -34,14 +35,21 @@ const config = parseConfig({
   run: { roundTrip: 'deferred', sweepIntervalS: 300 },
 });
 
-function run(rows: Row[], accepted: Outcome = { status: 'pass', summary: '', data: { ticketId: 'SYNTH-NOW' } }) {
+/** This run's accepted ticket: a failure of the previous ones is confirmed on it (no request sent). */
+const OWN_TICKET: Outcome = { status: 'pass', summary: '', data: { ticketId: 'SYNTH-NOW' } };
+/** The confirming ticket's record when the tests do not say: its enhancement failed (it settles at once). */
+const CONFIRMATION_FAILED = { status: 'failed', latency_s: 1, error_message: 'LLM 503', text_chars: null };
+
+function run(rows: Row[], accepted: Outcome = OWN_TICKET, confirmation: Partial<Row> = CONFIRMATION_FAILED) {
   const queries: { sql: string; params: readonly unknown[] | undefined }[] = [];
   const transactions: unknown[] = [];
   const session: SqlSession = {
     query: async (sql, params) => {
       queries.push({ sql, params });
+      // ROUND_TRIP_SQL: the confirming ticket's record (a failure is confirmed within the run).
+      const answer = sql === PREVIOUS_TICKETS_SQL ? rows : [confirmation];
       return {
-        rows: rows.map((row) => ({ error_message: null, text_chars: 120, text_column_found: true, ...row })),
+        rows: answer.map((row) => ({ error_message: null, text_chars: 120, text_column_found: true, ...row })),
       } as never;
     },
   };
@@ -104,11 +112,68 @@ describe('deferred round trip', () => {
     expect(queries[0]!.params?.[2]).toBe('');
   });
 
-  it('fails when no ticket of the window was picked up', async () => {
-    const outcome = await probeRoundTrip(run([]).ctx);
+  it('fails when no ticket of the window was picked up and this run’s ticket is not enhanced either', async () => {
+    const { ctx, queries } = run([]);
+    const outcome = await probeRoundTrip(ctx);
     expect(outcome.status).toBe('fail');
-    expect(outcome.summary).toMatch(/nothing is consuming the queue/);
+    expect(outcome.summary).toMatch(
+      /nothing is consuming the queue.*confirmed in this run: synthetic ticket SYNTH-NOW failed too: LLM 503/,
+    );
+    expect(outcome.evidence).toMatchObject({
+      confirmedInRun: { ticketId: 'SYNTH-NOW', sentBy: 'webhook.signed_accepted', status: 'failed', polls: 1 },
+    });
+    expect((outcome.data as RoundTripData).status).toBe('failed');
+    expect(queries.map((q) => q.sql)).toEqual([PREVIOUS_TICKETS_SQL, ROUND_TRIP_SQL]);
+    expect(queries[1]!.params?.[1]).toBe('SYNTH-NOW');
+  });
+
+  it('with nothing to judge and this run’s ticket enhanced, passes and hands that row to the quality check', async () => {
+    const { ctx } = run([], OWN_TICKET, { status: 'completed', latency_s: 2.5, text_chars: 300 });
+    const outcome = await probeRoundTrip(ctx);
+    expect(outcome.status).toBe('pass');
+    expect(outcome.summary).toMatch(/^no synthetic ticket of this tenant to judge .*SYNTH-NOW was enhanced in 2.5 s$/);
+    expect(outcome.evidence).not.toHaveProperty('confirmedInRun');
+    expect(outcome.data).toEqual({ status: 'completed', textChars: 300, textColumnFound: true });
+  });
+
+  it('calls a failure whose confirmation was enhanced intermittent (degraded), naming both tickets', async () => {
+    const { ctx } = run(
+      [{ ticket_id: 'SYNTH-A', status: 'failed', latency_s: 2, age_s: 280, error_message: 'LLM 503' }],
+      OWN_TICKET,
+      { status: 'completed', latency_s: 1 },
+    );
+    const outcome = await probeRoundTrip(ctx);
+    expect(outcome.status).toBe('degraded');
+    expect(outcome.summary).toMatch(/SYNTH-A failed: LLM 503; but this run's ticket SYNTH-NOW was enhanced in 1 s/);
+    expect(outcome.evidence).toMatchObject({ confirmation: { ticketId: 'SYNTH-NOW', status: 'completed' } });
+    expect(outcome.evidence).not.toHaveProperty('confirmedInRun');
+  });
+
+  it('does not judge again a failed ticket older than a completed one (the intermittent failure a confirmation found)', async () => {
+    const { ctx, queries } = run([
+      { ticket_id: 'SYNTH-CONFIRM', status: 'completed', latency_s: 1, age_s: 290 },
+      { ticket_id: 'SYNTH-A', status: 'failed', latency_s: 2, age_s: 590, error_message: 'LLM 503' },
+    ]);
+    const outcome = await probeRoundTrip({ ...ctx, sampling: { notDue: [], failing: true } });
+    expect(outcome.status).toBe('pass');
+    expect(queries).toHaveLength(1);
+    // The other way round (the newer one failed) it fails as before.
+    const newerFailed = run([
+      { ticket_id: 'SYNTH-B', status: 'failed', latency_s: 2, age_s: 290, error_message: 'LLM 503' },
+      { ticket_id: 'SYNTH-A', status: 'completed', latency_s: 1, age_s: 590 },
+    ]);
+    const failed = await probeRoundTrip({ ...newerFailed.ctx, sampling: { notDue: [], failing: true } });
+    expect(failed.status).toBe('fail');
+    expect(failed.summary).toMatch(/SYNTH-B failed: LLM 503/);
+  });
+
+  it('does not confirm for a tenant already failing (its incident is open): one query, no wait', async () => {
+    const { ctx, queries } = run([]);
+    const outcome = await probeRoundTrip({ ...ctx, sampling: { notDue: [], failing: true } });
+    expect(outcome.status).toBe('fail');
+    expect(outcome.evidence).not.toHaveProperty('confirmedInRun');
     expect((outcome.data as RoundTripData).status).toBe('missing');
+    expect(queries).toHaveLength(1);
   });
 
   it('fails on a failed enhancement, unless a retry of the same ticket completed', async () => {

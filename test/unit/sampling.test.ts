@@ -194,7 +194,8 @@ describe('a tenant failing its accepted ticket', () => {
   it('is probed again in the next sweep, and sampled again once it passes', async () => {
     const cfg = parseConfig({
       platform: { baseUrl: 'https://platform.invalid' },
-      tenants: ['acme', 'globex', 'initech', 'umbrella'].map((tenantId) => ({
+      // acme second in the listing: failing, it starts first, one place earlier than it is listed.
+      tenants: ['globex', 'acme', 'initech', 'umbrella'].map((tenantId) => ({
         tenantId,
         signingSecret: { value: `secret-${tenantId}` },
       })),
@@ -294,6 +295,11 @@ describe('a tenant failing its accepted ticket', () => {
     // Sweep 2: not acme's slot, yet its accepted ticket runs again (and its round trip, as it judges the slot's ticket).
     const second = await runSweep();
     expect(second.get('acme')).toEqual({ notDue: [], failing: true });
+    // The failing tenant starts first (the plan's order, not the listing's), and every message still
+    // names another tenant as its peer: each tenant is exactly one message's peer, none its own.
+    expect(sent[0]?.tenantId).toBe('acme');
+    expect(sent.every((message) => message.peer !== undefined && message.peer !== message.tenantId)).toBe(true);
+    expect(new Set(sent.map((message) => message.peer)).size).toBe(sent.length);
     expect(ran.get('acme')).toEqual([...SAMPLED_CHECKS, 'webhook.bad_signature_rejected']);
     // A healthy tenant not in its slot: its accepted ticket is skipped with the time of the next one.
     const others = ['globex', 'initech', 'umbrella'].filter((id) => acceptanceSlot(id, 12) !== slot + 1);
