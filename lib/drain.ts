@@ -36,10 +36,11 @@ export function tenantWorstMs(config: Config): number {
   const budget = (checkId: TenantCheckId): number => {
     const registration = TENANT_PROBES[checkId];
     // Deferred round trips judge the previous sweep's tickets with one query: no waiting. A failure
-    // is confirmed in the run (up to roundTripTimeoutS) only by the tenants whose round trip is due
-    // without their acceptance, a period's share of them (1/12 as shipped), never all at once:
-    // probe.timeoutSeconds >= roundTripTimeoutS + PROBE_MARGIN_S (lib/config.ts) covers the
-    // invocation that carries one; the drain's waves are counted without it.
+    // is confirmed in the run (up to roundTripTimeoutS) once per incident, by a tenant with none
+    // open yet (in an outage, the first sweep that judges its failing ticket; as shipped a
+    // period's share of the tenants, 1/12, each sweep): probe.timeoutSeconds >= roundTripTimeoutS
+    // + PROBE_MARGIN_S (lib/config.ts) covers the invocation that carries one; the drain's waves
+    // are counted without it.
     if (checkId === 'enhancement.round_trip' && config.run.roundTrip === 'deferred') {
       return (config.database?.statementTimeoutMs ?? 5000) * 3 + 2000;
     }

@@ -219,9 +219,12 @@ async function fanOut(
       error: describeError(error),
     });
   }
-  // A period of one sweep samples nothing: no state to read.
+  // The open incidents decide who runs every sweep (sampling) and who does not confirm a failing
+  // round trip again (deferred: every tenant would otherwise wait roundTripTimeoutS in every sweep
+  // of an outage). A period of one sweep without deferred round trips needs no state.
   const sampled = periodSweeps(config.synthetic.acceptEveryMinutes, config.run.sweepIntervalS) > 1;
-  const open = sampled ? await openIncidents(deps) : new Map<string, Set<PacedCheckId>>();
+  const deferred = scheduledProbeConfig(config).run.roundTrip === 'deferred';
+  const open = sampled || deferred ? await openIncidents(deps) : new Map<string, Set<PacedCheckId>>();
   const failing = failingOf(open);
   // Under the request budget: the tenants spread over the interval, the rejection probes rotated if need be.
   // Sampled as the probe will run them: deferred round trips when there is a database.

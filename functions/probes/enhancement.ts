@@ -258,6 +258,17 @@ async function probeDeferredRoundTrip(ctx: TenantProbeContext): Promise<Outcome>
   // A failing tenant's incident is open already: its next failure counts without waiting here
   // (during an outage every failing tenant would wait roundTripTimeoutS in every sweep).
   if (judged.confirm === undefined || failing || ctx.signal.aborted) return judged.outcome;
+  // A fresh ticket only when the acceptance did not run this sweep (the plan reserved its request);
+  // one that ran and did not pass (a 429, a 5xx, a timeout) is not sent again here.
+  if (own === undefined && accepted.status !== 'skipped') {
+    return {
+      ...judged.outcome,
+      evidence: {
+        ...judged.outcome.evidence,
+        confirmation: { sent: false, why: `webhook.signed_accepted ran this sweep and is ${accepted.status}` },
+      },
+    };
+  }
   return confirmInRun(ctx, judged.outcome, own, judged.confirm);
 }
 
@@ -409,7 +420,8 @@ async function confirmInRun(
   const base = { ticketId: ticket.ticketId, sentBy, polls: polled.polls };
   if (!polled.ok) return unconfirmed({ ...base, error: describeDbError(polled.error) });
   const { row } = polled;
-  const waitedS = Math.round((ctx.ports.now().getTime() - sentAt) / 1000);
+  const waitedMs = ctx.ports.now().getTime() - sentAt;
+  const waitedS = Math.round(waitedMs / 1000);
   if (row?.status === 'completed') {
     const latency = Math.round((row.latency_s ?? 0) * 100) / 100;
     const evidence = { ...judged.evidence, confirmation: { ...base, status: row.status, latencyS: latency } };
@@ -435,7 +447,7 @@ async function confirmInRun(
     };
   }
   // The check's time ran out before the ticket's: not a full confirmation.
-  if (row?.status !== 'failed' && ctx.signal.aborted && waitedS < roundTripTimeoutS) {
+  if (row?.status !== 'failed' && ctx.signal.aborted && waitedMs < roundTripTimeoutS * 1000) {
     return unconfirmed({ ...base, status: row?.status ?? null, waitedS });
   }
   const status = row === undefined ? 'missing' : row.status;

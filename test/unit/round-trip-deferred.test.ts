@@ -112,6 +112,28 @@ describe('deferred round trip', () => {
     expect(queries[0]!.params?.[2]).toBe('');
   });
 
+  it.each([
+    ['degraded', 'HTTP 429'],
+    ['fail', 'HTTP 503'],
+    ['error', 'timed out'],
+  ] as const)(
+    'sends no fresh ticket when this run’s acceptance ran and is %s (%s): the failure stays unconfirmed',
+    async (status, summary) => {
+      // ports.http is a stub that throws if used: any request here would fail the test.
+      const { ctx, queries } = run([{ ticket_id: 'SYNTH-PREV', status: 'pending', latency_s: null, age_s: 290 }], {
+        status,
+        summary,
+      });
+      const outcome = await probeRoundTrip(ctx);
+      expect(outcome.status).toBe('fail');
+      expect(outcome.evidence).not.toHaveProperty('confirmedInRun');
+      expect(outcome.evidence).toMatchObject({
+        confirmation: { sent: false, why: `webhook.signed_accepted ran this sweep and is ${status}` },
+      });
+      expect(queries).toHaveLength(1);
+    },
+  );
+
   it('fails when no ticket of the window was picked up and this run’s ticket is not enhanced either', async () => {
     const { ctx, queries } = run([]);
     const outcome = await probeRoundTrip(ctx);

@@ -320,3 +320,85 @@ describe('a tenant failing its accepted ticket', () => {
     expect(acmeRuns.at(-1)).toBe(false);
   });
 });
+
+describe('a one-sweep acceptance period with deferred round trips', () => {
+  it('still marks a tenant with an open round-trip incident failing, so its probe does not confirm again', async () => {
+    const cfg = parseConfig({
+      platform: { baseUrl: 'https://platform.invalid' },
+      tenants: ['acme', 'globex'].map((tenantId) => ({ tenantId, signingSecret: { value: `secret-${tenantId}` } })),
+      // A database: scheduled probes judge round trips deferred. Every sweep carries every acceptance.
+      database: { url: 'postgres://canary@127.0.0.1:9/db' },
+      run: { sweepIntervalS: INTERVAL_S },
+      synthetic: { acceptEveryMinutes: 5 },
+    });
+    expect(periodSweeps(cfg.synthetic.acceptEveryMinutes, INTERVAL_S)).toBe(1);
+    let now = sweepAt(12_000).getTime();
+    let sent: TenantMessage[] = [];
+    const queue: TenantQueue = {
+      async send(messages) {
+        sent = [...messages];
+        return { sent: messages.length, failed: [] };
+      },
+      async retryLater() {
+        return { unchanged: [] };
+      },
+    };
+    const checks = async (input: RunInput): Promise<Report> => {
+      const at = new Date(now).toISOString();
+      const results: CheckResult[] = (input.filters?.tenantIds ?? []).map((tenantId) => {
+        const status: CheckStatus = tenantId === 'acme' ? 'fail' : 'pass';
+        return {
+          checkId: 'enhancement.round_trip',
+          tenantId,
+          status,
+          tier: isQuiet(status) ? null : 'P1',
+          summary: status,
+          durationMs: 1,
+          evidence: {},
+          runbook: catalogEntry('enhancement.round_trip').runbook,
+        };
+      });
+      return { runId: 'r', startedAt: at, finishedAt: at, tenants: [], results, alerts: [] };
+    };
+    const store = createMemoryStateStore();
+    const ledger = createMemorySweepLedger();
+    const deps: AppDeps = {
+      logger,
+      metrics,
+      config: async () => cfg,
+      secrets: { resolve: async () => new Secret('s3cret'), resolveDatabaseUrl: async () => new Secret('') },
+      openPorts: async () => ({ close: async () => {} }) as unknown as OpenPorts,
+      tenantSource: () => ({
+        kind: 'static',
+        list: async () => ({ tenants: cfg.tenants, skipped: [] }),
+        lookup: async (ids) => ({ tenants: cfg.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
+      }),
+      stateStore: async () => store,
+      sweepLedger: async () => ledger,
+      publisher: () => ({ publish: async (messages) => ({ delivered: messages.map((m) => m.id), failed: [] }) }),
+      tenantQueue: async () => queue,
+      now: () => new Date(now),
+      checks,
+    };
+    const runSweep = async () => {
+      await sweep(deps);
+      now += 10_000;
+      await probeBatch(
+        deps,
+        { Records: sent.map((message, i) => sqsRecord(`m-${now}-${i}`, JSON.stringify(message))) },
+        undefined,
+        undefined,
+      );
+      now += INTERVAL_S * 1000 - 10_000;
+      return new Map(sent.map((message) => [message.tenantId, message.sampling]));
+    };
+
+    const first = await runSweep();
+    expect(first.get('acme')?.failing).toBe(false);
+    expect((await store.openKeys()).includes('enhancement.round_trip:acme')).toBe(true);
+    // The next sweep reads the open incident although it samples nothing.
+    const second = await runSweep();
+    expect(second.get('acme')).toEqual({ notDue: [], failing: true });
+    expect(second.get('globex')).toEqual({ notDue: [], failing: false });
+  });
+});
