@@ -11,7 +11,7 @@ import { probeBatch } from '../../functions/app/probe-batch.ts';
 import { sweep } from '../../functions/app/sweep.ts';
 import { DEFAULT_ALERT_POLICY, evaluateAlertPolicy } from '../../functions/core/alert-policy.ts';
 import { catalogEntry } from '../../functions/core/catalog.ts';
-import { parseConfig } from '../../functions/core/config.ts';
+import { type Config, parseConfig } from '../../functions/core/config.ts';
 import { isQuiet } from '../../functions/core/results.ts';
 import {
   acceptanceSlot,
@@ -190,6 +190,57 @@ describe('the alert policy and sampled checks', () => {
 const logger = silentLogger;
 const metrics = discardedMetrics;
 
+/**
+ * The deployed path on the memory ledger and state store, with simulated checks: `runSweep` fans
+ * out (the real sweep), then probes every message in one batch (which completes and judges it),
+ * and moves the clock to the next sweep; it answers each tenant's sampling.
+ */
+function deployedPath(cfg: Config, clock: { now: number }, checks: (input: RunInput) => Promise<Report>) {
+  let sent: TenantMessage[] = [];
+  const queue: TenantQueue = {
+    async send(messages) {
+      sent = [...messages];
+      return { sent: messages.length, failed: [] };
+    },
+    async retryLater() {
+      return { unchanged: [] };
+    },
+  };
+  const store = createMemoryStateStore();
+  const ledger = createMemorySweepLedger();
+  const deps: AppDeps = {
+    logger,
+    metrics,
+    config: async () => cfg,
+    secrets: { resolve: async () => new Secret('s3cret'), resolveDatabaseUrl: async () => new Secret('') },
+    openPorts: async () => ({ close: async () => {} }) as unknown as OpenPorts,
+    tenantSource: () => ({
+      kind: 'static',
+      list: async () => ({ tenants: cfg.tenants, skipped: [] }),
+      lookup: async (ids) => ({ tenants: cfg.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
+    }),
+    stateStore: async () => store,
+    sweepLedger: async () => ledger,
+    publisher: () => ({ publish: async (messages) => ({ delivered: messages.map((m) => m.id), failed: [] }) }),
+    tenantQueue: async () => queue,
+    now: () => new Date(clock.now),
+    checks,
+  };
+  const runSweep = async () => {
+    await sweep(deps);
+    clock.now += 10_000;
+    await probeBatch(
+      deps,
+      { Records: sent.map((message, i) => sqsRecord(`m-${clock.now}-${i}`, JSON.stringify(message))) },
+      undefined,
+      undefined,
+    );
+    clock.now += INTERVAL_S * 1000 - 10_000;
+    return new Map(sent.map((message) => [message.tenantId, message.sampling]));
+  };
+  return { store, runSweep, sent: () => sent };
+}
+
 describe('a tenant failing its accepted ticket', () => {
   it('is probed again in the next sweep, and sampled again once it passes', async () => {
     const cfg = parseConfig({
@@ -205,22 +256,12 @@ describe('a tenant failing its accepted ticket', () => {
     });
     // The first sweep is acme's slot; acme's receiver refuses its accepted ticket until `healed`.
     const slot = acceptanceSlot('acme', 12);
-    let now = sweepAt(12_000 + slot).getTime();
+    const clock = { now: sweepAt(12_000 + slot).getTime() };
     let healed = false;
-    let sent: TenantMessage[] = [];
-    const queue: TenantQueue = {
-      async send(messages) {
-        sent = [...messages];
-        return { sent: messages.length, failed: [] };
-      },
-      async retryLater() {
-        return { unchanged: [] };
-      },
-    };
     /** What each tenant's run was asked to run this sweep. */
     let ran = new Map<string, string[]>();
     const checks = async (input: RunInput): Promise<Report> => {
-      const at = new Date(now).toISOString();
+      const at = new Date(clock.now).toISOString();
       const results: CheckResult[] = [];
       for (const tenantId of input.filters?.tenantIds ?? []) {
         const notDue = new Set(input.sampling?.get(tenantId)?.notDue.map((n) => n.checkId));
@@ -249,39 +290,12 @@ describe('a tenant failing its accepted ticket', () => {
       }
       return { runId: 'r', startedAt: at, finishedAt: at, tenants: [], results, alerts: [] };
     };
-    const store = createMemoryStateStore();
-    const ledger = createMemorySweepLedger();
-    const deps: AppDeps = {
-      logger,
-      metrics,
-      config: async () => cfg,
-      secrets: { resolve: async () => new Secret('s3cret'), resolveDatabaseUrl: async () => new Secret('') },
-      openPorts: async () => ({ close: async () => {} }) as unknown as OpenPorts,
-      tenantSource: () => ({
-        kind: 'static',
-        list: async () => ({ tenants: cfg.tenants, skipped: [] }),
-        lookup: async (ids) => ({ tenants: cfg.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
-      }),
-      stateStore: async () => store,
-      sweepLedger: async () => ledger,
-      publisher: () => ({ publish: async (messages) => ({ delivered: messages.map((m) => m.id), failed: [] }) }),
-      tenantQueue: async () => queue,
-      now: () => new Date(now),
-      checks,
-    };
-    /** One sweep: fan out, then every message probed in one batch (which completes and judges it). */
-    const runSweep = async () => {
+    const path = deployedPath(cfg, clock, checks);
+    const { store } = path;
+    /** One sweep, with what each tenant ran in it. */
+    const runSweep = () => {
       ran = new Map();
-      await sweep(deps);
-      now += 10_000;
-      await probeBatch(
-        deps,
-        { Records: sent.map((message, i) => sqsRecord(`m-${now}-${i}`, JSON.stringify(message))) },
-        undefined,
-        undefined,
-      );
-      now += INTERVAL_S * 1000 - 10_000;
-      return new Map(sent.map((message) => [message.tenantId, message.sampling]));
+      return path.runSweep();
     };
 
     // Sweep 1 (acme's slot): acme's accepted ticket runs and fails.
@@ -297,6 +311,7 @@ describe('a tenant failing its accepted ticket', () => {
     expect(second.get('acme')).toEqual({ notDue: [], failing: true });
     // The failing tenant starts first (the plan's order, not the listing's), and every message still
     // names another tenant as its peer: each tenant is exactly one message's peer, none its own.
+    const sent = path.sent();
     expect(sent[0]?.tenantId).toBe('acme');
     expect(sent.every((message) => message.peer !== undefined && message.peer !== message.tenantId)).toBe(true);
     expect(new Set(sent.map((message) => message.peer)).size).toBe(sent.length);
@@ -332,19 +347,9 @@ describe('a one-sweep acceptance period with deferred round trips', () => {
       synthetic: { acceptEveryMinutes: 5 },
     });
     expect(periodSweeps(cfg.synthetic.acceptEveryMinutes, INTERVAL_S)).toBe(1);
-    let now = sweepAt(12_000).getTime();
-    let sent: TenantMessage[] = [];
-    const queue: TenantQueue = {
-      async send(messages) {
-        sent = [...messages];
-        return { sent: messages.length, failed: [] };
-      },
-      async retryLater() {
-        return { unchanged: [] };
-      },
-    };
+    const clock = { now: sweepAt(12_000).getTime() };
     const checks = async (input: RunInput): Promise<Report> => {
-      const at = new Date(now).toISOString();
+      const at = new Date(clock.now).toISOString();
       const results: CheckResult[] = (input.filters?.tenantIds ?? []).map((tenantId) => {
         const status: CheckStatus = tenantId === 'acme' ? 'fail' : 'pass';
         return {
@@ -360,38 +365,7 @@ describe('a one-sweep acceptance period with deferred round trips', () => {
       });
       return { runId: 'r', startedAt: at, finishedAt: at, tenants: [], results, alerts: [] };
     };
-    const store = createMemoryStateStore();
-    const ledger = createMemorySweepLedger();
-    const deps: AppDeps = {
-      logger,
-      metrics,
-      config: async () => cfg,
-      secrets: { resolve: async () => new Secret('s3cret'), resolveDatabaseUrl: async () => new Secret('') },
-      openPorts: async () => ({ close: async () => {} }) as unknown as OpenPorts,
-      tenantSource: () => ({
-        kind: 'static',
-        list: async () => ({ tenants: cfg.tenants, skipped: [] }),
-        lookup: async (ids) => ({ tenants: cfg.tenants.filter((t) => ids.includes(t.tenantId)), skipped: [] }),
-      }),
-      stateStore: async () => store,
-      sweepLedger: async () => ledger,
-      publisher: () => ({ publish: async (messages) => ({ delivered: messages.map((m) => m.id), failed: [] }) }),
-      tenantQueue: async () => queue,
-      now: () => new Date(now),
-      checks,
-    };
-    const runSweep = async () => {
-      await sweep(deps);
-      now += 10_000;
-      await probeBatch(
-        deps,
-        { Records: sent.map((message, i) => sqsRecord(`m-${now}-${i}`, JSON.stringify(message))) },
-        undefined,
-        undefined,
-      );
-      now += INTERVAL_S * 1000 - 10_000;
-      return new Map(sent.map((message) => [message.tenantId, message.sampling]));
-    };
+    const { store, runSweep } = deployedPath(cfg, clock, checks);
 
     const first = await runSweep();
     expect(first.get('acme')?.failing).toBe(false);
