@@ -23,6 +23,7 @@ import { sweepIdAt } from '../functions/core/tables.ts';
 import { sqsRecord } from '../sim/sqs-record.ts';
 import { stateTableShape, sweepTableShape } from '../test/support/dynamo.ts';
 import { type ByteCounts, type ByteProxy, startByteProxy } from './byte-proxy.ts';
+import { benchLambdaContext } from './lambda-context.ts';
 
 export interface InvocationChildInput {
   /** The probe asset's bundle (index.mjs). */
@@ -106,23 +107,6 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
-}
-
-function lambdaContext(memoryMb: number) {
-  return {
-    functionName: 'TenantCanary-Probe',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:TenantCanary-Probe',
-    memoryLimitInMB: String(memoryMb),
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: '/aws/lambda/TenantCanary-Probe',
-    logStreamName: '2026/12/01/[$LATEST]0123456789abcdef0123456789abcdef',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 200_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 /** BENCH_PROFILE_BATCH=FILE: a V8 CPU profile of the last measured batch invocation alone. */
@@ -295,7 +279,7 @@ async function main(input: InvocationChildInput): Promise<InvocationChildOutput>
     network.start();
     const cpu = process.cpuUsage();
     const started = performance.now();
-    const answer = await handler(event, lambdaContext(input.memoryMb));
+    const answer = await handler(event, benchLambdaContext({ memoryMb: input.memoryMb }));
     const ms = performance.now() - started;
     const used = process.cpuUsage(cpu);
     failedRecords += answer.batchItemFailures?.length ?? 0;

@@ -11,7 +11,7 @@
  * platform's requests is the caller's (bench/paced-run.ts: a counting proxy at `platform.baseUrl`).
  */
 import { ChangeMessageVisibilityBatchCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { Context, SQSEvent } from 'aws-lambda';
+import type { SQSEvent } from 'aws-lambda';
 import { openBasePorts, openPorts } from '../functions/adapters/index.ts';
 import { createSecretResolver } from '../functions/adapters/secrets.ts';
 import { createTenantQueue } from '../functions/adapters/sqs.ts';
@@ -28,6 +28,7 @@ import { scheduledProbeConfig } from '../functions/core/sweep-protocol.ts';
 import { mulberry32 } from '../sim/random.ts';
 import { sqsRecord } from '../sim/sqs-record.ts';
 import { discardedMetrics, silentLogger } from '../test/support/telemetry.ts';
+import { benchLambdaContext } from './lambda-context.ts';
 
 export interface PacedSweepInput {
   /** The canary config (its `platform.baseUrl` is where the requests are counted). */
@@ -118,23 +119,6 @@ function fakeSqs(queue: Queued[], pacing: PacedSweepInput['pacing'], jitterMs = 
     throw new Error('the paced run stands in for SendMessageBatch and ChangeMessageVisibilityBatch only');
   };
   return { send } as unknown as SQSClient;
-}
-
-function lambdaContext(): Context {
-  return {
-    functionName: 'TenantCanary-Probe',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:TenantCanary-Probe',
-    memoryLimitInMB: '1024',
-    awsRequestId: crypto.randomUUID(),
-    logGroupName: '/aws/lambda/TenantCanary-Probe',
-    logStreamName: 'paced-run',
-    callbackWaitsForEmptyEventLoop: true,
-    getRemainingTimeInMillis: () => 200_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
 }
 
 /** The use cases' dependencies: real ports and tenant source, memory state and ledger, the stand-in queue. */
@@ -249,7 +233,12 @@ export async function runPacedSweep(input: PacedSweepInput): Promise<PacedSweepO
     const startMs = performance.now() - started;
     let failed: Set<string>;
     try {
-      const response = await probeBatch(probeDeps, event, lambdaContext(), undefined);
+      const response = await probeBatch(
+        probeDeps,
+        event,
+        benchLambdaContext({ logStreamName: 'paced-run' }),
+        undefined,
+      );
       failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     } catch {
       // A function error: Lambda would deliver the whole batch again after the visibility timeout (past this run).

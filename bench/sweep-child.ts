@@ -16,6 +16,7 @@ import { countStatuses, isQuiet } from '../functions/core/results.ts';
 import type { CheckResult, Report } from '../functions/core/types.ts';
 import type { Ports } from '../functions/ports.ts';
 import { runChecks } from '../functions/run.ts';
+import { benchLambdaContext } from './lambda-context.ts';
 
 /** Tenants per probe invocation: the stack's SQS batch size (lib/config.ts), whose ledger item is measured. */
 const LEDGER_BATCH = 10;
@@ -282,20 +283,13 @@ async function handlerLogBytes(
 ): Promise<{ perTenant: number; perInvocation: number }> {
   const { Logger } = await import('@aws-lambda-powertools/logger');
   const logger = new Logger({ serviceName: 'tenant-canary' });
-  logger.addContext({
-    functionName: 'tenant-canary-probe',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:tenant-canary-probe',
-    memoryLimitInMB: '1024',
-    awsRequestId: '6bc28136-1b41-4c1e-9cb7-3e2f5a0c8f11',
-    callbackWaitsForEmptyEventLoop: true,
-    logGroupName: '/aws/lambda/tenant-canary-probe',
-    logStreamName: '2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef',
-    getRemainingTimeInMillis: () => 200_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  });
+  logger.addContext(
+    benchLambdaContext({
+      functionName: 'tenant-canary-probe',
+      awsRequestId: '6bc28136-1b41-4c1e-9cb7-3e2f5a0c8f11',
+      logStreamName: '2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef',
+    }),
+  );
   const captured = (write: () => void): number => {
     let bytes = 0;
     const original = process.stdout.write.bind(process.stdout);

@@ -10,7 +10,7 @@ import type { AppDeps } from '../../functions/app/deps.ts';
 import { probeBatch } from '../../functions/app/probe-batch.ts';
 import { sweep } from '../../functions/app/sweep.ts';
 import { DEFAULT_ALERT_POLICY, evaluateAlertPolicy } from '../../functions/core/alert-policy.ts';
-import { catalogEntry } from '../../functions/core/catalog.ts';
+import { type CheckId, catalogEntry } from '../../functions/core/catalog.ts';
 import { type Config, parseConfig } from '../../functions/core/config.ts';
 import { isQuiet } from '../../functions/core/results.ts';
 import {
@@ -190,6 +190,20 @@ describe('the alert policy and sampled checks', () => {
 const logger = silentLogger;
 const metrics = discardedMetrics;
 
+/** A simulated check result: failing ones at P1. */
+function simulated(checkId: CheckId, tenantId: string, status: CheckStatus): CheckResult {
+  return {
+    checkId,
+    tenantId,
+    status,
+    tier: isQuiet(status) ? null : 'P1',
+    summary: status,
+    durationMs: 1,
+    evidence: {},
+    runbook: catalogEntry(checkId).runbook,
+  };
+}
+
 /**
  * The deployed path on the memory ledger and state store, with simulated checks: `runSweep` fans
  * out (the real sweep), then probes every message in one batch (which completes and judges it),
@@ -274,19 +288,7 @@ describe('a tenant failing its accepted ticket', () => {
           tenantId,
           checkIds.filter((id) => statusOf(id) !== 'skipped'),
         );
-        for (const checkId of checkIds) {
-          const status = statusOf(checkId);
-          results.push({
-            checkId,
-            tenantId,
-            status,
-            tier: isQuiet(status) ? null : 'P1',
-            summary: status,
-            durationMs: 1,
-            evidence: {},
-            runbook: catalogEntry(checkId).runbook,
-          });
-        }
+        for (const checkId of checkIds) results.push(simulated(checkId, tenantId, statusOf(checkId)));
       }
       return { runId: 'r', startedAt: at, finishedAt: at, tenants: [], results, alerts: [] };
     };
@@ -350,19 +352,9 @@ describe('a one-sweep acceptance period with deferred round trips', () => {
     const clock = { now: sweepAt(12_000).getTime() };
     const checks = async (input: RunInput): Promise<Report> => {
       const at = new Date(clock.now).toISOString();
-      const results: CheckResult[] = (input.filters?.tenantIds ?? []).map((tenantId) => {
-        const status: CheckStatus = tenantId === 'acme' ? 'fail' : 'pass';
-        return {
-          checkId: 'enhancement.round_trip',
-          tenantId,
-          status,
-          tier: isQuiet(status) ? null : 'P1',
-          summary: status,
-          durationMs: 1,
-          evidence: {},
-          runbook: catalogEntry('enhancement.round_trip').runbook,
-        };
-      });
+      const results = (input.filters?.tenantIds ?? []).map((tenantId) =>
+        simulated('enhancement.round_trip', tenantId, tenantId === 'acme' ? 'fail' : 'pass'),
+      );
       return { runId: 'r', startedAt: at, finishedAt: at, tenants: [], results, alerts: [] };
     };
     const { store, runSweep } = deployedPath(cfg, clock, checks);
